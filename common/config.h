@@ -1,0 +1,33 @@
+/* config.h: loading manifests/config.json against manifests/config.schema.json.
+ *
+ * The schema is itself JSON. A node is an object with "type" one of "object",
+ * "array", "string", "integer", "number", "boolean", and:
+ *   object:  "keys": {name: node} (fixed members, all required unless the member
+ *            node has "optional": true) or "each": node (a map of any keys)
+ *   array:   "items": node, optional "min_items", "max_items"
+ *   string:  optional "enum": [...]
+ *   integer, number: optional "min", "max" (inclusive)
+ * An unknown key, a wrong type or an out-of-range value is an error naming the
+ * key path and the file. `profiles.<name>` holds partial overrides that are
+ * checked against the same schema and merged onto the base: objects key by
+ * key, everything else replaced whole. */
+#ifndef PPR_CONFIG_H
+#define PPR_CONFIG_H
+
+#include <cjson/cJSON.h>
+
+#include "error.h"
+
+#define CONFIG_PATH "manifests/config.json"
+#define CONFIG_SCHEMA_PATH "manifests/config.schema.json"
+
+/* Validate v against schema node s; path names v in errors ("fetch.seed").
+ * partial: required members may be missing (profile overrides). */
+int config_check(const cJSON *v, const cJSON *s, const char *path, int partial,
+                 const char *file, ppr_err *e);
+
+/* Load, validate, apply the selected profile ("profile" key) and return the
+ * resolved config without "profiles". The caller deletes *out. */
+int config_load(const char *path, const char *schema_path, cJSON **out, ppr_err *e);
+
+#endif

@@ -1,0 +1,187 @@
+/* fsutil.c: file helpers every stage uses; all writes go through one atomic path. */
+#include "fsutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int file_read_all(const char *path, char **data, size_t *n, ppr_err *e)
+{
+    *data = NULL;
+    *n = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return err_set(e, PPR_EINPUT, "cannot open '%s': %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return err_set(e, PPR_EINPUT, "'%s' is not a regular file", path);
+    }
+    size_t cap = (size_t)st.st_size;
+    char *buf = malloc(cap + 1);
+    if (!buf) {
+        close(fd);
+        return err_nomem(e);
+    }
+    size_t got = 0;
+    while (got < cap) {
+        ssize_t r = read(fd, buf + got, cap - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fd);
+    if (got != cap) {
+        free(buf);
+        return err_set(e, PPR_EINPUT, "cannot read '%s': short read", path);
+    }
+    buf[got] = '\0';
+    *data = buf;
+    *n = got;
+    return PPR_OK;
+}
+
+static char *dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return strdup(".");
+    if (slash == path)
+        return strdup("/");
+    return strndup(path, (size_t)(slash - path));
+}
+
+int dir_sync(const char *dir, ppr_err *e)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return err_set(e, PPR_EINPUT, "cannot open directory '%s': %s", dir,
+                       strerror(errno));
+    int rc = fsync(fd);
+    close(fd);
+    if (rc != 0)
+        return err_set(e, PPR_EINPUT, "cannot sync directory '%s': %s", dir,
+                       strerror(errno));
+    return PPR_OK;
+}
+
+static int write_full(int fd, const void *data, size_t n)
+{
+    const char *p = data;
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int file_write_atomic(const char *path, const void *data, size_t n, ppr_err *e)
+{
+    size_t len = strlen(path);
+    char *tmp = malloc(len + 16);
+    char *dir = dir_of(path);
+    if (!tmp || !dir) {
+        free(tmp);
+        free(dir);
+        return err_nomem(e);
+    }
+    snprintf(tmp, len + 16, "%s.tmpXXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        err_set(e, PPR_EINPUT, "cannot create a file beside '%s': %s", path,
+                strerror(errno));
+        goto fail;
+    }
+    if (fchmod(fd, 0644) != 0 || write_full(fd, data, n) != 0 || fsync(fd) != 0) {
+        err_set(e, PPR_EINPUT, "cannot write '%s': %s", path, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        goto fail;
+    }
+    if (close(fd) != 0 || rename(tmp, path) != 0) {
+        err_set(e, PPR_EINPUT, "cannot write '%s': %s", path, strerror(errno));
+        unlink(tmp);
+        goto fail;
+    }
+    int rc = dir_sync(dir, e);
+    free(tmp);
+    free(dir);
+    return rc;
+fail:
+    free(tmp);
+    free(dir);
+    return e ? e->code : PPR_EINPUT;
+}
+
+int file_write_if_changed(const char *path, const void *data, size_t n, int *changed,
+                          ppr_err *e)
+{
+    char *old = NULL;
+    size_t old_n = 0;
+    if (changed)
+        *changed = 0;
+    if (file_read_all(path, &old, &old_n, NULL) == PPR_OK) {
+        int same = old_n == n && memcmp(old, data, n) == 0;
+        free(old);
+        if (same)
+            return PPR_OK;
+    }
+    int rc = file_write_atomic(path, data, n, e);
+    if (rc == PPR_OK && changed)
+        *changed = 1;
+    return rc;
+}
+
+int dir_make(const char *path, ppr_err *e)
+{
+    char *p = strdup(path);
+    if (!p)
+        return err_nomem(e);
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+            int rc = err_set(e, PPR_EINPUT, "cannot create directory '%s': %s", p,
+                             strerror(errno));
+            free(p);
+            return rc;
+        }
+        *s = '/';
+    }
+    int rc = PPR_OK;
+    if (mkdir(p, 0755) != 0 && errno != EEXIST)
+        rc = err_set(e, PPR_EINPUT, "cannot create directory '%s': %s", p,
+                     strerror(errno));
+    free(p);
+    return rc;
+}
+
+char *path_join(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    char *s = malloc(la + lb + 2);
+    if (!s)
+        return NULL;
+    memcpy(s, a, la);
+    s[la] = '/';
+    memcpy(s + la + 1, b, lb + 1);
+    return s;
+}
+
+int file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}

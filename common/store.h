@@ -1,0 +1,65 @@
+/* store.h: the content-addressed artifact store (design section 4).
+ *
+ * An object lives at <root>/objects/<2 hex>/<62 hex>.zst, named by the SHA-256 of
+ * its *uncompressed* payload. The file is a 16-byte header followed by one zstd
+ * frame with its content checksum on:
+ *
+ *   offset 0  char[4]  magic "PPRA"
+ *          4  u16      format version (STORE_FORMAT_VERSION)
+ *          6  u16      payload type (enum payload_type)
+ *          8  u64      uncompressed payload size
+ *         16  ...      zstd frame
+ *
+ * All integers are little-endian. Every read decompresses, re-hashes and compares
+ * with the name; a mismatch is an error naming the file. */
+#ifndef PPR_STORE_H
+#define PPR_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "sha256.h"
+
+#define STORE_FORMAT_VERSION 1
+#define STORE_HEADER_SIZE 16
+
+enum payload_type {
+    PAYLOAD_PREFS = 1,    /* preference dataset, see prefs.h */
+    PAYLOAD_TEXTS = 2,    /* text table */
+    PAYLOAD_FEATURES = 3, /* feature matrix */
+    PAYLOAD_MODEL = 4,    /* trained model */
+    PAYLOAD_JSON = 5,     /* metrics and parameters, canonical JSON */
+};
+
+typedef struct {
+    char *root;    /* e.g. "artifacts" */
+    char *objects; /* <root>/objects */
+} store;
+
+/* root NULL means $PPR_ARTIFACTS, else "artifacts". Creates the directories. */
+int store_init(store *s, const char *root, ppr_err *e);
+void store_release(store *s);
+
+const char *payload_type_name(int type); /* "prefs", "json", ...; NULL if unknown */
+int payload_type_parse(const char *name);  /* -1 if unknown */
+
+/* malloc'd object path for a hex name. */
+char *store_path(const store *s, const char *hex);
+
+/* Store a payload; hex receives its name. An existing object with that name is
+ * verified and rewritten only if it is damaged. */
+int store_put(store *s, int type, const void *payload, size_t n,
+              char hex[SHA256_HEX_LEN + 1], ppr_err *e);
+
+/* Load and verify an object. type -1 accepts any type; *type_out (may be NULL)
+ * receives the stored type. The caller frees *payload. */
+int store_get(const store *s, const char *hex, int type, void **payload, size_t *n,
+              int *type_out, ppr_err *e);
+
+/* Verify one object file by path (decompress, hash, compare with its name). */
+int store_verify_file(const char *path, const char *hex, ppr_err *e);
+
+int store_has(const store *s, const char *hex);
+
+#endif

@@ -1,0 +1,329 @@
+/* test_common.c: unit tests of common/: SHA-256 vectors, the artifact store,
+ * canonical JSON and config checks. Each test works in its own temp dir. */
+#include <CUnit/Basic.h>
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/fsutil.h"
+#include "common/json.h"
+#include "common/prefs.h"
+#include "common/sha256.h"
+#include "common/store.h"
+
+static char tmpdir[64];
+static char origdir[4096];
+
+static int suite_init(void)
+{
+    if (!getcwd(origdir, sizeof origdir))
+        return -1;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/ppr-test-common-XXXXXX");
+    if (!mkdtemp(tmpdir) || chdir(tmpdir) != 0)
+        return -1;
+    return 0;
+}
+
+static int suite_clean(void)
+{
+    char cmd[128];
+    if (chdir(origdir) != 0)
+        return -1;
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void hex_of(const char *s, size_t n, char out[65])
+{
+    unsigned char d[SHA256_LEN];
+    sha256_buf(s, n, d);
+    sha256_hex(d, out);
+}
+
+/* FIPS 180-2 test vectors. */
+static void test_sha256_vectors(void)
+{
+    char hex[65];
+    hex_of("", 0, hex);
+    CU_ASSERT_STRING_EQUAL(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    hex_of("abc", 3, hex);
+    CU_ASSERT_STRING_EQUAL(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    hex_of(two, strlen(two), hex);
+    CU_ASSERT_STRING_EQUAL(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    /* One million 'a': streamed through the context in uneven chunks. */
+    sha256_ctx *c = sha256_new();
+    char chunk[1000];
+    memset(chunk, 'a', sizeof chunk);
+    for (int i = 0; i < 1000; i++)
+        sha256_update(c, chunk, sizeof chunk);
+    unsigned char d[SHA256_LEN];
+    sha256_final(c, d);
+    sha256_free(c);
+    sha256_hex(d, hex);
+    CU_ASSERT_STRING_EQUAL(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    unsigned char raw[SHA256_LEN];
+    CU_ASSERT_EQUAL(sha256_parse("zz", raw), -1);
+    CU_ASSERT_EQUAL(sha256_parse(hex, raw), 0);
+    CU_ASSERT_EQUAL(memcmp(raw, d, SHA256_LEN), 0);
+}
+
+static void flip_byte(const char *path, long at)
+{
+    FILE *f = fopen(path, "r+b");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fseek(f, at, at < 0 ? SEEK_END : SEEK_SET);
+    int c = fgetc(f);
+    fseek(f, -1, SEEK_CUR);
+    fputc(c ^ 0x01, f);
+    fclose(f);
+}
+
+static void test_store_round_trip(void)
+{
+    store s;
+    ppr_err e;
+    CU_ASSERT_EQUAL_FATAL(store_init(&s, "a1", &e), PPR_OK);
+    const char *payload = "hello, store";
+    char hex[65], want[65];
+    CU_ASSERT_EQUAL_FATAL(store_put(&s, PAYLOAD_JSON, payload, strlen(payload), hex, &e), PPR_OK);
+    hex_of(payload, strlen(payload), want);
+    CU_ASSERT_STRING_EQUAL(hex, want); /* named by the uncompressed payload */
+    void *back;
+    size_t n;
+    int type;
+    CU_ASSERT_EQUAL_FATAL(store_get(&s, hex, PAYLOAD_JSON, &back, &n, &type, &e), PPR_OK);
+    CU_ASSERT_EQUAL(n, strlen(payload));
+    CU_ASSERT_EQUAL(memcmp(back, payload, n), 0);
+    CU_ASSERT_EQUAL(type, PAYLOAD_JSON);
+    free(back);
+    /* Asking for the wrong type is an error naming the object. */
+    CU_ASSERT_EQUAL(store_get(&s, hex, PAYLOAD_PREFS, &back, &n, NULL, &e), PPR_EINPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, hex + 2));
+    /* An empty payload is a valid object too. */
+    CU_ASSERT_EQUAL(store_put(&s, PAYLOAD_JSON, "", 0, hex, &e), PPR_OK);
+    CU_ASSERT_EQUAL(store_get(&s, hex, -1, &back, &n, NULL, &e), PPR_OK);
+    CU_ASSERT_EQUAL(n, 0);
+    free(back);
+    store_release(&s);
+}
+
+static void test_store_corruption(void)
+{
+    store s;
+    ppr_err e;
+    CU_ASSERT_EQUAL_FATAL(store_init(&s, "a2", &e), PPR_OK);
+    char payload[4096];
+    for (size_t i = 0; i < sizeof payload; i++)
+        payload[i] = (char)(i * 7);
+    char hex[65];
+    CU_ASSERT_EQUAL_FATAL(store_put(&s, PAYLOAD_MODEL, payload, sizeof payload, hex, &e), PPR_OK);
+    char *path = store_path(&s, hex);
+    void *back;
+    size_t n;
+    /* A flipped byte inside the zstd frame. */
+    flip_byte(path, -6);
+    CU_ASSERT_EQUAL(store_get(&s, hex, -1, &back, &n, NULL, &e), PPR_EINPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "corrupt"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, path));
+    /* store_put repairs a damaged object instead of trusting it. */
+    CU_ASSERT_EQUAL(store_put(&s, PAYLOAD_MODEL, payload, sizeof payload, hex, &e), PPR_OK);
+    CU_ASSERT_EQUAL(store_get(&s, hex, -1, &back, &n, NULL, &e), PPR_OK);
+    free(back);
+    /* A truncated file. */
+    CU_ASSERT_EQUAL(truncate(path, 30), 0);
+    CU_ASSERT_EQUAL(store_get(&s, hex, -1, &back, &n, NULL, &e), PPR_EINPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, path));
+    /* A wrong header. */
+    CU_ASSERT_EQUAL(store_put(&s, PAYLOAD_MODEL, payload, sizeof payload, hex, &e), PPR_OK);
+    flip_byte(path, 0);
+    CU_ASSERT_EQUAL(store_get(&s, hex, -1, &back, &n, NULL, &e), PPR_EINPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "header"));
+    /* A missing object. */
+    CU_ASSERT_EQUAL(unlink(path), 0);
+    CU_ASSERT_EQUAL(store_get(&s, hex, -1, &back, &n, NULL, &e), PPR_EINPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "missing"));
+    free(path);
+    store_release(&s);
+}
+
+static void test_json_canonical(void)
+{
+    ppr_err e;
+    const char *in = "{ \"b\": [1, 2.5, -0.1, 1e300], \"a\": {\"z\": true, \"y\": null},"
+                     " \"\\u00e9\": \"x\\ny\\u0001\", \"B\": 3 }";
+    cJSON *v = json_parse_buf(in, strlen(in), "inline", &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+    char *s = json_canonical(v, &e);
+    /* Keys sorted bytewise ("B" < "a" < "b" < "\xc3\xa9"), integers without a
+     * fraction, shortest round-trip decimals, control characters escaped. */
+    CU_ASSERT_STRING_EQUAL(s, "{\"B\":3,\"a\":{\"y\":null,\"z\":true},\"b\":[1,2.5,-0.1,1e+300],"
+                              "\"\xc3\xa9\":\"x\\ny\\u0001\"}\n");
+    free(s);
+    cJSON_Delete(v);
+    char num[40];
+    json_format_number(0.1 + 0.2, num, sizeof num);
+    CU_ASSERT_STRING_EQUAL(num, "0.30000000000000004");
+    json_format_number(1.0 / 3.0, num, sizeof num);
+    CU_ASSERT_STRING_EQUAL(num, "0.3333333333333333");
+    /* A locale with a decimal comma must not change the bytes. */
+    if (setlocale(LC_NUMERIC, "de_DE.UTF-8") || setlocale(LC_NUMERIC, "fr_FR.UTF-8")) {
+        json_format_number(2.5, num, sizeof num);
+        CU_ASSERT_STRING_EQUAL(num, "2.5");
+        setlocale(LC_NUMERIC, "C");
+    }
+    /* Malformed JSON names the line and column. */
+    v = json_parse_buf("{\n  \"a\": ,\n}", 11, "bad.json", &e);
+    CU_ASSERT_PTR_NULL(v);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "'bad.json':2:"));
+    /* Non-finite numbers cannot be written. */
+    v = cJSON_CreateNumber(0.0 / 0.0);
+    CU_ASSERT_PTR_NULL(json_canonical(v, &e));
+    cJSON_Delete(v);
+}
+
+static void test_write_if_changed(void)
+{
+    ppr_err e;
+    int changed;
+    CU_ASSERT_EQUAL(file_write_if_changed("w.txt", "abc", 3, &changed, &e), PPR_OK);
+    CU_ASSERT_EQUAL(changed, 1);
+    CU_ASSERT_EQUAL(file_write_if_changed("w.txt", "abc", 3, &changed, &e), PPR_OK);
+    CU_ASSERT_EQUAL(changed, 0);
+    CU_ASSERT_EQUAL(file_write_if_changed("w.txt", "abd", 3, &changed, &e), PPR_OK);
+    CU_ASSERT_EQUAL(changed, 1);
+    /* An unwritable place is an error naming the file, nothing left behind. */
+    CU_ASSERT_EQUAL(file_write_atomic("no/such/dir/x", "a", 1, &e), PPR_EINPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "no/such/dir/x"));
+}
+
+static const char *schema =
+    "{\"type\":\"object\",\"keys\":{"
+    "\"profile\":{\"type\":\"string\"},"
+    "\"n\":{\"type\":\"integer\",\"min\":1,\"max\":10},"
+    "\"x\":{\"type\":\"number\",\"min\":0,\"max\":1},"
+    "\"mode\":{\"type\":\"string\",\"enum\":[\"a\",\"b\"]},"
+    "\"opt\":{\"type\":\"boolean\",\"optional\":true},"
+    "\"m\":{\"type\":\"object\",\"each\":{\"type\":\"array\",\"items\":{\"type\":\"integer\"}}}}}";
+
+/* Write cfg to c.json and load it; returns the error message or "" on success. */
+static const char *load(const char *cfg, cJSON **out)
+{
+    static ppr_err e;
+    memset(&e, 0, sizeof e);
+    file_write_atomic("s.json", schema, strlen(schema), NULL);
+    file_write_atomic("c.json", cfg, strlen(cfg), NULL);
+    cJSON *v = NULL;
+    int rc = config_load("c.json", "s.json", &v, &e);
+    if (out)
+        *out = v;
+    else
+        cJSON_Delete(v);
+    return rc == PPR_OK ? "" : e.msg;
+}
+
+static void test_config(void)
+{
+    const char *base_ok = "{\"profile\":\"p\",\"n\":3,\"x\":0.5,\"mode\":\"a\",\"m\":{\"k\":[1]},"
+                          "\"profiles\":{\"p\":{\"n\":4,\"m\":{\"k\":[2,3]}}}}";
+    cJSON *v;
+    CU_ASSERT_STRING_EQUAL(load(base_ok, &v), "");
+    /* The profile overrides n and replaces the array whole. */
+    CU_ASSERT_EQUAL(cJSON_GetObjectItem(v, "n")->valueint, 4);
+    CU_ASSERT_EQUAL(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(v, "m"), "k")), 2);
+    CU_ASSERT_PTR_NULL(cJSON_GetObjectItem(v, "profiles"));
+    cJSON_Delete(v);
+    CU_ASSERT_STRING_EQUAL(
+        load("{\"profile\":\"p\",\"n\":3,\"x\":0.5,\"mode\":\"a\",\"m\":{},\"typo\":1,"
+             "\"profiles\":{\"p\":{}}}", NULL),
+        "'c.json': unknown key \"typo\"");
+    CU_ASSERT_STRING_EQUAL(
+        load("{\"profile\":\"p\",\"n\":\"3\",\"x\":0.5,\"mode\":\"a\",\"m\":{},"
+             "\"profiles\":{\"p\":{}}}", NULL),
+        "'c.json': key \"n\" must be an integer");
+    CU_ASSERT_STRING_EQUAL(
+        load("{\"profile\":\"p\",\"n\":11,\"x\":0.5,\"mode\":\"a\",\"m\":{},"
+             "\"profiles\":{\"p\":{}}}", NULL),
+        "'c.json': key \"n\" must be in [1, 10]");
+    CU_ASSERT_STRING_EQUAL(
+        load("{\"profile\":\"p\",\"n\":1,\"x\":0.5,\"mode\":\"c\",\"m\":{},"
+             "\"profiles\":{\"p\":{}}}", NULL),
+        "'c.json': key \"mode\" has unknown value \"c\"");
+    CU_ASSERT_STRING_EQUAL(
+        load("{\"profile\":\"p\",\"n\":1,\"mode\":\"a\",\"m\":{},\"profiles\":{\"p\":{}}}", NULL),
+        "'c.json': missing key \"x\"");
+    CU_ASSERT_STRING_EQUAL(
+        load("{\"profile\":\"p\",\"n\":1,\"x\":0,\"mode\":\"a\",\"m\":{\"k\":[1.5]},"
+             "\"profiles\":{\"p\":{}}}", NULL),
+        "'c.json': key \"m.k[0]\" must be an integer");
+    CU_ASSERT_STRING_EQUAL(
+        load("{\"profile\":\"q\",\"n\":1,\"x\":0,\"mode\":\"a\",\"m\":{},\"profiles\":{\"p\":{}}}",
+             NULL),
+        "'c.json': profile \"q\" is not defined under \"profiles\"");
+    /* A profile is checked against the same schema. */
+    CU_ASSERT_STRING_EQUAL(
+        load("{\"profile\":\"p\",\"n\":1,\"x\":0,\"mode\":\"a\",\"m\":{},"
+             "\"profiles\":{\"p\":{\"x\":2}}}", NULL),
+        "'c.json': key \"profiles.p.x\" must be in [0, 1]");
+    CU_ASSERT_PTR_NOT_NULL(strstr(load("{\"profile\": }", NULL), "'c.json':1:"));
+}
+
+static void test_prefs_round_trip(void)
+{
+    ppr_err e;
+    prefs_builder *b = prefs_builder_new();
+    CU_ASSERT_EQUAL(prefs_builder_user(b, "alice", PREFS_POOL_MAIN), 0);
+    CU_ASSERT_EQUAL(prefs_builder_user(b, "bob", PREFS_POOL_NEW), 1);
+    int64_t p = prefs_builder_text(b, "prompt", 6);
+    int64_t x = prefs_builder_text(b, "x", 1);
+    int64_t y = prefs_builder_text(b, "", 0);
+    CU_ASSERT_EQUAL(prefs_builder_text(b, "x", 1), x); /* deduplicated */
+    prefs_row r = {0, (uint32_t)p, (uint32_t)x, (uint32_t)y, PREFS_TEST, 0.75f};
+    CU_ASSERT_EQUAL(prefs_builder_row(b, &r, &e), PPR_OK);
+    r.user = 7;
+    CU_ASSERT_EQUAL(prefs_builder_row(b, &r, &e), PPR_EINTERNAL);
+    void *payload;
+    size_t n;
+    CU_ASSERT_EQUAL_FATAL(prefs_builder_finish(b, &payload, &n, &e), PPR_OK);
+    prefs_builder_free(b);
+    prefs_view v;
+    CU_ASSERT_EQUAL_FATAL(prefs_view_init(&v, payload, n, "fixture", &e), PPR_OK);
+    CU_ASSERT_EQUAL(v.h->n_users, 2);
+    CU_ASSERT_EQUAL(v.h->n_texts, 3);
+    CU_ASSERT_EQUAL(v.h->n_rows, 1);
+    CU_ASSERT_STRING_EQUAL(prefs_user_name(&v, 1), "bob");
+    CU_ASSERT_EQUAL(v.users[1].pool, PREFS_POOL_NEW);
+    size_t len;
+    CU_ASSERT_STRING_EQUAL(prefs_text(&v, (uint32_t)p, &len), "prompt");
+    CU_ASSERT_EQUAL(len, 6);
+    CU_ASSERT_EQUAL(v.rows[0].split, PREFS_TEST);
+    CU_ASSERT_EQUAL(v.rows[0].p_chosen, 0.75f);
+    /* A row pointing past the text table is refused. */
+    ((prefs_row *)v.rows)[0].chosen = 99;
+    CU_ASSERT_EQUAL(prefs_view_init(&v, payload, n, "fixture", &e), PPR_EINPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "'fixture': row 0"));
+    CU_ASSERT_EQUAL(prefs_view_init(&v, payload, 40, "short", &e), PPR_EINPUT);
+    free(payload);
+}
+
+int main(void)
+{
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 3;
+    CU_pSuite s = CU_add_suite("common", suite_init, suite_clean);
+    CU_add_test(s, "sha256 vectors", test_sha256_vectors);
+    CU_add_test(s, "store round trip", test_store_round_trip);
+    CU_add_test(s, "store corruption", test_store_corruption);
+    CU_add_test(s, "canonical json", test_json_canonical);
+    CU_add_test(s, "write if changed", test_write_if_changed);
+    CU_add_test(s, "config checks", test_config);
+    CU_add_test(s, "prefs round trip", test_prefs_round_trip);
+    CU_basic_set_mode(CU_BRM_NORMAL);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
+    CU_cleanup_registry();
+    return failed ? 1 : 0;
+}
