@@ -71,7 +71,7 @@ int dir_sync(const char *dir, ppr_err *e)
     return PPR_OK;
 }
 
-static int write_full(int fd, const void *data, size_t n)
+int fd_write_full(int fd, const void *data, size_t n)
 {
     const char *p = data;
     while (n > 0) {
@@ -86,42 +86,70 @@ static int write_full(int fd, const void *data, size_t n)
     return 0;
 }
 
-int file_write_atomic(const char *path, const void *data, size_t n, ppr_err *e)
+int staged_open(staged_file *t, const char *final, ppr_err *e)
 {
-    size_t len = strlen(path);
-    char *tmp = malloc(len + 16);
-    char *dir = dir_of(path);
-    if (!tmp || !dir) {
-        free(tmp);
-        free(dir);
+    size_t n = strlen(final) + 16;
+    t->fd = -1;
+    if (!(t->path = malloc(n)))
         return err_nomem(e);
+    snprintf(t->path, n, "%s.tmpXXXXXX", final);
+    t->fd = mkstemp(t->path);
+    if (t->fd < 0 || fchmod(t->fd, 0644) != 0) {
+        int rc = err_set(e, PPR_EINPUT, "cannot create a file beside '%s': %s", final,
+                         strerror(errno));
+        staged_discard(t);
+        return rc;
     }
-    snprintf(tmp, len + 16, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        err_set(e, PPR_EINPUT, "cannot create a file beside '%s': %s", path,
-                strerror(errno));
-        goto fail;
+    return PPR_OK;
+}
+
+void staged_discard(staged_file *t)
+{
+    if (!t->path)
+        return;
+    if (t->fd >= 0) {
+        close(t->fd);
+        unlink(t->path);
     }
-    if (fchmod(fd, 0644) != 0 || write_full(fd, data, n) != 0 || fsync(fd) != 0) {
-        err_set(e, PPR_EINPUT, "cannot write '%s': %s", path, strerror(errno));
-        close(fd);
-        unlink(tmp);
-        goto fail;
-    }
-    if (close(fd) != 0 || rename(tmp, path) != 0) {
-        err_set(e, PPR_EINPUT, "cannot write '%s': %s", path, strerror(errno));
-        unlink(tmp);
-        goto fail;
-    }
-    int rc = dir_sync(dir, e);
-    free(tmp);
+    free(t->path);
+    t->path = NULL;
+    t->fd = -1;
+}
+
+int staged_commit(staged_file *t, const char *final, ppr_err *e)
+{
+    int rc = PPR_OK;
+    if (fsync(t->fd) != 0 || close(t->fd) != 0)
+        rc = err_set(e, PPR_EINPUT, "cannot write '%s': %s", final, strerror(errno));
+    t->fd = -1;
+    if (rc == PPR_OK && rename(t->path, final) != 0)
+        rc = err_set(e, PPR_EINPUT, "cannot write '%s': %s", final, strerror(errno));
+    if (rc)
+        unlink(t->path);
+    free(t->path);
+    t->path = NULL;
+    if (rc)
+        return rc;
+    char *dir = dir_of(final);
+    if (!dir)
+        return err_nomem(e);
+    rc = dir_sync(dir, e);
     free(dir);
     return rc;
-fail:
-    free(tmp);
-    free(dir);
-    return e ? e->code : PPR_EINPUT;
+}
+
+int file_write_atomic(const char *path, const void *data, size_t n, ppr_err *e)
+{
+    staged_file t;
+    int rc = staged_open(&t, path, e);
+    if (rc)
+        return rc;
+    if (fd_write_full(t.fd, data, n) != 0) {
+        rc = err_set(e, PPR_EINPUT, "cannot write '%s': %s", path, strerror(errno));
+        staged_discard(&t);
+        return rc;
+    }
+    return staged_commit(&t, path, e);
 }
 
 int file_write_if_changed(const char *path, const void *data, size_t n, int *changed,

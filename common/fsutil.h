@@ -19,6 +19,21 @@ int file_write_atomic(const char *path, const void *data, size_t n, ppr_err *e);
 int file_write_if_changed(const char *path, const void *data, size_t n, int *changed,
                           ppr_err *e);
 
+/* A file being written beside its final path, for writers that stream: open,
+ * write to fd, then commit (fsync, rename over final, fsync the directory) or
+ * discard. file_write_atomic is the one-buffer case. */
+typedef struct {
+    char *path; /* "<final>.tmpXXXXXX" */
+    int fd;
+} staged_file;
+
+int staged_open(staged_file *t, const char *final, ppr_err *e);
+int staged_commit(staged_file *t, const char *final, ppr_err *e);
+void staged_discard(staged_file *t); /* accepts a discarded or committed one */
+
+/* write(2) until all n bytes are written; -1 on error (errno set). */
+int fd_write_full(int fd, const void *data, size_t n);
+
 /* mkdir -p; existing directories are fine. */
 int dir_make(const char *path, ppr_err *e);
 
