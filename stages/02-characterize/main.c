@@ -1,0 +1,58 @@
+/* main.c: stage 02, characterize: table 2 of the paper for one dataset
+ * (disagreement, minority users, consistency, room for personalization). */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "characterize.h"
+#include "common/json.h"
+#include "common/stage.h"
+
+static int run(stage_run *r, ppr_err *e)
+{
+    int done;
+    char_params p;
+    if (json_get_num(r->config, "highly_threshold", r->slice_path, &p.highly_threshold, e) ||
+        json_get_num(r->config, "minority_below", r->slice_path, &p.minority_below, e) ||
+        stage_lookup(r, &done, e))
+        return e->code;
+    if (done)
+        return PPR_OK;
+    void *payload;
+    size_t n;
+    int rc = stage_input(r, "dataset", PAYLOAD_PREFS, &payload, &n, e);
+    if (rc)
+        return rc;
+    prefs_view v;
+    char_result res = {0};
+    rc = prefs_view_init(&v, payload, n, r->instance, e);
+    if (rc == PPR_OK)
+        rc = characterize(&v, &p, &res, e);
+    if (rc == PPR_OK) {
+        cJSON *json = char_result_json(&res, &v);
+        rc = json ? stage_put_json(r, "table2", json, res.n_users, e) : err_nomem(e);
+        cJSON_Delete(json);
+    }
+    if (rc == PPR_OK)
+        rc = stage_commit(r, e);
+    if (rc == PPR_OK)
+        stage_say(r, "%u rows, %u shared triples, %%Cont %.1f%%, %%Highly %.1f%%, "
+                  "MV-ACC [%.2f, %.2f]",
+                  res.n_rows, res.n_shared, 100 * res.contested_rate, 100 * res.highly_rate,
+                  res.mv_acc_min, res.mv_acc_max);
+    char_result_release(&res);
+    free(payload);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    stage_run r;
+    ppr_err e = {0};
+    int rc = stage_init(&r, "02-characterize", argc, argv, &e);
+    if (rc == PPR_OK)
+        rc = run(&r, &e);
+    if (rc)
+        fprintf(stderr, "ppr-characterize: %s\n", e.msg);
+    stage_release(&r);
+    return rc;
+}

@@ -1,0 +1,138 @@
+/* main.c: the `ppr` command: pipeline plumbing for Ninja (grid, slice) and the
+ * reviewer's tools (status, why, verify, gc, archive, restore). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/fsutil.h"
+#include "common/json.h"
+#include "pipeline.h"
+#include "repo.h"
+#include "status.h"
+
+static const char usage[] =
+    "usage: ppr <command>\n"
+    "  status                  which stages are stale and why\n"
+    "  why <stage|node>        every reason a stage (02-characterize) or one instance\n"
+    "                          of it (02-characterize-sim-psoups) would run\n"
+    "  verify                  re-hash every object the locks reference and the store holds\n"
+    "  verify --archive <file> check an archive made by `ppr archive`\n"
+    "  gc [--dry-run]          delete objects no lock or run-cache record references\n"
+    "  archive <file>          pack config, locks and their objects into one tar.zst\n"
+    "  restore <file>          unpack such an archive into this checkout\n"
+    "  grid                    regenerate " GRID_PATH " (Ninja does this)\n"
+    "  slice <node>            write the config slice of <node> (Ninja does this)\n";
+
+/* Regenerate the grid; touching build.ninja makes Ninja reload it. */
+static int cmd_grid(ppr_err *e)
+{
+    pipeline p;
+    int changed = 0;
+    if (pipeline_load(&p, e))
+        return PPR_EINPUT;
+    int rc = pipeline_write_grid(&p, GRID_PATH, &changed, e);
+    pipeline_release(&p);
+    if (rc == PPR_OK && changed && utimensat(0, "build.ninja", NULL, 0) != 0)
+        rc = err_set(e, PPR_EINPUT, "cannot touch 'build.ninja'");
+    return rc;
+}
+
+static int cmd_slice(const char *id, ppr_err *e)
+{
+    pipeline p;
+    if (pipeline_load(&p, e))
+        return PPR_EINPUT;
+    const pipe_node *n = pipeline_find(&p, id);
+    cJSON *slice = NULL;
+    int rc = !n ? err_set(e, PPR_EINPUT, "unknown pipeline node \"%s\"", id)
+                : pipeline_slice(&p, n, &slice, e);
+    if (rc == PPR_OK)
+        rc = dir_make(SLICE_DIR, e);
+    if (rc == PPR_OK)
+        rc = json_write_if_changed(n->slice_path, slice, NULL, e);
+    cJSON_Delete(slice);
+    pipeline_release(&p);
+    return rc;
+}
+
+static int cmd_status(const char *only, ppr_err *e)
+{
+    pipeline p;
+    if (pipeline_load(&p, e))
+        return PPR_EINPUT;
+    int rc = PPR_OK;
+    size_t n_stale = 0, matched = 0;
+    for (size_t k = 0; k < p.n_nodes && rc == PPR_OK; k++) {
+        const pipe_node *n = &p.nodes[k];
+        if (only && strcmp(only, n->id) != 0 && strcmp(only, pipe_node_stage(n)) != 0)
+            continue;
+        matched++;
+        size_t reasons = 0;
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *mem = open_memstream(&buf, &len);
+        if (!mem) {
+            rc = err_nomem(e);
+            break;
+        }
+        rc = status_explain(&p, n, mem, "    ", &reasons, e);
+        fclose(mem);
+        if (rc == PPR_OK) {
+            printf("%-40s %s\n", n->id, reasons ? "stale" : "up to date");
+            if (reasons)
+                fputs(buf, stdout);
+        }
+        n_stale += reasons > 0;
+        free(buf);
+    }
+    if (rc == PPR_OK && only && !matched)
+        rc = err_set(e, PPR_EINPUT, "unknown pipeline node \"%s\" (see `ppr status`)", only);
+    if (rc == PPR_OK && !only)
+        printf("%zu of %zu stage instances stale\n", n_stale, p.n_nodes);
+    pipeline_release(&p);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    ppr_err e = {0};
+    int rc;
+    const char *cmd = argc > 1 ? argv[1] : "";
+    if (strcmp(cmd, "grid") == 0 && argc == 2) {
+        rc = cmd_grid(&e);
+    } else if (strcmp(cmd, "slice") == 0 && argc == 3) {
+        rc = cmd_slice(argv[2], &e);
+    } else if (strcmp(cmd, "status") == 0 && argc == 2) {
+        rc = cmd_status(NULL, &e);
+    } else if (strcmp(cmd, "why") == 0 && argc == 3) {
+        rc = cmd_status(argv[2], &e);
+    } else if (strcmp(cmd, "verify") == 0 && (argc == 2 || argc == 4)) {
+        size_t bad = 0;
+        if (argc == 4 && strcmp(argv[2], "--archive") != 0) {
+            fputs(usage, stderr);
+            return PPR_EINPUT;
+        }
+        rc = argc == 2 ? repo_verify(stdout, &bad, &e)
+                       : repo_archive_verify(argv[3], stdout, &bad, &e);
+        if (rc == PPR_OK && bad)
+            return 1;
+    } else if (strcmp(cmd, "gc") == 0 &&
+               (argc == 2 || (argc == 3 && strcmp(argv[2], "--dry-run") == 0))) {
+        uint64_t freed = 0;
+        size_t removed = 0;
+        rc = repo_gc(argc == 3, stdout, &freed, &removed, &e);
+    } else if (strcmp(cmd, "archive") == 0 && argc == 3) {
+        rc = repo_archive(argv[2], stdout, &e);
+    } else if (strcmp(cmd, "restore") == 0 && argc == 3) {
+        rc = repo_restore(argv[2], stdout, &e);
+    } else {
+        fputs(usage, stderr);
+        return PPR_EINPUT;
+    }
+    if (rc) {
+        fprintf(stderr, "ppr %s: %s\n", cmd, e.msg);
+        return rc;
+    }
+    return 0;
+}

@@ -1,0 +1,282 @@
+/* pipeline.c: stage instances, config slices and the generated Ninja grid. */
+#include "pipeline.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "common/fsutil.h"
+#include "common/json.h"
+#include "common/lock.h"
+
+typedef int (*slice_fn)(const pipeline *p, const char *instance, cJSON **cfg,
+                        ppr_err *e);
+
+struct stage_def {
+    const char *name;
+    const char *binary;
+    const char *upstream[4]; /* stages of the same instance whose outputs it reads */
+    slice_fn slice;
+};
+
+/* fetch reads the seed, its source entry and the pinned files of the texts it
+ * labels (so a changed pin reruns it). */
+static int slice_fetch(const pipeline *p, const char *instance, cJSON **cfg, ppr_err *e)
+{
+    const cJSON *fetch = cJSON_GetObjectItemCaseSensitive(p->config, "fetch");
+    const cJSON *sources = cJSON_GetObjectItemCaseSensitive(fetch, "sources");
+    const cJSON *src = cJSON_GetObjectItemCaseSensitive(sources, instance);
+    if (!src)
+        return err_set(e, PPR_EINPUT,
+                       "'%s': dataset \"%s\" has no entry under \"fetch.sources\"",
+                       CONFIG_PATH, instance);
+    cJSON *c = cJSON_CreateObject();
+    if (!c || !cJSON_AddItemToObject(c, "seed", cJSON_Duplicate(
+                cJSON_GetObjectItemCaseSensitive(fetch, "seed"), 1)) ||
+        !cJSON_AddItemToObject(c, "source", cJSON_Duplicate(src, 1))) {
+        cJSON_Delete(c);
+        return err_nomem(e);
+    }
+    const cJSON *texts = cJSON_GetObjectItemCaseSensitive(src, "texts");
+    if (cJSON_IsString(texts) && strcmp(texts->valuestring, "composed") != 0) {
+        const cJSON *pins = cJSON_GetObjectItemCaseSensitive(p->sources, texts->valuestring);
+        if (!pins) {
+            cJSON_Delete(c);
+            return err_set(e, PPR_EINPUT, "'%s': source \"%s\" (texts of \"%s\") is not listed",
+                           SOURCES_PATH, texts->valuestring, instance);
+        }
+        if (!cJSON_AddItemToObject(c, "texts", cJSON_Duplicate(pins, 1))) {
+            cJSON_Delete(c);
+            return err_nomem(e);
+        }
+    }
+    *cfg = c;
+    return PPR_OK;
+}
+
+static int slice_section(const pipeline *p, const char *section, cJSON **cfg, ppr_err *e)
+{
+    *cfg = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(p->config, section), 1);
+    return *cfg ? PPR_OK : err_nomem(e);
+}
+
+static int slice_characterize(const pipeline *p, const char *instance, cJSON **cfg,
+                              ppr_err *e)
+{
+    (void)instance;
+    return slice_section(p, "characterize", cfg, e);
+}
+
+static const stage_def stages[] = {
+    {"01-fetch", "build/bin/ppr-fetch", {NULL}, slice_fetch},
+    {"02-characterize", "build/bin/ppr-characterize", {"01-fetch", NULL}, slice_characterize},
+};
+
+const char *pipe_node_stage(const pipe_node *n)
+{
+    return n->def->name;
+}
+
+const char *pipe_node_binary(const pipe_node *n)
+{
+    return n->def->binary;
+}
+
+static char *str_printf(const char *fmt, const char *a, const char *b)
+{
+    size_t n = strlen(fmt) + strlen(a) + strlen(b) + 1;
+    char *s = malloc(n);
+    if (s)
+        snprintf(s, n, fmt, a, b);
+    return s;
+}
+
+int pipeline_load(pipeline *p, ppr_err *e)
+{
+    memset(p, 0, sizeof *p);
+    if (config_load(CONFIG_PATH, CONFIG_SCHEMA_PATH, &p->config, e) ||
+        !(p->sources = json_parse_file(SOURCES_PATH, e))) {
+        pipeline_release(p);
+        return PPR_EINPUT;
+    }
+    const cJSON *datasets = cJSON_GetObjectItemCaseSensitive(p->config, "datasets");
+    size_t n_sets = (size_t)cJSON_GetArraySize(datasets);
+    size_t n_stages = sizeof stages / sizeof *stages;
+    p->nodes = calloc(n_sets * n_stages + 1, sizeof *p->nodes);
+    if (!p->nodes) {
+        pipeline_release(p);
+        return err_nomem(e);
+    }
+    for (size_t s = 0; s < n_stages; s++)
+        for (const cJSON *d = datasets->child; d; d = d->next) {
+            for (size_t k = 0; k < p->n_nodes; k++)
+                if (p->nodes[k].def == &stages[s] &&
+                    strcmp(p->nodes[k].instance, d->valuestring) == 0) {
+                    pipeline_release(p);
+                    return err_set(e, PPR_EINPUT, "'%s': dataset \"%s\" is listed twice",
+                                   CONFIG_PATH, d->valuestring);
+                }
+            pipe_node *n = &p->nodes[p->n_nodes++];
+            n->def = &stages[s];
+            n->instance = strdup(d->valuestring);
+            n->id = str_printf("%s-%s", stages[s].name, d->valuestring);
+            if (!n->instance || !n->id ||
+                !(n->slice_path = str_printf("%s/%s.json", SLICE_DIR, n->id)) ||
+                !(n->lock_path = str_printf("%s/%s.json", LOCK_DIR, n->id))) {
+                pipeline_release(p);
+                return err_nomem(e);
+            }
+        }
+    /* Fail early on a dataset with no source, naming it. */
+    for (size_t k = 0; k < p->n_nodes; k++) {
+        cJSON *cfg;
+        if (p->nodes[k].def->slice(p, p->nodes[k].instance, &cfg, e)) {
+            pipeline_release(p);
+            return PPR_EINPUT;
+        }
+        cJSON_Delete(cfg);
+    }
+    return PPR_OK;
+}
+
+void pipeline_release(pipeline *p)
+{
+    if (!p)
+        return;
+    for (size_t k = 0; k < p->n_nodes; k++) {
+        free(p->nodes[k].instance);
+        free(p->nodes[k].id);
+        free(p->nodes[k].slice_path);
+        free(p->nodes[k].lock_path);
+    }
+    free(p->nodes);
+    cJSON_Delete(p->config);
+    cJSON_Delete(p->sources);
+    memset(p, 0, sizeof *p);
+}
+
+const pipe_node *pipeline_find(const pipeline *p, const char *id)
+{
+    for (size_t k = 0; k < p->n_nodes; k++)
+        if (strcmp(p->nodes[k].id, id) == 0)
+            return &p->nodes[k];
+    return NULL;
+}
+
+static const pipe_node *upstream_node(const pipeline *p, const pipe_node *n,
+                                      const char *stage)
+{
+    for (size_t k = 0; k < p->n_nodes; k++)
+        if (strcmp(p->nodes[k].def->name, stage) == 0 &&
+            strcmp(p->nodes[k].instance, n->instance) == 0)
+            return &p->nodes[k];
+    return NULL;
+}
+
+int pipeline_slice(const pipeline *p, const pipe_node *n, cJSON **slice, ppr_err *e)
+{
+    *slice = NULL;
+    cJSON *cfg;
+    if (n->def->slice(p, n->instance, &cfg, e))
+        return PPR_EINPUT;
+    cJSON *s = cJSON_CreateObject();
+    cJSON *inputs = cJSON_CreateArray();
+    if (!s || !inputs || !cJSON_AddStringToObject(s, "stage", n->def->name) ||
+        !cJSON_AddStringToObject(s, "instance", n->instance)) {
+        cJSON_Delete(cfg);
+        cJSON_Delete(inputs);
+        cJSON_Delete(s);
+        return err_nomem(e);
+    }
+    cJSON_AddItemToObject(s, "config", cfg);
+    cJSON_AddItemToObject(s, "inputs", inputs);
+    for (const char *const *up = n->def->upstream; *up; up++) {
+        const pipe_node *u = upstream_node(p, n, *up);
+        lock l;
+        if (!u || lock_load(&l, u->lock_path, e)) {
+            cJSON_Delete(s);
+            err_set(e, PPR_EINPUT, "upstream lock '%s/%s-%s.json' of '%s' is missing or "
+                    "unreadable (run ninja)", LOCK_DIR, *up, n->instance, n->id);
+            return PPR_EINPUT;
+        }
+        for (size_t i = 0; i < l.n_outputs; i++) {
+            cJSON *it = cJSON_CreateObject();
+            if (!it || !cJSON_AddStringToObject(it, "kind", "object") ||
+                !cJSON_AddStringToObject(it, "name", l.outputs[i].name) ||
+                !cJSON_AddStringToObject(it, "sha256", l.outputs[i].sha256) ||
+                !cJSON_AddNumberToObject(it, "bytes", (double)l.outputs[i].bytes)) {
+                cJSON_Delete(it);
+                lock_release(&l);
+                cJSON_Delete(s);
+                return err_nomem(e);
+            }
+            cJSON_AddItemToArray(inputs, it);
+        }
+        lock_release(&l);
+    }
+    *slice = s;
+    return PPR_OK;
+}
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+} text;
+
+static int text_add(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int text_add(text *t, const char *fmt, ...)
+{
+    char line[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof line)
+        return -1;
+    if (t->len + (size_t)n + 1 > t->cap) {
+        size_t c = t->cap ? 2 * t->cap : 4096;
+        while (c < t->len + (size_t)n + 1)
+            c *= 2;
+        char *q = realloc(t->p, c);
+        if (!q)
+            return -1;
+        t->p = q;
+        t->cap = c;
+    }
+    memcpy(t->p + t->len, line, (size_t)n + 1);
+    t->len += (size_t)n;
+    return 0;
+}
+
+int pipeline_write_grid(const pipeline *p, const char *path, int *changed, ppr_err *e)
+{
+    text t = {0};
+    int bad = text_add(&t,
+                       "# %s: generated by `ppr grid` from %s; do not edit.\n"
+                       "# One slice edge and one stage edge per stage instance.\n",
+                       GRID_PATH, CONFIG_PATH);
+    for (size_t k = 0; k < p->n_nodes && !bad; k++) {
+        const pipe_node *n = &p->nodes[k];
+        bad |= text_add(&t, "\nbuild %s: slice %s %s %s", n->slice_path, CONFIG_PATH,
+                        CONFIG_SCHEMA_PATH, SOURCES_PATH);
+        for (const char *const *up = n->def->upstream; *up && !bad; up++)
+            bad |= text_add(&t, " %s/%s-%s.json", LOCK_DIR, *up, n->instance);
+        bad |= text_add(&t, " | build/bin/ppr\n  node = %s\n", n->id);
+        bad |= text_add(&t, "build %s: stage %s | %s\n  bin = %s\n", n->lock_path,
+                        n->slice_path, n->def->binary, n->def->binary);
+    }
+    bad |= text_add(&t, "\nbuild pipeline: phony");
+    for (size_t k = 0; k < p->n_nodes && !bad; k++)
+        bad |= text_add(&t, " %s", p->nodes[k].lock_path);
+    bad |= text_add(&t, "\n");
+    if (bad) {
+        free(t.p);
+        return err_nomem(e);
+    }
+    int rc = file_write_if_changed(path, t.p, t.len, changed, e);
+    free(t.p);
+    return rc;
+}

@@ -1,0 +1,49 @@
+/* pipeline.h: the stage graph as the config defines it: which stage instances
+ * exist, what each reads (its config slice and upstream outputs), and the Ninja
+ * grid file generated from it. Used by `ppr grid`, `ppr slice`, `ppr status`
+ * and `ppr why`. */
+#ifndef PPR_PIPELINE_H
+#define PPR_PIPELINE_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+#include "common/error.h"
+
+#define GRID_PATH "manifests/grid.ninja"
+#define SOURCES_PATH "manifests/sources.json"
+#define SLICE_DIR "build/slice"
+
+typedef struct stage_def stage_def;
+
+typedef struct {
+    const stage_def *def;
+    char *instance;  /* dataset name */
+    char *id;        /* "<stage>-<instance>": names the slice and the lock */
+    char *slice_path;
+    char *lock_path;
+} pipe_node;
+
+typedef struct {
+    cJSON *config;  /* resolved (profile applied) */
+    cJSON *sources; /* manifests/sources.json */
+    pipe_node *nodes; /* [n_nodes], upstream before downstream */
+    size_t n_nodes;
+} pipeline;
+
+int pipeline_load(pipeline *p, ppr_err *e);
+void pipeline_release(pipeline *p);
+
+const char *pipe_node_stage(const pipe_node *n);
+const char *pipe_node_binary(const pipe_node *n);
+/* The node with this id ("02-characterize-sim-psoups") or NULL. */
+const pipe_node *pipeline_find(const pipeline *p, const char *id);
+
+/* The slice a node would read now: its config values and the outputs of its
+ * upstream locks. A missing upstream lock is PPR_EINPUT naming it. */
+int pipeline_slice(const pipeline *p, const pipe_node *n, cJSON **slice, ppr_err *e);
+
+/* Write the Ninja grid (only if its bytes change). */
+int pipeline_write_grid(const pipeline *p, const char *path, int *changed, ppr_err *e);
+
+#endif

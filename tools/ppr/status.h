@@ -1,0 +1,15 @@
+/* status.h: why a stage instance would run, computed from hashes, not mtimes:
+ * its lock against the slice it would read now, its binary and the store. */
+#ifndef PPR_STATUS_H
+#define PPR_STATUS_H
+
+#include <stdio.h>
+
+#include "pipeline.h"
+
+/* Print one line per reason node is stale to out (prefixed by indent); *stale
+ * receives the number of reasons (0: up to date). */
+int status_explain(const pipeline *p, const pipe_node *n, FILE *out, const char *indent,
+                   size_t *stale, ppr_err *e);
+
+#endif
