@@ -48,6 +48,14 @@ int stage_init(stage_run *r, const char *stage, int argc, char **argv, ppr_err *
                        r->slice_path, name, stage);
     if (store_init(&r->st, NULL, e))
         return PPR_EINPUT;
+    const char *slash = strrchr(r->lock_path, '/');
+    if (slash) {
+        char *dir = strndup(r->lock_path, (size_t)(slash - r->lock_path));
+        int rc = dir ? dir_make(dir, e) : err_nomem(e);
+        free(dir);
+        if (rc)
+            return rc;
+    }
     unsigned char bin[SHA256_LEN];
     char hex[SHA256_HEX_LEN + 1];
     if (sha256_file("/proc/self/exe", bin, NULL, e))

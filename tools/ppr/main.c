@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include "common/fsutil.h"
@@ -33,7 +34,7 @@ static int cmd_grid(ppr_err *e)
         return PPR_EINPUT;
     int rc = pipeline_write_grid(&p, GRID_PATH, &changed, e);
     pipeline_release(&p);
-    if (rc == PPR_OK && changed && utimensat(0, "build.ninja", NULL, 0) != 0)
+    if (rc == PPR_OK && changed && utimensat(AT_FDCWD, "build.ninja", NULL, 0) != 0)
         rc = err_set(e, PPR_EINPUT, "cannot touch 'build.ninja'");
     return rc;
 }

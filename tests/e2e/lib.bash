@@ -1,0 +1,49 @@
+# lib.bash: helpers for the end-to-end tests: each test works in a fresh temporary
+# copy of the checkout (with the already-compiled tools) on the `ci` profile.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+export PPR_MIRROR=${PPR_MIRROR:-$(cd "$ROOT/.." && pwd)/shared/data}
+FAILS=0
+TMPS=()
+
+cleanup() { rm -rf "${TMPS[@]}"; }
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
+ok() { echo "ok: $*"; }
+
+# fresh: a copy of the sources and compiled tools, without artifacts, locks or
+# slices, set to the ci profile. Prints its path.
+fresh() {
+    local d
+    d=$(mktemp -d /tmp/ppr-e2e-XXXXXX)
+    TMPS+=("$d")
+    (cd "$ROOT" && tar cf - --exclude=./artifacts --exclude=./build/slice \
+        --exclude='./manifests/lock/*' --exclude=./.git .) | (cd "$d" && tar xf -)
+    sed -i 's/"profile": "[a-z]*"/"profile": "ci"/' "$d/manifests/config.json"
+    echo "$d"
+}
+
+# set_key DIR SED-EXPRESSION: edit manifests/config.json in place; fails the
+# test when the expression changes nothing.
+set_key() {
+    local f=$1/manifests/config.json before
+    before=$(sha256sum < "$f")
+    sed -i "$2" "$f"
+    [ "$(sha256sum < "$f")" != "$before" ] || fail "set_key '$2' changed nothing"
+}
+
+# stages_run LOG: the stage locks Ninja rebuilt in a ninja log (one per line).
+stages_run() { grep -o 'STAGE manifests/lock/[^ ]*' "$1" | sed 's/STAGE //' | sort; }
+
+# flip_byte FILE OFFSET: change one byte in place (xor 1).
+flip_byte() {
+    local b
+    b=$(od -An -tu1 -j"$2" -N1 "$1" | tr -d ' ')
+    printf "$(printf '\\%03o' $((b ^ 1)))" | dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
+}
+
+finish() {
+    if [ "$FAILS" -eq 0 ]; then echo "all checks passed"; exit 0; fi
+    echo "$FAILS checks failed"; exit 1
+}

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# test_pipeline.sh: the incremental and integrity behaviour of issue 2 (a-h),
+# run on the ci profile in fresh temporary copies.
+set -u
+source "$(dirname "$0")/lib.bash"
+
+A=$(fresh)
+cd "$A"
+
+# a. A cold run succeeds; a second run has nothing to do.
+if ninja > cold.log 2>&1; then ok "a: cold ninja"; else fail "a: cold ninja"; cat cold.log; fi
+[ "$(stages_run cold.log | wc -l)" -eq 6 ] || fail "a: expected 6 stage runs: $(stages_run cold.log)"
+ninja > warm.log 2>&1
+grep -q 'ninja: no work to do.' warm.log && ok "a: second ninja does no work" ||
+    { fail "a: second ninja did work"; cat warm.log; }
+cp -r manifests/lock "$A/first-locks"
+
+# b. A key only characterize reads reruns characterize, not fetch.
+set_key "$A" 's/"highly_threshold": 0.3,/"highly_threshold": 0.25,/'
+ninja > b.log 2>&1 || { fail "b: ninja"; cat b.log; }
+expect=$(printf '%s\n' manifests/lock/02-characterize-sim-pllm.json \
+    manifests/lock/02-characterize-sim-psoups.json manifests/lock/02-characterize-sim-tldr.json)
+[ "$(stages_run b.log)" = "$expect" ] && ok "b: only characterize reran" ||
+    fail "b: ran $(stages_run b.log)"
+set_key "$A" 's/"highly_threshold": 0.25,/"highly_threshold": 0.3,/'
+ninja > b2.log 2>&1 || fail "b: ninja back"
+grep -q 'reused run' b2.log && ok "b: switching back reuses the run cache" || fail "b: no cache reuse"
+
+# c. touch without a content change runs no stage downstream.
+touch manifests/lock/01-fetch-sim-psoups.json manifests/config.json manifests/sources.json
+ninja > c.log 2>&1 || fail "c: ninja"
+[ -z "$(stages_run c.log)" ] && ok "c: touch runs no stage" || fail "c: ran $(stages_run c.log)"
+ninja > c2.log 2>&1
+grep -q 'ninja: no work to do.' c2.log || fail "c: work left after touch"
+
+# d. A new seed reruns fetch and characterize; the old seed is a run-cache hit
+# with byte-identical locks.
+cp manifests/config.json config.saved
+set_key "$A" 's/"seed": [0-9]*,/"seed": 7,/'
+ninja > d.log 2>&1 || fail "d: ninja new seed"
+[ "$(stages_run d.log | wc -l)" -eq 6 ] && ok "d: new seed reruns all six" ||
+    fail "d: ran $(stages_run d.log)"
+cmp -s manifests/lock/01-fetch-sim-psoups.json first-locks/01-fetch-sim-psoups.json &&
+    fail "d: new seed gave the same dataset"
+cp config.saved manifests/config.json
+ninja > d2.log 2>&1 || fail "d: ninja old seed"
+[ "$(grep -c 'reused run' d2.log)" -eq 6 ] && ok "d: old seed: six run-cache hits" ||
+    { fail "d: expected six run-cache hits"; cat d2.log; }
+diff -r first-locks manifests/lock > /dev/null && ok "d: locks byte-identical to the first run" ||
+    fail "d: locks differ from the first run"
+
+# e. One flipped byte in a stored object: verify names it, the next stage that
+# reads it fails with a clear error (exit 2) instead of using it.
+obj=$(grep -o '"name":"dataset","rows":[0-9]*,"sha256":"[0-9a-f]*"' \
+    manifests/lock/01-fetch-sim-tldr.json | grep -o '[0-9a-f]\{64\}')
+path=artifacts/objects/${obj:0:2}/${obj:2}.zst
+flip_byte "$path" 40
+build/bin/ppr verify > e.log 2>&1
+rc=$?
+[ "$rc" -ne 0 ] && grep -q "${obj:2}" e.log && ok "e: verify names the bad object" ||
+    { fail "e: verify rc=$rc"; cat e.log; }
+set_key "$A" 's/"minority_below": 0.5/"minority_below": 0.45/'
+ninja > e2.log 2>&1 && fail "e: ninja used a corrupt object"
+grep -q "ppr-characterize: .*${obj:2}.*corrupt" e2.log && ok "e: characterize refuses it" ||
+    { fail "e: no clear error"; cat e2.log; }
+build/bin/ppr-characterize build/slice/02-characterize-sim-tldr.json /tmp/unused-$$.json \
+    > /dev/null 2>&1
+[ $? -eq 2 ] && ok "e: exit code 2" || fail "e: exit code not 2"
+[ -e /tmp/unused-$$.json ] && fail "e: a lock was written for a failed run"
+rm -f "$path"
+cp config.saved manifests/config.json
+
+# f. fetch killed with SIGKILL half-way leaves no partial artifact; the next
+# ninja completes and verify passes.
+F=$(fresh)
+cd "$F"
+set_key "$F" 's/"profile": "ci"/"profile": "default"/'
+ninja > f.log 2>&1 &
+ninja_pid=$!
+for _ in $(seq 1 500); do
+    pgrep -f 'build/bin/ppr-fetch build/slice' > /dev/null && break
+    sleep 0.01
+done
+sleep 0.3
+pkill -KILL -f 'build/bin/ppr-fetch build/slice' && killed=1 || killed=0
+wait $ninja_pid
+[ "$killed" -eq 1 ] && ok "f: killed a running fetch" || echo "note: fetch ended before the kill"
+build/bin/ppr verify > f-verify.log 2>&1 && ok "f: store consistent after the kill" ||
+    { fail "f: verify after kill"; cat f-verify.log; }
+ninja > f2.log 2>&1 && ok "f: next ninja completes" || { fail "f: ninja after kill"; cat f2.log; }
+build/bin/ppr verify > f-verify2.log 2>&1 && ok "f: verify passes" || fail "f: verify"
+
+# g. Two cold runs in different directories give byte-identical locks.
+G=$(fresh)
+cd "$G"
+ninja > g.log 2>&1 || fail "g: cold ninja"
+diff -r "$A/first-locks" manifests/lock > /dev/null && ok "g: byte-identical locks" ||
+    fail "g: locks differ between two directories"
+
+# h. archive, restore into an empty checkout: verify passes, ninja recomputes nothing.
+build/bin/ppr archive "$G/run.tar.zst" > h.log 2>&1 || { fail "h: archive"; cat h.log; }
+build/bin/ppr verify --archive "$G/run.tar.zst" > h1.log 2>&1 || fail "h: verify --archive"
+H=$(fresh)
+cd "$H"
+build/bin/ppr restore "$G/run.tar.zst" > h2.log 2>&1 || { fail "h: restore"; cat h2.log; }
+build/bin/ppr verify > h3.log 2>&1 && ok "h: verify passes after restore" || fail "h: verify"
+ninja > h4.log 2>&1 || fail "h: ninja after restore"
+[ "$(grep -c 'up to date' h4.log)" -eq 6 ] && ok "h: every stage up to date, nothing recomputed" ||
+    { fail "h: stages recomputed"; cat h4.log; }
+diff -r "$G/manifests/lock" manifests/lock > /dev/null || fail "h: restored locks changed"
+ninja > h5.log 2>&1
+grep -q 'ninja: no work to do.' h5.log && ok "h: then no work to do" || fail "h: work left"
+
+finish
