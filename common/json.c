@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "fsutil.h"
+#include "strbuf.h"
 
 cJSON *json_parse_buf(const char *data, size_t n, const char *what, ppr_err *e)
 {
@@ -63,61 +64,26 @@ void json_format_number(double x, char *buf, size_t n)
     }
 }
 
-typedef struct {
-    char *p;
-    size_t len, cap;
-    int failed;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s, size_t n)
+static void put_string(strbuf *b, const char *s)
 {
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t c = b->cap ? b->cap : 256;
-        while (c < b->len + n + 1)
-            c *= 2;
-        char *q = realloc(b->p, c);
-        if (!q) {
-            b->failed = 1;
-            return;
-        }
-        b->p = q;
-        b->cap = c;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_str(sbuf *b, const char *s)
-{
-    sb_put(b, s, strlen(s));
-}
-
-static void put_string(sbuf *b, const char *s)
-{
-    sb_put(b, "\"", 1);
+    strbuf_add(b, "\"", 1);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        char esc[8];
         switch (*p) {
-        case '"': sb_put(b, "\\\"", 2); break;
-        case '\\': sb_put(b, "\\\\", 2); break;
-        case '\b': sb_put(b, "\\b", 2); break;
-        case '\f': sb_put(b, "\\f", 2); break;
-        case '\n': sb_put(b, "\\n", 2); break;
-        case '\r': sb_put(b, "\\r", 2); break;
-        case '\t': sb_put(b, "\\t", 2); break;
+        case '"': strbuf_add(b, "\\\"", 2); break;
+        case '\\': strbuf_add(b, "\\\\", 2); break;
+        case '\b': strbuf_add(b, "\\b", 2); break;
+        case '\f': strbuf_add(b, "\\f", 2); break;
+        case '\n': strbuf_add(b, "\\n", 2); break;
+        case '\r': strbuf_add(b, "\\r", 2); break;
+        case '\t': strbuf_add(b, "\\t", 2); break;
         default:
-            if (*p < 0x20) {
-                snprintf(esc, sizeof esc, "\\u%04x", *p);
-                sb_str(b, esc);
-            } else {
-                sb_put(b, (const char *)p, 1);
-            }
+            if (*p < 0x20)
+                strbuf_addf(b, "\\u%04x", *p);
+            else
+                strbuf_add(b, (const char *)p, 1);
         }
     }
-    sb_put(b, "\"", 1);
+    strbuf_add(b, "\"", 1);
 }
 
 static int key_cmp(const void *a, const void *b)
@@ -126,33 +92,33 @@ static int key_cmp(const void *a, const void *b)
     return strcmp(x->string, y->string);
 }
 
-static int put_value(sbuf *b, const cJSON *v, ppr_err *e)
+static int put_value(strbuf *b, const cJSON *v, ppr_err *e)
 {
     if (cJSON_IsNull(v)) {
-        sb_str(b, "null");
+        strbuf_adds(b, "null");
     } else if (cJSON_IsTrue(v)) {
-        sb_str(b, "true");
+        strbuf_adds(b, "true");
     } else if (cJSON_IsFalse(v)) {
-        sb_str(b, "false");
+        strbuf_adds(b, "false");
     } else if (cJSON_IsNumber(v)) {
         if (!isfinite(v->valuedouble))
             return err_set(e, PPR_EINTERNAL, "cannot write a non-finite number as JSON");
         char num[40];
         json_format_number(v->valuedouble, num, sizeof num);
-        sb_str(b, num);
+        strbuf_adds(b, num);
     } else if (cJSON_IsString(v)) {
         put_string(b, v->valuestring);
     } else if (cJSON_IsArray(v)) {
-        sb_put(b, "[", 1);
+        strbuf_add(b, "[", 1);
         int first = 1;
         for (const cJSON *c = v->child; c; c = c->next) {
             if (!first)
-                sb_put(b, ",", 1);
+                strbuf_add(b, ",", 1);
             first = 0;
             if (put_value(b, c, e))
                 return e ? e->code : PPR_EINTERNAL;
         }
-        sb_put(b, "]", 1);
+        strbuf_add(b, "]", 1);
     } else if (cJSON_IsObject(v)) {
         size_t n = 0;
         for (const cJSON *c = v->child; c; c = c->next)
@@ -164,7 +130,7 @@ static int put_value(sbuf *b, const cJSON *v, ppr_err *e)
         for (const cJSON *c = v->child; c; c = c->next)
             kids[n++] = c;
         qsort(kids, n, sizeof *kids, key_cmp);
-        sb_put(b, "{", 1);
+        strbuf_add(b, "{", 1);
         for (size_t i = 0; i < n; i++) {
             if (i > 0 && strcmp(kids[i - 1]->string, kids[i]->string) == 0) {
                 err_set(e, PPR_EINPUT, "duplicate JSON key \"%s\"", kids[i]->string);
@@ -172,16 +138,16 @@ static int put_value(sbuf *b, const cJSON *v, ppr_err *e)
                 return PPR_EINPUT;
             }
             if (i)
-                sb_put(b, ",", 1);
+                strbuf_add(b, ",", 1);
             put_string(b, kids[i]->string);
-            sb_put(b, ":", 1);
+            strbuf_add(b, ":", 1);
             if (put_value(b, kids[i], e)) {
                 free(kids);
                 return e ? e->code : PPR_EINTERNAL;
             }
         }
         free(kids);
-        sb_put(b, "}", 1);
+        strbuf_add(b, "}", 1);
     } else {
         return err_set(e, PPR_EINTERNAL, "unknown JSON value type");
     }
@@ -190,14 +156,14 @@ static int put_value(sbuf *b, const cJSON *v, ppr_err *e)
 
 char *json_canonical(const cJSON *v, ppr_err *e)
 {
-    sbuf b = {0};
+    strbuf b = {0};
     if (put_value(&b, v, e)) {
-        free(b.p);
+        strbuf_release(&b);
         return NULL;
     }
-    sb_put(&b, "\n", 1);
+    strbuf_add(&b, "\n", 1);
     if (b.failed) {
-        free(b.p);
+        strbuf_release(&b);
         err_nomem(e);
         return NULL;
     }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mem.h"
 #include "sha256.h"
 
 _Static_assert(sizeof(prefs_header) == 88, "prefs_header layout");
@@ -26,21 +27,6 @@ struct prefs_builder {
     prefs_row *rows;
     size_t n_rows, rows_cap;
 };
-
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap : 64;
-    while (c < need)
-        c *= 2;
-    void *q = realloc(*p, c * elem);
-    if (!q)
-        return -1;
-    *p = q;
-    *cap = c;
-    return 0;
-}
 
 prefs_builder *prefs_builder_new(void)
 {
@@ -76,8 +62,8 @@ void prefs_builder_free(prefs_builder *b)
 int64_t prefs_builder_user(prefs_builder *b, const char *name, uint32_t pool)
 {
     size_t len = strlen(name) + 1;
-    if (grow((void **)&b->names, &b->names_cap, b->names_len + len, 1) ||
-        grow((void **)&b->users, &b->users_cap, b->n_users + 1, sizeof *b->users))
+    if (mem_grow((void **)&b->names, &b->names_cap, b->names_len + len, 1) ||
+        mem_grow((void **)&b->users, &b->users_cap, b->n_users + 1, sizeof *b->users))
         return -1;
     b->users[b->n_users].name_off = (uint32_t)b->names_len;
     b->users[b->n_users].pool = pool;
@@ -124,9 +110,9 @@ int64_t prefs_builder_text(prefs_builder *b, const char *s, size_t n)
     }
     if (b->n_texts >= UINT32_MAX - 1)
         return -1;
-    if (grow((void **)&b->hashes, &b->hashes_cap, b->n_texts + 1, SHA256_LEN) ||
-        grow((void **)&b->offs, &b->offs_cap, b->n_texts + 2, sizeof *b->offs) ||
-        grow((void **)&b->blob, &b->blob_cap, b->blob_len + n + 1, 1))
+    if (mem_grow((void **)&b->hashes, &b->hashes_cap, b->n_texts + 1, SHA256_LEN) ||
+        mem_grow((void **)&b->offs, &b->offs_cap, b->n_texts + 2, sizeof *b->offs) ||
+        mem_grow((void **)&b->blob, &b->blob_cap, b->blob_len + n + 1, 1))
         return -1;
     memcpy(b->blob + b->blob_len, s, n);
     b->blob[b->blob_len + n] = '\0';
@@ -145,7 +131,7 @@ int prefs_builder_row(prefs_builder *b, const prefs_row *r, ppr_err *e)
     if (r->user >= b->n_users || r->prompt >= b->n_texts || r->chosen >= b->n_texts ||
         r->rejected >= b->n_texts)
         return err_set(e, PPR_EINTERNAL, "prefs row refers to an unknown user or text");
-    if (grow((void **)&b->rows, &b->rows_cap, b->n_rows + 1, sizeof *b->rows))
+    if (mem_grow((void **)&b->rows, &b->rows_cap, b->n_rows + 1, sizeof *b->rows))
         return err_nomem(e);
     b->rows[b->n_rows++] = *r;
     return PPR_OK;

@@ -8,7 +8,9 @@
 #include <string.h>
 
 #include "common/json.h"
+#include "common/mem.h"
 #include "common/rng.h"
+#include "common/strbuf.h"
 
 struct corpus_index {
     uint32_t *slots;          /* [n_slots] text id + 1, open addressing by hash */
@@ -21,21 +23,6 @@ struct corpus_index {
     uint32_t *idx_prompt;     /* [n_idx_slots] prompt id + 1 (0 = free slot) */
     size_t n_idx_slots, n_idx;
 };
-
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap : 64;
-    while (c < need)
-        c *= 2;
-    void *q = realloc(*p, c * elem);
-    if (!q)
-        return -1;
-    *p = q;
-    *cap = c;
-    return 0;
-}
 
 static uint64_t fnv1a(const char *s, size_t n)
 {
@@ -137,10 +124,10 @@ static uint32_t intern(corpus *c, const char *s, size_t n)
         i = (i + 1) & (x->n_slots - 1);
     }
     if (c->n_texts >= CORPUS_NONE - 1 ||
-        grow((void **)&c->blob, &c->blob_cap, c->blob_len + n + 1, 1) ||
-        grow((void **)&c->text_off, &c->text_cap, c->n_texts + 2, sizeof *c->text_off) ||
-        grow((void **)&x->hash, &x->hash_cap, c->n_texts + 1, sizeof *x->hash) ||
-        grow((void **)&x->prompt_of_text, &x->pot_cap, c->n_texts + 1, sizeof(uint32_t)))
+        mem_grow((void **)&c->blob, &c->blob_cap, c->blob_len + n + 1, 1) ||
+        mem_grow((void **)&c->text_off, &c->text_cap, c->n_texts + 2, sizeof *c->text_off) ||
+        mem_grow((void **)&x->hash, &x->hash_cap, c->n_texts + 1, sizeof *x->hash) ||
+        mem_grow((void **)&x->prompt_of_text, &x->pot_cap, c->n_texts + 1, sizeof(uint32_t)))
         return CORPUS_NONE;
     memcpy(c->blob + c->blob_len, s, n);
     c->blob[c->blob_len + n] = '\0';
@@ -157,7 +144,7 @@ static uint32_t intern(corpus *c, const char *s, size_t n)
 
 static int add_prompt(corpus *c, uint32_t text, uint32_t *id)
 {
-    if (grow((void **)&c->prompt_text, &c->prompt_cap, c->n_prompts + 1,
+    if (mem_grow((void **)&c->prompt_text, &c->prompt_cap, c->n_prompts + 1,
              sizeof *c->prompt_text))
         return -1;
     c->prompt_text[c->n_prompts] = text;
@@ -168,13 +155,13 @@ static int add_prompt(corpus *c, uint32_t text, uint32_t *id)
 static int add_cell(corpus *c, uint32_t prompt, uint32_t model, uint32_t text)
 {
     size_t cap = c->cell_cap;
-    if (grow((void **)&c->cell_prompt, &cap, c->n_cells + 1, sizeof(uint32_t)))
+    if (mem_grow((void **)&c->cell_prompt, &cap, c->n_cells + 1, sizeof(uint32_t)))
         return -1;
     cap = c->cell_cap;
-    if (grow((void **)&c->cell_model, &cap, c->n_cells + 1, sizeof(uint32_t)))
+    if (mem_grow((void **)&c->cell_model, &cap, c->n_cells + 1, sizeof(uint32_t)))
         return -1;
     cap = c->cell_cap;
-    if (grow((void **)&c->cell_text, &cap, c->n_cells + 1, sizeof(uint32_t)))
+    if (mem_grow((void **)&c->cell_text, &cap, c->n_cells + 1, sizeof(uint32_t)))
         return -1;
     c->cell_cap = cap;
     c->cell_prompt[c->n_cells] = prompt;
@@ -196,7 +183,7 @@ static int add_model(corpus *c, const char *name, const char *what, uint32_t *id
                            name);
     char *copy = strdup(name);
     if (!copy ||
-        grow((void **)&c->model_name, &c->model_cap, c->n_models + 1, sizeof(char *))) {
+        mem_grow((void **)&c->model_name, &c->model_cap, c->n_models + 1, sizeof(char *))) {
         free(copy);
         return err_nomem(e);
     }
@@ -233,7 +220,7 @@ int corpus_add_alpaca(corpus *c, const char *model, const char *buf, size_t n,
     /* first entry of this file per prompt + 1, to catch repeated instructions */
     size_t seen_cap = 0;
     size_t *seen = NULL; /* [n_prompts + n_entries] */
-    if (grow((void **)&seen, &seen_cap, c->n_prompts + n_entries + 1, sizeof *seen)) {
+    if (mem_grow((void **)&seen, &seen_cap, c->n_prompts + n_entries + 1, sizeof *seen)) {
         cJSON_Delete(root);
         return err_nomem(e);
     }
@@ -500,23 +487,6 @@ static const char *const templates[] = {
 
 #define PICK(r, list) ((list)[rng_below((r), sizeof(list) / sizeof((list)[0]))])
 
-typedef struct {
-    char *p;
-    size_t len, cap;
-    int failed;
-} tbuf;
-
-static void tb_put(tbuf *b, const char *s)
-{
-    size_t n = strlen(s);
-    if (b->failed || grow((void **)&b->p, &b->cap, b->len + n + 1, 1)) {
-        b->failed = 1;
-        return;
-    }
-    memcpy(b->p + b->len, s, n + 1);
-    b->len += n;
-}
-
 static double sigmoid(double x)
 {
     return 1.0 / (1.0 + exp(-x));
@@ -529,7 +499,7 @@ typedef struct {
     double verbosity, level, warmth, markup, refusal_rate;
 } composer;
 
-static void compose_sentence(tbuf *b, rng *r, double p_complex, double p_warm)
+static void compose_sentence(strbuf *b, rng *r, double p_complex, double p_warm)
 {
     size_t n_words = 6 + rng_below(r, 10);
     for (size_t w = 0; w < n_words; w++) {
@@ -546,16 +516,16 @@ static void compose_sentence(tbuf *b, rng *r, double p_complex, double p_warm)
             snprintf(cap, sizeof cap, "%s", word);
             if (cap[0] >= 'a' && cap[0] <= 'z')
                 cap[0] = (char)(cap[0] - 'a' + 'A');
-            tb_put(b, cap);
+            strbuf_adds(b, cap);
         } else {
-            tb_put(b, " ");
-            tb_put(b, word);
+            strbuf_adds(b, " ");
+            strbuf_adds(b, word);
         }
     }
-    tb_put(b, ".");
+    strbuf_adds(b, ".");
 }
 
-static void compose_answer(tbuf *b, rng *r, const composer *m)
+static void compose_answer(strbuf *b, rng *r, const composer *m)
 {
     b->len = 0;
     if (b->p)
@@ -568,32 +538,30 @@ static void compose_answer(tbuf *b, rng *r, const composer *m)
     int as_list = rng_uniform(r) < sigmoid(-0.2 + m->markup + 1.5 * len_z);
     int bold = as_list && rng_uniform(r) < sigmoid(m->markup);
     if (rng_uniform(r) < m->refusal_rate) {
-        tb_put(b, PICK(r, refusals));
-        tb_put(b, " ");
+        strbuf_adds(b, PICK(r, refusals));
+        strbuf_adds(b, " ");
     } else if (rng_uniform(r) < p_warm) {
-        tb_put(b, PICK(r, openers));
-        tb_put(b, " ");
+        strbuf_adds(b, PICK(r, openers));
+        strbuf_adds(b, " ");
     }
     if (as_list && rng_uniform(r) < 0.5)
-        tb_put(b, "## Overview\n\n");
+        strbuf_adds(b, "## Overview\n\n");
     for (size_t s = 0; s < n_sent; s++) {
         if (as_list) {
-            char mark[32];
-            snprintf(mark, sizeof mark, "%s%zu. ", s ? "\n" : "", s + 1);
-            tb_put(b, mark);
+            strbuf_addf(b, "%s%zu. ", s ? "\n" : "", s + 1);
             if (bold) {
-                tb_put(b, "**");
-                tb_put(b, PICK(r, simple_words));
-                tb_put(b, "**: ");
+                strbuf_adds(b, "**");
+                strbuf_adds(b, PICK(r, simple_words));
+                strbuf_adds(b, "**: ");
             }
         } else if (s) {
-            tb_put(b, " ");
+            strbuf_adds(b, " ");
         }
         compose_sentence(b, r, p_complex, p_warm);
     }
     if (rng_uniform(r) < p_warm) {
-        tb_put(b, as_list ? "\n\n" : " ");
-        tb_put(b, PICK(r, closers));
+        strbuf_adds(b, as_list ? "\n\n" : " ");
+        strbuf_adds(b, PICK(r, closers));
     }
 }
 
@@ -624,7 +592,7 @@ int corpus_compose(corpus *c, uint64_t seed, size_t n_prompts, size_t n_models,
         ms[m].markup = 0.7 * skill + 0.7 * rng_normal(&r);
         ms[m].refusal_rate = 0.01 + 0.08 * u * u;
     }
-    tbuf b = {0};
+    strbuf b = {0};
     for (size_t p = 0; p < n_prompts && !rc; p++) {
         char q[200], body[160];
         snprintf(body, sizeof body, PICK(&r, templates), PICK(&r, topics));
@@ -643,7 +611,7 @@ int corpus_compose(corpus *c, uint64_t seed, size_t n_prompts, size_t n_models,
             }
         }
     }
-    free(b.p);
+    strbuf_release(&b);
     free(ms);
     return rc;
 }

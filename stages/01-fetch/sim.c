@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/json.h"
+#include "common/mem.h"
 #include "common/rng.h"
 
 /* ---- config -------------------------------------------------------------- */
@@ -261,21 +262,6 @@ typedef struct {
     size_t n_rows, rows_cap;
 } sim_state;
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap : 64;
-    while (c < need)
-        c *= 2;
-    void *q = realloc(*p, c * elem);
-    if (!q)
-        return -1;
-    *p = q;
-    *cap = c;
-    return 0;
-}
-
 static uint64_t fnv1a(const char *s)
 {
     uint64_t h = 0xcbf29ce484222325ULL;
@@ -330,7 +316,7 @@ static int draw_triple(sim_state *s, rng *r, sim_triple *t)
 /* Append n new distinct triples. */
 static int draw_triples(sim_state *s, rng *r, size_t n, const char *what, ppr_err *e)
 {
-    if (grow((void **)&s->triples, &s->triples_cap, s->n_triples + n, sizeof *s->triples))
+    if (mem_grow((void **)&s->triples, &s->triples_cap, s->n_triples + n, sizeof *s->triples))
         return err_nomem(e);
     size_t budget = 50 * n + 100000;
     for (size_t got = 0; got < n;) {
@@ -375,7 +361,7 @@ static void label_triple(const sim_user *u, const float *xa, const float *xb, in
 static int add_label(sim_state *s, const sim_user *u, uint32_t user, uint32_t triple,
                      int mode, rng *r, ppr_err *e)
 {
-    if (grow((void **)&s->rows, &s->rows_cap, s->n_rows + 1, sizeof *s->rows))
+    if (mem_grow((void **)&s->rows, &s->rows_cap, s->n_rows + 1, sizeof *s->rows))
         return err_nomem(e);
     const sim_triple *t = &s->triples[triple];
     sim_label *l = &s->rows[s->n_rows++];

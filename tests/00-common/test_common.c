@@ -13,6 +13,7 @@
 #include "common/prefs.h"
 #include "common/sha256.h"
 #include "common/store.h"
+#include "tests/testlib.h"
 
 static char tmpdir[64];
 static char origdir[4096];
@@ -69,17 +70,6 @@ static void test_sha256_vectors(void)
     CU_ASSERT_EQUAL(sha256_parse("zz", raw), -1);
     CU_ASSERT_EQUAL(sha256_parse(hex, raw), 0);
     CU_ASSERT_EQUAL(memcmp(raw, d, SHA256_LEN), 0);
-}
-
-static void flip_byte(const char *path, long at)
-{
-    FILE *f = fopen(path, "r+b");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    fseek(f, at, at < 0 ? SEEK_END : SEEK_SET);
-    int c = fgetc(f);
-    fseek(f, -1, SEEK_CUR);
-    fputc(c ^ 0x01, f);
-    fclose(f);
 }
 
 static void test_store_round_trip(void)
@@ -311,19 +301,15 @@ static void test_prefs_round_trip(void)
 
 int main(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 3;
-    CU_pSuite s = CU_add_suite("common", suite_init, suite_clean);
-    CU_add_test(s, "sha256 vectors", test_sha256_vectors);
-    CU_add_test(s, "store round trip", test_store_round_trip);
-    CU_add_test(s, "store corruption", test_store_corruption);
-    CU_add_test(s, "canonical json", test_json_canonical);
-    CU_add_test(s, "write if changed", test_write_if_changed);
-    CU_add_test(s, "config checks", test_config);
-    CU_add_test(s, "prefs round trip", test_prefs_round_trip);
-    CU_basic_set_mode(CU_BRM_NORMAL);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    static const test_case cases[] = {
+        {"sha256 vectors", test_sha256_vectors},
+        {"store round trip", test_store_round_trip},
+        {"store corruption", test_store_corruption},
+        {"canonical json", test_json_canonical},
+        {"write if changed", test_write_if_changed},
+        {"config checks", test_config},
+        {"prefs round trip", test_prefs_round_trip},
+        {NULL, NULL},
+    };
+    return test_main("common", suite_init, suite_clean, cases, CU_BRM_NORMAL);
 }

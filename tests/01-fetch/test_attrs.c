@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "stages/01-fetch/attrs.h"
+#include "tests/testlib.h"
 
 #define NEAR(x, y) CU_ASSERT_DOUBLE_EQUAL((x), (y), 1e-6)
 
@@ -189,20 +190,16 @@ static void test_standardize(void)
 
 int main(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 3;
-    CU_pSuite s = CU_add_suite("attrs", NULL, NULL);
-    CU_add_test(s, "names", test_names);
-    CU_add_test(s, "friendly text", test_friendly);
-    CU_add_test(s, "refusal markers", test_refusal);
-    CU_add_test(s, "refusal window", test_refusal_window);
-    CU_add_test(s, "markup", test_markup);
-    CU_add_test(s, "syllables", test_syllables);
-    CU_add_test(s, "empty and invalid bytes", test_edge_bytes);
-    CU_add_test(s, "standardize", test_standardize);
-    CU_basic_set_mode(CU_BRM_NORMAL);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    static const test_case cases[] = {
+        {"names", test_names},
+        {"friendly text", test_friendly},
+        {"refusal markers", test_refusal},
+        {"refusal window", test_refusal_window},
+        {"markup", test_markup},
+        {"syllables", test_syllables},
+        {"empty and invalid bytes", test_edge_bytes},
+        {"standardize", test_standardize},
+        {NULL, NULL},
+    };
+    return test_main("attrs", NULL, NULL, cases, CU_BRM_NORMAL);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "stages/01-fetch/sim.h"
+#include "tests/testlib.h"
 
 static int has(const ppr_err *e, const char *s)
 {
@@ -539,20 +540,16 @@ static void test_too_many_triples(void)
 
 int main(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 3;
-    CU_pSuite s = CU_add_suite("sim", suite_init, suite_clean);
-    CU_add_test(s, "alpaca-eval buffers", test_alpaca);
-    CU_add_test(s, "flask buffers", test_flask);
-    CU_add_test(s, "composed corpus", test_compose);
-    CU_add_test(s, "config checks", test_config);
-    CU_add_test(s, "all users label every triple", test_generate_all_label);
-    CU_add_test(s, "sampled labels and repeats", test_sample_and_repeats);
-    CU_add_test(s, "new users", test_new_users);
-    CU_add_test(s, "too many triples", test_too_many_triples);
-    CU_basic_set_mode(CU_BRM_NORMAL);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    static const test_case cases[] = {
+        {"alpaca-eval buffers", test_alpaca},
+        {"flask buffers", test_flask},
+        {"composed corpus", test_compose},
+        {"config checks", test_config},
+        {"all users label every triple", test_generate_all_label},
+        {"sampled labels and repeats", test_sample_and_repeats},
+        {"new users", test_new_users},
+        {"too many triples", test_too_many_triples},
+        {NULL, NULL},
+    };
+    return test_main("sim", suite_init, suite_clean, cases, CU_BRM_NORMAL);
 }

@@ -7,6 +7,7 @@
 
 #include "common/json.h"
 #include "stages/02-characterize/characterize.h"
+#include "tests/testlib.h"
 
 #define EPS 1e-12
 
@@ -430,25 +431,17 @@ static void test_bad_params(void)
 
 int main(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 3;
-    CU_pSuite s = CU_add_suite("characterize", NULL, NULL);
-    if (!s || !CU_add_test(s, "fixture A: disagreement and repeats", test_fixture_a) ||
-        !CU_add_test(s, "fixture A reversed: order does not matter",
-                     test_fixture_a_reversed) ||
-        !CU_add_test(s, "fixture A as JSON", test_fixture_a_json) ||
-        !CU_add_test(s, "fixture B: ground truth", test_fixture_b_truth) ||
-        !CU_add_test(s, "fixture B: partial ground truth", test_fixture_b_partial_truth) ||
-        !CU_add_test(s, "highly contested at exactly 30%", test_highly_boundary) ||
-        !CU_add_test(s, "empty dataset", test_empty) ||
-        !CU_add_test(s, "only new-pool rows", test_only_new_pool) ||
-        !CU_add_test(s, "bad parameters", test_bad_params)) {
-        CU_cleanup_registry();
-        return 3;
-    }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    static const test_case cases[] = {
+        {"fixture A: disagreement and repeats", test_fixture_a},
+        {"fixture A reversed: order does not matter", test_fixture_a_reversed},
+        {"fixture A as JSON", test_fixture_a_json},
+        {"fixture B: ground truth", test_fixture_b_truth},
+        {"fixture B: partial ground truth", test_fixture_b_partial_truth},
+        {"highly contested at exactly 30%", test_highly_boundary},
+        {"empty dataset", test_empty},
+        {"only new-pool rows", test_only_new_pool},
+        {"bad parameters", test_bad_params},
+        {NULL, NULL},
+    };
+    return test_main("characterize", NULL, NULL, cases, CU_BRM_VERBOSE);
 }

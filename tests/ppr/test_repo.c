@@ -13,6 +13,7 @@
 #include "common/json.h"
 #include "common/store.h"
 #include "tools/ppr/repo.h"
+#include "tests/testlib.h"
 
 static char origdir[4096];
 
@@ -102,17 +103,6 @@ static void write_text(const char *path, const char *text)
     snprintf(dir, sizeof dir, "%.*s", (int)(strrchr(path, '/') - path), path);
     CU_ASSERT_EQUAL_FATAL(dir_make(dir, &e), PPR_OK);
     CU_ASSERT_EQUAL_FATAL(file_write_atomic(path, text, strlen(text), &e), PPR_OK);
-}
-
-static void flip_byte(const char *path, long at)
-{
-    FILE *f = fopen(path, "r+b");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    fseek(f, at, at < 0 ? SEEK_END : SEEK_SET);
-    int c = fgetc(f);
-    fseek(f, -1, SEEK_CUR);
-    fputc(c ^ 0x01, f);
-    fclose(f);
 }
 
 static char *slurp(const char *path, size_t *n)
@@ -520,17 +510,13 @@ int main(void)
     if (!getcwd(origdir, sizeof origdir))
         return 1;
     unsetenv("PPR_ARTIFACTS");
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite s = CU_add_suite("repo", NULL, NULL);
-    CU_add_test(s, "verify a good store", test_verify_good);
-    CU_add_test(s, "verify finds bad objects", test_verify_bad);
-    CU_add_test(s, "gc", test_gc);
-    CU_add_test(s, "archive round trip", test_archive_round_trip);
-    CU_add_test(s, "archive rejects damage", test_archive_rejects);
-    CU_basic_set_mode(CU_BRM_NORMAL);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    static const test_case cases[] = {
+        {"verify a good store", test_verify_good},
+        {"verify finds bad objects", test_verify_bad},
+        {"gc", test_gc},
+        {"archive round trip", test_archive_round_trip},
+        {"archive rejects damage", test_archive_rejects},
+        {NULL, NULL},
+    };
+    return test_main("repo", NULL, NULL, cases, CU_BRM_NORMAL);
 }
