@@ -36,6 +36,15 @@ set_key() {
 # stages_run LOG: the stage locks Ninja rebuilt in a ninja log (one per line).
 stages_run() { grep -o 'STAGE manifests/lock/[^ ]*' "$1" | sed 's/STAGE //' | sort; }
 
+# fetch_pid DIR: the pid of a ppr-fetch running in DIR (this test's copy only,
+# never another checkout's).
+fetch_pid() {
+    local pid
+    for pid in $(pgrep -f 'build/bin/ppr-fetch build/slice'); do
+        [ "$(readlink "/proc/$pid/cwd")" = "$1" ] && { echo "$pid"; return; }
+    done
+}
+
 # flip_byte FILE OFFSET: change one byte in place (xor 1).
 flip_byte() {
     local b

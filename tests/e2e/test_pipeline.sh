@@ -77,12 +77,15 @@ cd "$F"
 set_key "$F" 's/"profile": "ci"/"profile": "default"/'
 ninja > f.log 2>&1 &
 ninja_pid=$!
+killed=0
 for _ in $(seq 1 500); do
-    pgrep -f 'build/bin/ppr-fetch build/slice' > /dev/null && break
+    pid=$(fetch_pid "$F")
+    [ -n "$pid" ] && break
     sleep 0.01
 done
 sleep 0.3
-pkill -KILL -f 'build/bin/ppr-fetch build/slice' && killed=1 || killed=0
+pid=$(fetch_pid "$F")
+[ -n "$pid" ] && kill -KILL "$pid" 2> /dev/null && killed=1
 wait $ninja_pid
 [ "$killed" -eq 1 ] && ok "f: killed a running fetch" || echo "note: fetch ended before the kill"
 build/bin/ppr verify > f-verify.log 2>&1 && ok "f: store consistent after the kill" ||

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# test_bad_input.sh: bad config, unknown source, missing or corrupt artifacts, a
+# wrong mirror file and an unwritable store each give one clear line naming what
+# and where, exit code 2, and leave nothing half-written; plus ppr status, why,
+# gc and the no-mirror fallback.
+set -u
+source "$(dirname "$0")/lib.bash"
+
+A=$(fresh)
+cd "$A"
+ninja > cold.log 2>&1 || { fail "cold ninja"; cat cold.log; }
+cp -r manifests/lock locks.good
+cp manifests/config.json config.good
+
+# expect_error CMD... : exit code 2 and exactly one line on stderr, kept in err.log.
+expect_error() {
+    "$@" > out.log 2> err.log
+    local rc=$?
+    [ "$rc" -eq 2 ] || { fail "'$*' exited $rc, not 2"; cat err.log; return 1; }
+    [ "$(wc -l < err.log)" -eq 1 ] || { fail "'$*' printed more than one line"; cat err.log; return 1; }
+}
+
+# Config errors name the key and the file; no lock changes.
+set_key "$A" 's/"highly_threshold": 0.3,/"highly_threshold": 0.3, "typo": 1,/'
+expect_error build/bin/ppr slice 02-characterize-sim-psoups &&
+    grep -q "'manifests/config.json': unknown key \"characterize.typo\"" err.log &&
+    ok "unknown config key" || { fail "unknown key message"; cat err.log; }
+ninja > n.log 2>&1 && fail "ninja ran with an unknown key"
+diff -r locks.good manifests/lock > /dev/null || fail "locks changed after a config error"
+cp config.good manifests/config.json
+
+set_key "$A" 's/"highly_threshold": 0.3,/"highly_threshold": "high",/'
+expect_error build/bin/ppr status &&
+    grep -q 'key "characterize.highly_threshold" must be a number' err.log &&
+    ok "wrong type" || fail "wrong type message"
+cp config.good manifests/config.json
+
+set_key "$A" 's/"highly_threshold": 0.3,/"highly_threshold": 1.5,/'
+expect_error build/bin/ppr status && grep -q 'must be in \[0, 1\]' err.log &&
+    ok "out of range" || fail "out of range message"
+cp config.good manifests/config.json
+
+set_key "$A" '0,/"profile": "ci",/s//"profile": "ci",,/'
+expect_error build/bin/ppr status && grep -q "'manifests/config.json':2:" err.log &&
+    ok "malformed config names the line" || { fail "malformed config"; cat err.log; }
+cp config.good manifests/config.json
+
+set_key "$A" 's/"datasets": \["sim-psoups"/"datasets": ["sim-nope", "sim-psoups"/'
+expect_error build/bin/ppr status && grep -q 'dataset "sim-nope" has no entry' err.log &&
+    ok "unknown source" || { fail "unknown source"; cat err.log; }
+cp config.good manifests/config.json
+ninja > n.log 2>&1
+
+# A missing artifact: the stage that needs it says which and exits 2, no lock.
+obj=$(grep -o '"name":"dataset","rows":[0-9]*,"sha256":"[0-9a-f]*"' \
+    manifests/lock/01-fetch-sim-psoups.json | grep -o '[0-9a-f]\{64\}')
+mv "artifacts/objects/${obj:0:2}/${obj:2}.zst" saved.zst
+rm -f manifests/lock/02-characterize-sim-psoups.json
+rm -rf artifacts/runs
+expect_error build/bin/ppr-characterize build/slice/02-characterize-sim-psoups.json \
+    manifests/lock/02-characterize-sim-psoups.json &&
+    grep -q "${obj:2}.zst' is missing from the store" err.log && ok "missing artifact" ||
+    { fail "missing artifact"; cat err.log; }
+[ -e manifests/lock/02-characterize-sim-psoups.json ] && fail "lock written after a failure"
+build/bin/ppr status > st.log 2>&1
+grep -q 'output "dataset" .* is missing from the store' st.log && ok "status names the missing output" ||
+    { fail "status"; cat st.log; }
+mv saved.zst "artifacts/objects/${obj:0:2}/${obj:2}.zst"
+ninja > n.log 2>&1 || fail "ninja after restoring the object"
+
+# ppr status and why explain a config change from hashes.
+set_key "$A" 's/"minority_below": 0.5/"minority_below": 0.4/'
+build/bin/ppr why 02-characterize > why.log 2>&1
+grep -q 'config key "minority_below" changed: 0.5 -> 0.4' why.log && ok "why names the key" ||
+    { fail "why"; cat why.log; }
+build/bin/ppr status > st.log 2>&1
+grep -q '3 of 6 stage instances stale' st.log && ok "status counts stale instances" ||
+    { fail "status count"; cat st.log; }
+cp config.good manifests/config.json
+ninja > n.log 2>&1
+build/bin/ppr status > st.log 2>&1
+grep -q '0 of 6 stage instances stale' st.log && ok "status after ninja" || { fail "status"; cat st.log; }
+
+# An unwritable store.
+expect_error env PPR_ARTIFACTS=/dev/null/store build/bin/ppr-characterize \
+    build/slice/02-characterize-sim-psoups.json /tmp/unused-$$.json &&
+    grep -q "cannot create directory '/dev/null" err.log && ok "unwritable store" ||
+    { fail "unwritable store"; cat err.log; }
+
+# A mirror file that does not match its pin: named, exit 2, nothing stored.
+M=$(mktemp -d /tmp/ppr-mirror-XXXXXX)
+TMPS+=("$M")
+cp -r "$PPR_MIRROR/alpaca-eval" "$M/"
+chmod -R u+w "$M"
+printf ' ' >> "$M/alpaca-eval/model_outputs/gpt4.json"
+rm -f manifests/lock/01-fetch-sim-psoups.json
+rm -rf artifacts/runs
+before=$(find artifacts/objects -type f | wc -l)
+expect_error env PPR_MIRROR="$M" build/bin/ppr-fetch build/slice/01-fetch-sim-psoups.json \
+    manifests/lock/01-fetch-sim-psoups.json &&
+    grep -q "gpt4.json' does not match its pin" err.log && ok "wrong mirror checksum" ||
+    { fail "wrong mirror checksum"; cat err.log; }
+[ "$(find artifacts/objects -type f | wc -l)" -eq "$before" ] || fail "objects stored from a bad mirror"
+[ -e manifests/lock/01-fetch-sim-psoups.json ] && fail "lock written from a bad mirror"
+
+# No mirror at all: the simulator composes its texts and says so.
+PPR_MIRROR=/nonexistent build/bin/ppr-fetch build/slice/01-fetch-sim-psoups.json \
+    manifests/lock/01-fetch-sim-psoups.json > out.log 2> err.log &&
+    grep -q 'composing the texts instead' err.log && ok "no mirror: composed texts" ||
+    { fail "no-mirror fallback"; cat err.log; }
+
+# gc frees what no lock or run record references.
+rm -rf artifacts/runs
+build/bin/ppr gc > gc.log 2>&1 && grep -q 'freed' gc.log && ok "gc reports bytes freed" ||
+    { fail "gc"; cat gc.log; }
+ninja > n.log 2>&1 || fail "ninja after gc"
+build/bin/ppr verify > v.log 2>&1 && ok "verify after gc" || { fail "verify after gc"; cat v.log; }
+
+finish
