@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # backbone.sh: the issue-2 budgets, measured in a temporary copy of the checkout:
-# a no-op `ninja` on the default profile (goal < 50 ms), the simulator at the
+# a no-op `ninja` on the default profile (best of 20; goal < 50 ms), the simulator at the
 # paper profile (53k + 179k + 333k rows; goal < 10 s on 2 cores) and characterize
 # on all three (goal < 2 s), each with its peak memory. Prints ratio = goal / time
 # (above 1 is within budget). Not a test: it never fails on timing.
@@ -37,11 +37,15 @@ time_stage() {
 sed -i 's/"profile": "[a-z]*"/"profile": "default"/' manifests/config.json
 ninja > /dev/null 2>&1
 best=999
-for _ in 1 2 3 4 5; do
-    /usr/bin/time -f '%e %M' -o t.out ninja > /dev/null
-    read -r s m < t.out
-    best=$(awk -v a="$best" -v b="$s" 'BEGIN { print (b < a ? b : a) }')
+for _ in $(seq 1 20); do
+    t0=$EPOCHREALTIME
+    ninja > /dev/null
+    t1=$EPOCHREALTIME
+    best=$(awk -v a="$best" -v b="$(awk -v x="$t0" -v y="$t1" 'BEGIN { print y - x }')" \
+        'BEGIN { print (b < a ? b : a) }')
 done
+/usr/bin/time -f '%e %M' -o t.out ninja > /dev/null
+read -r s m < t.out
 report "no-op ninja (default profile)" "$best" 0.050 "$m"
 
 sed -i 's/"profile": "[a-z]*"/"profile": "paper"/' manifests/config.json
