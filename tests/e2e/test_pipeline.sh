@@ -14,6 +14,9 @@ ninja > warm.log 2>&1
 grep -q 'ninja: no work to do.' warm.log && ok "a: second ninja does no work" ||
     { fail "a: second ninja did work"; cat warm.log; }
 cp -r manifests/lock "$A/first-locks"
+cmp -s manifests/grid.ninja "$ROOT/manifests/grid.ninja" &&
+    ok "a: the committed grid is what ppr grid makes of the config" ||
+    fail "a: manifests/grid.ninja is stale: run ninja and commit it"
 
 # b. A key only characterize reads reruns characterize, not fetch.
 set_key "$A" 's/"highly_threshold": 0.3,/"highly_threshold": 0.25,/'
