@@ -20,6 +20,9 @@ static void child_path(char *buf, size_t n, const char *path, const char *key)
         snprintf(buf, n, "%s", key);
 }
 
+static int check_variant(const cJSON *v, const cJSON *s, const char *tag, const char *path,
+                         int partial, const char *file, ppr_err *e);
+
 static int check_range(double x, const cJSON *s, const char *file, const char *path,
                        ppr_err *e)
 {
@@ -38,6 +41,33 @@ static int check_range(double x, const cJSON *s, const char *file, const char *p
     return PPR_OK;
 }
 
+/* A tagged object: the value of its tag member picks the schema of the rest.
+ * A partial override may leave the tag out: it must then fit some variant, and
+ * the check of the merged config decides. */
+static int check_variant(const cJSON *v, const cJSON *s, const char *tag, const char *path,
+                         int partial, const char *file, ppr_err *e)
+{
+    char sub[512];
+    child_path(sub, sizeof sub, path, tag);
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(v, tag);
+    const cJSON *variants = cJSON_GetObjectItemCaseSensitive(s, "variants");
+    if (!t && partial) {
+        for (const cJSON *vs = variants ? variants->child : NULL; vs; vs = vs->next)
+            if (config_check(v, vs, path, partial, file, e) == PPR_OK)
+                return PPR_OK;
+        return PPR_EINPUT;
+    }
+    if (!t)
+        return err_set(e, PPR_EINPUT, "'%s': missing key \"%s\"", file, sub);
+    if (!cJSON_IsString(t))
+        return type_error(file, sub, "a string", e);
+    const cJSON *vs = cJSON_GetObjectItemCaseSensitive(variants, t->valuestring);
+    if (!vs)
+        return err_set(e, PPR_EINPUT, "'%s': key \"%s\" has unknown value \"%s\"", file,
+                       sub, t->valuestring);
+    return config_check(v, vs, path, partial, file, e);
+}
+
 int config_check(const cJSON *v, const cJSON *s, const char *path, int partial,
                  const char *file, ppr_err *e)
 {
@@ -50,6 +80,9 @@ int config_check(const cJSON *v, const cJSON *s, const char *path, int partial,
     if (strcmp(type, "object") == 0) {
         if (!cJSON_IsObject(v))
             return type_error(file, path, "an object", e);
+        const cJSON *tag = cJSON_GetObjectItemCaseSensitive(s, "tag");
+        if (cJSON_IsString(tag))
+            return check_variant(v, s, tag->valuestring, path, partial, file, e);
         const cJSON *keys = cJSON_GetObjectItemCaseSensitive(s, "keys");
         const cJSON *each = cJSON_GetObjectItemCaseSensitive(s, "each");
         for (const cJSON *c = v->child; c; c = c->next) {

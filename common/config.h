@@ -3,7 +3,9 @@
  * The schema is itself JSON. A node is an object with "type" one of "object",
  * "array", "string", "integer", "number", "boolean", and:
  *   object:  "keys": {name: node} (fixed members, all required unless the member
- *            node has "optional": true) or "each": node (a map of any keys)
+ *            node has "optional": true) or "each": node (a map of any keys), or
+ *            "tag": member name and "variants": {tag value: object node}: the
+ *            value of the tag member picks the schema (which lists the tag too)
  *   array:   "items": node, optional "min_items", "max_items"
  *   string:  optional "enum": [...]
  *   integer, number: optional "min", "max" (inclusive)

@@ -137,6 +137,17 @@ int prefs_builder_row(prefs_builder *b, const prefs_row *r, ppr_err *e)
     return PPR_OK;
 }
 
+void prefs_builder_split_prompts(prefs_builder *b, double test_fraction)
+{
+    for (size_t i = 0; i < b->n_rows; i++) {
+        const unsigned char *h = b->hashes + 32 * (size_t)b->rows[i].prompt;
+        uint64_t x = 0;
+        for (int k = 7; k >= 0; k--)
+            x = x << 8 | h[k];
+        b->rows[i].split = (double)x * 0x1.0p-64 < test_fraction ? PREFS_TEST : PREFS_TRAIN;
+    }
+}
+
 static uint64_t align8(uint64_t x)
 {
     return (x + 7) & ~(uint64_t)7;

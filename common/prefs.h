@@ -83,6 +83,12 @@ int64_t prefs_builder_user(prefs_builder *b, const char *name, uint32_t pool);
 /* Returns the text id of these bytes, adding them once (dedup by SHA-256), or -1. */
 int64_t prefs_builder_text(prefs_builder *b, const char *s, size_t n);
 int prefs_builder_row(prefs_builder *b, const prefs_row *r, ppr_err *e);
+/* Assign every row to train or test by its prompt: test when the first 8 bytes
+ * of the prompt text's SHA-256, read as a little-endian fraction of 2^64, are
+ * below test_fraction. No seed: a prompt lands on the same side in every run
+ * and every dataset, so no evaluation prompt is ever trained on. */
+void prefs_builder_split_prompts(prefs_builder *b, double test_fraction);
+
 /* Serialize; *payload is malloc'd. Rows keep their insertion order. */
 int prefs_builder_finish(prefs_builder *b, void **payload, size_t *n, ppr_err *e);
 

@@ -1,223 +1,197 @@
-/* main.c: stage 01, fetch (simulator part): reads the real texts the simulator
- * labels from the mirror, checks each file against its pinned SHA-256, and
- * writes the simulated preference dataset and the simulator's parameters. */
+/* main.c: stage 01, fetch: one dataset or evaluation set per run. A real source
+ * is read (mirror, download cache or network; every file pinned) and normalized
+ * by its loader; a simulated one labels real texts read the same way, or texts
+ * it composes when they cannot be had. Writes the dataset and its parameters. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#include "common/fsutil.h"
+#include "common/download.h"
 #include "common/json.h"
 #include "common/prefs.h"
 #include "common/stage.h"
 #include "corpus.h"
+#include "loaders.h"
+#include "origin.h"
 #include "sim.h"
 
-#define DEFAULT_MIRROR "../shared/data"
-
-/* One pinned file of a text source, read into memory. */
-typedef struct {
-    const char *path; /* inside the source's mirror folder */
-    char *data;
-    size_t n;
-} source_file;
-
-typedef struct {
-    const char *name;    /* "alpaca-eval" or "flask" */
-    source_file *files;  /* [n_files] */
-    size_t n_files;
-} text_source;
-
-static void text_source_release(text_source *t)
+/* Downloads are allowed unless PPR_OFFLINE is set to something other than 0. */
+static int downloads_allowed(void)
 {
-    for (size_t i = 0; i < t->n_files; i++)
-        free(t->files[i].data);
-    free(t->files);
-    memset(t, 0, sizeof *t);
+    const char *off = getenv("PPR_OFFLINE");
+    return !off || !*off || strcmp(off, "0") == 0;
 }
 
-static const char *mirror_root(void)
-{
-    const char *m = getenv("PPR_MIRROR");
-    return m && *m ? m : DEFAULT_MIRROR;
-}
-
-static int is_dir(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* Read every pinned file of the texts source from the mirror, checking size and
- * SHA-256 before anything is parsed. *found = 0 when the mirror lacks the source. */
-static int texts_read(stage_run *r, const cJSON *pins, text_source *t, int *found,
-                      ppr_err *e)
-{
-    memset(t, 0, sizeof *t);
-    *found = 0;
-    const char *folder;
-    const cJSON *files;
-    if (json_get_str(pins, "mirror", r->slice_path, &folder, e) ||
-        !(files = json_get_arr(pins, "files", r->slice_path, e)))
-        return PPR_EINPUT;
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s/%s", mirror_root(), folder);
-    if (!is_dir(dir))
-        return PPR_OK;
-    *found = 1;
-    t->name = folder;
-    t->n_files = (size_t)cJSON_GetArraySize(files);
-    if (!(t->files = calloc(t->n_files ? t->n_files : 1, sizeof *t->files)))
-        return err_nomem(e);
-    size_t i = 0;
-    for (const cJSON *f = files->child; f; f = f->next, i++) {
-        const char *rel, *pin;
-        int64_t bytes;
-        if (json_get_str(f, "path", r->slice_path, &rel, e) ||
-            json_get_str(f, "sha256", r->slice_path, &pin, e) ||
-            json_get_int(f, "bytes", r->slice_path, &bytes, e))
-            return PPR_EINPUT;
-        char *path = path_join(dir, rel), *name = path_join(folder, rel);
-        char hex[SHA256_HEX_LEN + 1];
-        source_file *sf = &t->files[i];
-        sf->path = rel;
-        int rc = !path || !name ? err_nomem(e) : file_read_all(path, &sf->data, &sf->n, e);
-        if (rc == PPR_EINPUT)
-            err_wrap(e, "mirror of \"%s\" is incomplete", folder);
-        if (rc == PPR_OK) {
-            unsigned char d[SHA256_LEN];
-            sha256_buf(sf->data, sf->n, d);
-            sha256_hex(d, hex);
-            if (strcmp(hex, pin) != 0 || (int64_t)sf->n != bytes)
-                rc = err_set(e, PPR_EINPUT,
-                             "'%s' does not match its pin in manifests/sources.json "
-                             "(sha256 %s, %zu bytes; expected %s, %lld bytes)",
-                             path, hex, sf->n, pin, (long long)bytes);
-        }
-        if (rc == PPR_OK)
-            rc = stage_add_file(r, name, hex, sf->n, e);
-        free(path);
-        free(name);
-        if (rc)
-            return rc;
-    }
-    return PPR_OK;
-}
-
-/* Model name of a mirror file: its base name without the extension. */
+/* Model name of a texts file: its base name without the extension. */
 static void model_of(const char *rel, char *out, size_t n)
 {
     const char *base = strrchr(rel, '/');
-    base = base ? base + 1 : rel;
-    snprintf(out, n, "%s", base);
+    snprintf(out, n, "%s", base ? base + 1 : rel);
     char *dot = strrchr(out, '.');
     if (dot)
         *dot = '\0';
 }
 
-static int corpus_load(corpus *c, const text_source *t, ppr_err *e)
+/* Fill c from the texts source's files: FLASK's questions first (answers refer
+ * to them by idx), then one file per model. */
+static int corpus_load(corpus *c, const origin *o, ppr_err *e)
 {
     char model[256];
-    int flask = strcmp(t->name, "flask") == 0;
-    /* FLASK's questions come first: answers refer to them by idx. */
-    for (size_t i = 0; flask && i < t->n_files; i++)
-        if (!strchr(t->files[i].path, '/') &&
-            corpus_add_flask_questions(c, t->files[i].data, t->files[i].n, t->files[i].path, e))
+    int flask = strcmp(o->source, "flask") == 0;
+    for (size_t i = 0; flask && i < o->n_files; i++)
+        if (!strchr(o->files[i].name, '/') &&
+            corpus_add_flask_questions(c, o->files[i].data, o->files[i].n, o->files[i].name, e))
             return PPR_EINPUT;
-    for (size_t i = 0; i < t->n_files; i++) {
-        const source_file *f = &t->files[i];
-        if (!strchr(f->path, '/'))
+    for (size_t i = 0; i < o->n_files; i++) {
+        const src_file *f = &o->files[i];
+        if (!strchr(f->name, '/'))
             continue;
-        model_of(f->path, model, sizeof model);
-        int rc = flask ? corpus_add_flask_model(c, model, f->data, f->n, f->path, e)
-                       : corpus_add_alpaca(c, model, f->data, f->n, f->path, e);
+        model_of(f->name, model, sizeof model);
+        int rc = flask ? corpus_add_flask_model(c, model, f->data, f->n, f->name, e)
+                       : corpus_add_alpaca(c, model, f->data, f->n, f->name, e);
         if (rc)
             return rc;
     }
     return PPR_OK;
 }
 
-static int run(stage_run *r, ppr_err *e)
+/* The simulated dataset into b; params receives the simulator's parameters. */
+static int run_sim(stage_run *r, const cJSON *src, const char *origin_name,
+                   const cJSON *entry, int64_t seed, prefs_builder *b, cJSON **params,
+                   int *done, ppr_err *e)
 {
-    int64_t seed;
-    const cJSON *src;
-    if (json_get_int(r->config, "seed", r->slice_path, &seed, e) ||
-        !(src = json_get_obj(r->config, "source", r->slice_path, e)))
-        return PPR_EINPUT;
     sim_config cfg;
     int rc = sim_config_parse(&cfg, src, r->instance, e);
     if (rc)
         return rc;
-    text_source t = {0};
-    int found = 0;
-    const cJSON *pins = cJSON_GetObjectItemCaseSensitive(r->config, "texts");
-    if (pins)
-        rc = texts_read(r, pins, &t, &found, e);
-    if (rc == PPR_OK && pins && !found)
-        fprintf(stderr,
-                "ppr-fetch: %s: no mirror of \"%s\" under '%s' (set PPR_MIRROR): "
-                "composing the texts instead\n", r->instance, cfg.texts, mirror_root());
-    int done = 0;
-    if (rc == PPR_OK)
-        rc = stage_lookup(r, &done, e);
+    origin o = {0};
     corpus c;
-    int have_corpus = 0;
-    prefs_builder *b = NULL;
-    cJSON *params = NULL;
-    void *payload = NULL;
-    size_t n = 0;
-    if (rc || done)
+    int have_texts = 0, have_corpus = 0;
+    if (entry) {
+        ppr_err why = {0};
+        rc = origin_read(&o, r, origin_name, entry, downloads_allowed(), &why);
+        have_texts = rc == PPR_OK;
+        if (rc && !o.unavailable) {
+            *e = why;
+            goto out;
+        }
+        if (rc)
+            fprintf(stderr, "ppr-fetch: %s: %s; composing the texts instead\n", r->instance,
+                    why.msg);
+    }
+    if ((rc = stage_lookup(r, done, e)) || *done)
         goto out;
     if ((rc = corpus_init(&c, e)))
         goto out;
     have_corpus = 1;
-    if (found) {
-        rc = corpus_load(&c, &t, e);
+    if (have_texts) {
+        rc = corpus_load(&c, &o, e);
     } else {
         size_t n_prompts, n_models;
         sim_texts_shape(cfg.texts, &n_prompts, &n_models);
         rc = corpus_compose(&c, (uint64_t)seed, n_prompts, n_models, e);
     }
-    if (rc || (rc = corpus_measure(&c, e)))
-        goto out;
-    if (!(b = prefs_builder_new())) {
+    if (rc == PPR_OK)
+        rc = corpus_measure(&c, e);
+    if (rc == PPR_OK)
+        rc = sim_generate(&cfg, &c, (uint64_t)seed, r->instance, b, params, e);
+    if (rc == PPR_OK &&
+        !cJSON_AddStringToObject(*params, "texts_used", have_texts ? cfg.texts : "composed"))
         rc = err_nomem(e);
-        goto out;
+out:
+    if (have_corpus)
+        corpus_release(&c);
+    origin_release(&o);
+    sim_config_release(&cfg);
+    return rc;
+}
+
+/* A real source through its loader into b. */
+static int run_real(stage_run *r, const cJSON *src, const char *origin_name,
+                    const cJSON *entry, prefs_builder *b, cJSON **params, int *done,
+                    ppr_err *e)
+{
+    const char *format;
+    if (json_get_str(entry, "format", "manifests/sources.json", &format, e))
+        return PPR_EINPUT;
+    const loader_def *loader = loader_find(format);
+    if (!loader)
+        return err_set(e, PPR_EINPUT, "'manifests/sources.json': source \"%s\" has unknown "
+                       "format \"%s\"", origin_name, format);
+    origin o;
+    int rc = origin_read(&o, r, origin_name, entry, downloads_allowed(), e);
+    if (rc)
+        return rc;
+    if ((rc = stage_lookup(r, done, e)) || *done) {
+        origin_release(&o);
+        return rc;
     }
-    if ((rc = sim_generate(&cfg, &c, (uint64_t)seed, r->instance, b, &params, e)) ||
-        (rc = prefs_builder_finish(b, &payload, &n, e)))
-        goto out;
-    const prefs_header *h = payload;
-    if (!cJSON_AddStringToObject(params, "texts_used", found ? cfg.texts : "composed")) {
-        rc = err_nomem(e);
-        goto out;
+    src_input in = {o.files, o.n_files, src};
+    rc = loader->load(&in, b, params, e);
+    const cJSON *tf = cJSON_GetObjectItemCaseSensitive(src, "test_fraction");
+    if (rc == PPR_OK && cJSON_IsNumber(tf))
+        prefs_builder_split_prompts(b, tf->valuedouble);
+    origin_release(&o);
+    if (rc)
+        return err_wrap(e, "source \"%s\"", origin_name);
+    return PPR_OK;
+}
+
+static int run(stage_run *r, ppr_err *e)
+{
+    int64_t seed = 0;
+    const cJSON *src;
+    const char *kind;
+    if (!(src = json_get_obj(r->config, "source", r->slice_path, e)) ||
+        json_get_str(src, "kind", r->slice_path, &kind, e) ||
+        (strcmp(kind, "sim") == 0 && json_get_int(r->config, "seed", r->slice_path, &seed, e)))
+        return PPR_EINPUT;
+    const cJSON *origin_name = cJSON_GetObjectItemCaseSensitive(r->config, "origin_name");
+    const cJSON *entry = cJSON_GetObjectItemCaseSensitive(r->config, "origin");
+    prefs_builder *b = prefs_builder_new();
+    cJSON *params = NULL;
+    void *payload = NULL;
+    size_t n = 0;
+    int done = 0, rc;
+    if (!b)
+        return err_nomem(e);
+    if (strcmp(kind, "sim") == 0)
+        rc = run_sim(r, src, cJSON_IsString(origin_name) ? origin_name->valuestring : NULL,
+                     entry, seed, b, &params, &done, e);
+    else if (cJSON_IsString(origin_name) && entry)
+        rc = run_real(r, src, origin_name->valuestring, entry, b, &params, &done, e);
+    else
+        rc = err_set(e, PPR_EINPUT, "'%s' names no source for \"%s\"", r->slice_path,
+                     r->instance);
+    if (rc == PPR_OK && !done)
+        rc = prefs_builder_finish(b, &payload, &n, e);
+    if (rc == PPR_OK && !done) {
+        const prefs_header *h = payload;
+        if ((rc = stage_put(r, "dataset", PAYLOAD_PREFS, payload, n, h->n_rows, e)) ||
+            (rc = stage_put_json(r, "params", params, h->n_users, e)) ||
+            (rc = stage_commit(r, e)))
+            goto out;
+        stage_say(r, "%u rows, %u users, %u texts", h->n_rows, h->n_users, h->n_texts);
     }
-    if ((rc = stage_put(r, "dataset", PAYLOAD_PREFS, payload, n, h->n_rows, e)) ||
-        (rc = stage_put_json(r, "params", params, h->n_users, e)) ||
-        (rc = stage_commit(r, e)))
-        goto out;
-    stage_say(r, "%u rows, %u users, %u texts (%s texts)", h->n_rows, h->n_users,
-              h->n_texts, found ? cfg.texts : "composed");
 out:
     free(payload);
     cJSON_Delete(params);
     prefs_builder_free(b);
-    if (have_corpus)
-        corpus_release(&c);
-    text_source_release(&t);
-    sim_config_release(&cfg);
     return rc;
 }
 
 int main(int argc, char **argv)
 {
-    stage_run r;
+    stage_run r = {0};
     ppr_err e = {0};
-    int rc = stage_init(&r, "01-fetch", argc, argv, &e);
+    int rc = download_global_init(&e);
+    if (rc == PPR_OK)
+        rc = stage_init(&r, "01-fetch", argc, argv, &e);
     if (rc == PPR_OK)
         rc = run(&r, &e);
     if (rc)
         fprintf(stderr, "ppr-fetch: %s\n", e.msg);
     stage_release(&r);
+    download_global_release();
     return rc;
 }

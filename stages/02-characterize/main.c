@@ -1,11 +1,21 @@
 /* main.c: stage 02, characterize: table 2 of the paper for one dataset
  * (disagreement, minority users, consistency, room for personalization). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "characterize.h"
 #include "common/json.h"
 #include "common/stage.h"
+
+/* x with `digits` decimals into buf[16], or "?" (the paper's unknown) for NaN. */
+static const char *fmt_or_unknown(char buf[16], double x, int digits)
+{
+    if (isnan(x))
+        return "?";
+    snprintf(buf, 16, "%.*f", digits, x);
+    return buf;
+}
 
 static int run(stage_run *r, ppr_err *e)
 {
@@ -34,11 +44,13 @@ static int run(stage_run *r, ppr_err *e)
     }
     if (rc == PPR_OK)
         rc = stage_commit(r, e);
-    if (rc == PPR_OK)
-        stage_say(r, "%u rows, %u shared triples, %%Cont %.1f%%, %%Highly %.1f%%, "
-                  "MV-ACC [%.2f, %.2f]",
-                  res.n_rows, res.n_shared, 100 * res.contested_rate, 100 * res.highly_rate,
-                  res.mv_acc_min, res.mv_acc_max);
+    if (rc == PPR_OK) {
+        char cont[16], highly[16], lo[16], hi[16];
+        stage_say(r, "%u rows, %u shared triples, %%Cont %s%%, %%Highly %s%%, MV-ACC [%s, %s]",
+                  res.n_rows, res.n_shared, fmt_or_unknown(cont, 100 * res.contested_rate, 1),
+                  fmt_or_unknown(highly, 100 * res.highly_rate, 1),
+                  fmt_or_unknown(lo, res.mv_acc_min, 2), fmt_or_unknown(hi, res.mv_acc_max, 2));
+    }
     char_result_release(&res);
     free(payload);
     return rc;

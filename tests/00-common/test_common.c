@@ -197,7 +197,10 @@ static const char *schema =
     "\"x\":{\"type\":\"number\",\"min\":0,\"max\":1},"
     "\"mode\":{\"type\":\"string\",\"enum\":[\"a\",\"b\"]},"
     "\"opt\":{\"type\":\"boolean\",\"optional\":true},"
-    "\"m\":{\"type\":\"object\",\"each\":{\"type\":\"array\",\"items\":{\"type\":\"integer\"}}}}}";
+    "\"m\":{\"type\":\"object\",\"each\":{\"type\":\"array\",\"items\":{\"type\":\"integer\"}}},"
+    "\"t\":{\"type\":\"object\",\"optional\":true,\"tag\":\"kind\",\"variants\":{"
+    "\"p\":{\"type\":\"object\",\"keys\":{\"kind\":{\"type\":\"string\"},\"a\":{\"type\":\"integer\"}}},"
+    "\"q\":{\"type\":\"object\",\"keys\":{\"kind\":{\"type\":\"string\"},\"b\":{\"type\":\"string\"}}}}}}}";
 
 /* Write cfg to c.json and load it; returns the error message or "" on success. */
 static const char *load(const char *cfg, cJSON **out)
@@ -259,6 +262,26 @@ static void test_config(void)
              "\"profiles\":{\"p\":{\"x\":2}}}", NULL),
         "'c.json': key \"profiles.p.x\" must be in [0, 1]");
     CU_ASSERT_PTR_NOT_NULL(strstr(load("{\"profile\": }", NULL), "'c.json':1:"));
+    /* A tagged object: the tag picks the variant; a profile may leave it out. */
+    CU_ASSERT_STRING_EQUAL(
+        load("{\"profile\":\"p\",\"n\":1,\"x\":0,\"mode\":\"a\",\"m\":{},"
+             "\"t\":{\"kind\":\"q\",\"b\":\"s\"},\"profiles\":{\"p\":{\"t\":{\"b\":\"u\"}}}}",
+             NULL),
+        "");
+    CU_ASSERT_STRING_EQUAL(
+        load("{\"profile\":\"p\",\"n\":1,\"x\":0,\"mode\":\"a\",\"m\":{},"
+             "\"t\":{\"kind\":\"q\",\"a\":1},\"profiles\":{\"p\":{}}}", NULL),
+        "'c.json': unknown key \"t.a\"");
+    CU_ASSERT_STRING_EQUAL(
+        load("{\"profile\":\"p\",\"n\":1,\"x\":0,\"mode\":\"a\",\"m\":{},"
+             "\"t\":{\"kind\":\"r\"},\"profiles\":{\"p\":{}}}", NULL),
+        "'c.json': key \"t.kind\" has unknown value \"r\"");
+    /* The merged config is checked again: an override of the wrong variant fails. */
+    CU_ASSERT_STRING_EQUAL(
+        load("{\"profile\":\"p\",\"n\":1,\"x\":0,\"mode\":\"a\",\"m\":{},"
+             "\"t\":{\"kind\":\"q\",\"b\":\"s\"},\"profiles\":{\"p\":{\"t\":{\"a\":2}}}}",
+             NULL),
+        "'c.json': unknown key \"t.a\"");
 }
 
 static void test_prefs_round_trip(void)

@@ -18,11 +18,13 @@ struct stage_def {
     const char *name;
     const char *binary;
     const char *upstream[4]; /* stages of the same instance whose outputs it reads */
+    int evalsets;            /* runs on the evaluation sets as well as the datasets */
     slice_fn slice;
 };
 
-/* fetch reads the seed, its source entry and the pinned files of the texts it
- * labels (so a changed pin reruns it). */
+/* fetch reads its source entry (and the seed, when it simulates) and the
+ * manifests/sources.json entry of the files it reads (a real source's own, or
+ * the texts a simulated one labels), so that a changed pin or URL reruns it. */
 static int slice_fetch(const pipeline *p, const char *instance, cJSON **cfg, ppr_err *e)
 {
     const cJSON *fetch = cJSON_GetObjectItemCaseSensitive(p->config, "fetch");
@@ -32,25 +34,23 @@ static int slice_fetch(const pipeline *p, const char *instance, cJSON **cfg, ppr
         return err_set(e, PPR_EINPUT,
                        "'%s': dataset \"%s\" has no entry under \"fetch.sources\"",
                        CONFIG_PATH, instance);
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(src, "kind");
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(
+        src, strcmp(kind->valuestring, "sim") == 0 ? "texts" : "source");
+    const char *origin = strcmp(name->valuestring, "composed") == 0 ? NULL : name->valuestring;
+    const cJSON *entry = origin ? cJSON_GetObjectItemCaseSensitive(p->sources, origin) : NULL;
+    if (origin && !entry)
+        return err_set(e, PPR_EINPUT, "'%s': source \"%s\" (read by \"%s\") is not listed",
+                       SOURCES_PATH, origin, instance);
+    int sim = strcmp(kind->valuestring, "sim") == 0;
     cJSON *c = cJSON_CreateObject();
-    if (!c || !cJSON_AddItemToObject(c, "seed", cJSON_Duplicate(
-                cJSON_GetObjectItemCaseSensitive(fetch, "seed"), 1)) ||
-        !cJSON_AddItemToObject(c, "source", cJSON_Duplicate(src, 1))) {
+    if (!c || (sim && !cJSON_AddItemToObject(c, "seed", cJSON_Duplicate(
+                          cJSON_GetObjectItemCaseSensitive(fetch, "seed"), 1))) ||
+        !cJSON_AddItemToObject(c, "source", cJSON_Duplicate(src, 1)) ||
+        (origin && (!cJSON_AddStringToObject(c, "origin_name", origin) ||
+                    !cJSON_AddItemToObject(c, "origin", cJSON_Duplicate(entry, 1))))) {
         cJSON_Delete(c);
         return err_nomem(e);
-    }
-    const cJSON *texts = cJSON_GetObjectItemCaseSensitive(src, "texts");
-    if (cJSON_IsString(texts) && strcmp(texts->valuestring, "composed") != 0) {
-        const cJSON *pins = cJSON_GetObjectItemCaseSensitive(p->sources, texts->valuestring);
-        if (!pins) {
-            cJSON_Delete(c);
-            return err_set(e, PPR_EINPUT, "'%s': source \"%s\" (texts of \"%s\") is not listed",
-                           SOURCES_PATH, texts->valuestring, instance);
-        }
-        if (!cJSON_AddItemToObject(c, "texts", cJSON_Duplicate(pins, 1))) {
-            cJSON_Delete(c);
-            return err_nomem(e);
-        }
     }
     *cfg = c;
     return PPR_OK;
@@ -70,8 +70,8 @@ static int slice_characterize(const pipeline *p, const char *instance, cJSON **c
 }
 
 static const stage_def stages[] = {
-    {"01-fetch", "build/bin/ppr-fetch", {NULL}, slice_fetch},
-    {"02-characterize", "build/bin/ppr-characterize", {"01-fetch", NULL}, slice_characterize},
+    {"01-fetch", "build/bin/ppr-fetch", {NULL}, 1, slice_fetch},
+    {"02-characterize", "build/bin/ppr-characterize", {"01-fetch", NULL}, 0, slice_characterize},
 };
 
 const char *pipe_node_stage(const pipe_node *n)
@@ -101,8 +101,9 @@ int pipeline_load(pipeline *p, ppr_err *e)
         pipeline_release(p);
         return PPR_EINPUT;
     }
-    const cJSON *datasets = cJSON_GetObjectItemCaseSensitive(p->config, "datasets");
-    size_t n_sets = (size_t)cJSON_GetArraySize(datasets);
+    const cJSON *lists[2] = {cJSON_GetObjectItemCaseSensitive(p->config, "datasets"),
+                             cJSON_GetObjectItemCaseSensitive(p->config, "evalsets")};
+    size_t n_sets = (size_t)cJSON_GetArraySize(lists[0]) + (size_t)cJSON_GetArraySize(lists[1]);
     size_t n_stages = sizeof stages / sizeof *stages;
     p->nodes = calloc(n_sets * n_stages + 1, sizeof *p->nodes);
     if (!p->nodes) {
@@ -110,25 +111,26 @@ int pipeline_load(pipeline *p, ppr_err *e)
         return err_nomem(e);
     }
     for (size_t s = 0; s < n_stages; s++)
-        for (const cJSON *d = datasets->child; d; d = d->next) {
-            for (size_t k = 0; k < p->n_nodes; k++)
-                if (p->nodes[k].def == &stages[s] &&
-                    strcmp(p->nodes[k].instance, d->valuestring) == 0) {
+        for (int l = 0; l < 1 + stages[s].evalsets; l++)
+            for (const cJSON *d = lists[l] ? lists[l]->child : NULL; d; d = d->next) {
+                for (size_t k = 0; k < p->n_nodes; k++)
+                    if (p->nodes[k].def == &stages[s] &&
+                        strcmp(p->nodes[k].instance, d->valuestring) == 0) {
+                        pipeline_release(p);
+                        return err_set(e, PPR_EINPUT, "'%s': \"%s\" is listed twice in "
+                                       "datasets and evalsets", CONFIG_PATH, d->valuestring);
+                    }
+                pipe_node *n = &p->nodes[p->n_nodes++];
+                n->def = &stages[s];
+                n->instance = strdup(d->valuestring);
+                n->id = str_printf("%s-%s", stages[s].name, d->valuestring);
+                if (!n->instance || !n->id ||
+                    !(n->slice_path = str_printf("%s/%s.json", SLICE_DIR, n->id)) ||
+                    !(n->lock_path = str_printf("%s/%s.json", LOCK_DIR, n->id))) {
                     pipeline_release(p);
-                    return err_set(e, PPR_EINPUT, "'%s': dataset \"%s\" is listed twice",
-                                   CONFIG_PATH, d->valuestring);
+                    return err_nomem(e);
                 }
-            pipe_node *n = &p->nodes[p->n_nodes++];
-            n->def = &stages[s];
-            n->instance = strdup(d->valuestring);
-            n->id = str_printf("%s-%s", stages[s].name, d->valuestring);
-            if (!n->instance || !n->id ||
-                !(n->slice_path = str_printf("%s/%s.json", SLICE_DIR, n->id)) ||
-                !(n->lock_path = str_printf("%s/%s.json", LOCK_DIR, n->id))) {
-                pipeline_release(p);
-                return err_nomem(e);
             }
-        }
     /* Fail early on a dataset with no source, naming it. */
     for (size_t k = 0; k < p->n_nodes; k++) {
         cJSON *cfg;

@@ -1,0 +1,245 @@
+/* origin.c: mirror first, then the download cache, then the network; every
+ * file checked against its pin before use. */
+#include "origin.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "common/download.h"
+#include "common/fsutil.h"
+#include "common/hfrows.h"
+#include "common/json.h"
+#include "common/sha256.h"
+
+const char *origin_mirror(void)
+{
+    const char *m = getenv("PPR_MIRROR");
+    return m && *m ? m : ORIGIN_DEFAULT_MIRROR;
+}
+
+void origin_release(origin *o)
+{
+    if (!o)
+        return;
+    for (size_t i = 0; i < o->n_files; i++) {
+        free((char *)o->files[i].name);
+        free((char *)o->files[i].data);
+    }
+    free(o->files);
+    memset(o, 0, sizeof *o);
+}
+
+/* Check a first-seen file against manifests/sources.lock.json, pinning it
+ * there when it has no pin yet. An flock serializes parallel fetches. */
+static int pin_lock_check(const stage_run *r, const char *key, const char *hex,
+                          uint64_t bytes, const char *path, ppr_err *e)
+{
+    char *flock_path = path_join(r->st.root, "sources.lock.flock");
+    if (!flock_path)
+        return err_nomem(e);
+    int fd = open(flock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    free(flock_path);
+    if (fd < 0 || flock(fd, LOCK_EX) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return err_set(e, PPR_EINPUT, "cannot lock the store to pin '%s'", key);
+    }
+    cJSON *pins = file_exists(ORIGIN_PIN_LOCK) ? json_parse_file(ORIGIN_PIN_LOCK, e)
+                                               : cJSON_CreateObject();
+    int rc = pins ? PPR_OK : PPR_EINPUT;
+    const cJSON *pin = pins ? cJSON_GetObjectItemCaseSensitive(pins, key) : NULL;
+    if (rc == PPR_OK && pin) {
+        const cJSON *sha = cJSON_GetObjectItemCaseSensitive(pin, "sha256");
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(pin, "bytes");
+        if (!cJSON_IsString(sha) || !cJSON_IsNumber(n))
+            rc = err_set(e, PPR_EINPUT, "'%s': pin \"%s\" is malformed", ORIGIN_PIN_LOCK, key);
+        else if (strcmp(sha->valuestring, hex) != 0 || (uint64_t)n->valuedouble != bytes)
+            rc = err_set(e, PPR_EINPUT,
+                         "'%s' does not match its pin in %s (sha256 %s, %llu bytes; "
+                         "expected %s, %.0f bytes)",
+                         path, ORIGIN_PIN_LOCK, hex, (unsigned long long)bytes,
+                         sha->valuestring, n->valuedouble);
+    } else if (rc == PPR_OK) {
+        cJSON *entry = cJSON_CreateObject();
+        if (!entry || !cJSON_AddStringToObject(entry, "sha256", hex) ||
+            !cJSON_AddNumberToObject(entry, "bytes", (double)bytes)) {
+            cJSON_Delete(entry);
+            rc = err_nomem(e);
+        } else {
+            cJSON_AddItemToObject(pins, key, entry);
+            rc = json_write_if_changed(ORIGIN_PIN_LOCK, pins, NULL, e);
+            if (rc == PPR_OK)
+                fprintf(stderr, "ppr-fetch: pinned '%s' (sha256 %.12s) in %s\n", key, hex,
+                        ORIGIN_PIN_LOCK);
+        }
+    }
+    cJSON_Delete(pins);
+    flock(fd, LOCK_UN);
+    close(fd);
+    return rc;
+}
+
+/* Read path and check it against the entry's pin or the pin lock. */
+static int read_pinned(const stage_run *r, const char *key, const cJSON *f, const char *path,
+                       src_file *out, char hex[SHA256_HEX_LEN + 1], ppr_err *e)
+{
+    char *data;
+    size_t n;
+    int rc = file_read_all(path, &data, &n, e);
+    if (rc)
+        return rc;
+    unsigned char d[SHA256_LEN];
+    sha256_buf(data, n, d);
+    sha256_hex(d, hex);
+    const cJSON *pin = cJSON_GetObjectItemCaseSensitive(f, "sha256");
+    const cJSON *bytes = cJSON_GetObjectItemCaseSensitive(f, "bytes");
+    if (cJSON_IsString(pin)) {
+        if (strcmp(pin->valuestring, hex) != 0 ||
+            (cJSON_IsNumber(bytes) && (size_t)bytes->valuedouble != n))
+            rc = err_set(e, PPR_EINPUT,
+                         "'%s' does not match its pin in manifests/sources.json "
+                         "(sha256 %s, %zu bytes; expected %s)",
+                         path, hex, n, pin->valuestring);
+    } else {
+        rc = pin_lock_check(r, key, hex, n, path, e);
+    }
+    if (rc) {
+        free(data);
+        return rc;
+    }
+    out->data = data;
+    out->n = n;
+    return PPR_OK;
+}
+
+/* Download one file of the entry into dest (the download cache). */
+static int fetch_one(const cJSON *entry, const cJSON *f, const char *dest, ppr_err *e)
+{
+    const cJSON *up = cJSON_GetObjectItemCaseSensitive(entry, "upstream");
+    const cJSON *hf = cJSON_GetObjectItemCaseSensitive(f, "hf");
+    char *slash_dir = strdup(dest);
+    if (!slash_dir)
+        return err_nomem(e);
+    *strrchr(slash_dir, '/') = '\0';
+    int rc = dir_make(slash_dir, e);
+    free(slash_dir);
+    if (rc)
+        return rc;
+    if (hf) {
+        const char *api, *dataset, *config, *split;
+        if (json_get_str(up, "api", "manifests/sources.json", &api, e) ||
+            json_get_str(up, "hf_dataset", "manifests/sources.json", &dataset, e) ||
+            json_get_str(hf, "config", "manifests/sources.json", &config, e) ||
+            json_get_str(hf, "split", "manifests/sources.json", &split, e))
+            return PPR_EINPUT;
+        return hfrows_fetch(api, dataset, config, split, dest, e);
+    }
+    const char *base, *rel;
+    if (json_get_str(up, "url", "manifests/sources.json", &base, e) ||
+        json_get_str(f, "upstream_path", "manifests/sources.json", &rel, e))
+        return PPR_EINPUT;
+    char *upstream = malloc(strlen(base) + strlen(rel) + 1);
+    if (!upstream)
+        return err_nomem(e);
+    strcpy(upstream, base);
+    strcat(upstream, rel);
+    char *url = download_url(upstream);
+    free(upstream);
+    if (!url)
+        return err_nomem(e);
+    const cJSON *pin = cJSON_GetObjectItemCaseSensitive(f, "sha256");
+    const cJSON *bytes = cJSON_GetObjectItemCaseSensitive(f, "bytes");
+    char got[SHA256_HEX_LEN + 1];
+    uint64_t got_bytes;
+    rc = download_file(url, dest, cJSON_IsString(pin) ? pin->valuestring : NULL,
+                       cJSON_IsNumber(bytes) ? (uint64_t)bytes->valuedouble : 0, got,
+                       &got_bytes, e);
+    free(url);
+    return rc;
+}
+
+int origin_read(origin *o, stage_run *r, const char *source, const cJSON *entry,
+                int download, ppr_err *e)
+{
+    memset(o, 0, sizeof *o);
+    o->source = source;
+    const char *folder;
+    const cJSON *files;
+    if (json_get_str(entry, "mirror", "manifests/sources.json", &folder, e) ||
+        !(files = json_get_arr(entry, "files", "manifests/sources.json", e)))
+        return PPR_EINPUT;
+    size_t count = (size_t)cJSON_GetArraySize(files);
+    if (!(o->files = calloc(count ? count : 1, sizeof *o->files)))
+        return err_nomem(e);
+    char *cache = path_join(r->st.root, ORIGIN_DOWNLOADS);
+    char *hashes = malloc((count ? count : 1) * (SHA256_HEX_LEN + 1)); /* [n_files][65] */
+    if (!cache || !hashes) {
+        free(cache);
+        free(hashes);
+        return err_nomem(e);
+    }
+    int rc = PPR_OK;
+    for (const cJSON *f = files->child; f && rc == PPR_OK; f = f->next) {
+        const char *rel;
+        if ((rc = json_get_str(f, "path", "manifests/sources.json", &rel, e)))
+            break;
+        src_file *sf = &o->files[o->n_files];
+        char hex[SHA256_HEX_LEN + 1];
+        char *key = path_join(folder, rel);
+        char *mirror = key ? path_join(origin_mirror(), key) : NULL;
+        char *cached = key ? path_join(cache, key) : NULL;
+        if (!mirror || !cached) {
+            rc = err_nomem(e);
+        } else {
+            const char *path = file_exists(mirror) ? mirror
+                               : file_exists(cached) ? cached : NULL;
+            o->unavailable = !path;
+            if (!path && !download)
+                rc = err_set(e, PPR_EINPUT,
+                             "source \"%s\": '%s' is neither in the mirror '%s' nor in '%s' "
+                             "(set PPR_MIRROR, or allow downloads)",
+                             source, key, origin_mirror(), cache);
+            if (!path && download) {
+                rc = fetch_one(entry, f, cached, e);
+                if (rc)
+                    err_wrap(e, "source \"%s\": '%s' is neither in the mirror '%s' nor "
+                             "in '%s', and downloading it failed", source, key,
+                             origin_mirror(), cache);
+                o->downloaded += rc == PPR_OK;
+                o->unavailable = rc != PPR_OK;
+                path = cached;
+            }
+            if (rc == PPR_OK && !(sf->name = strdup(rel)))
+                rc = err_nomem(e);
+            if (rc == PPR_OK) {
+                o->n_files++;
+                rc = read_pinned(r, key, f, path, sf, hex, e);
+            }
+            if (rc == PPR_OK)
+                memcpy(hashes + (o->n_files - 1) * (SHA256_HEX_LEN + 1), hex, sizeof hex);
+        }
+        free(key);
+        free(mirror);
+        free(cached);
+    }
+    /* Inputs are recorded only once every file is in hand, so a source that
+     * could not be read leaves no trace in the lock. */
+    for (size_t i = 0; i < o->n_files && rc == PPR_OK; i++) {
+        char *key = path_join(folder, o->files[i].name);
+        rc = key ? stage_add_file(r, key, hashes + i * (SHA256_HEX_LEN + 1), o->files[i].n, e)
+                 : err_nomem(e);
+        free(key);
+    }
+    free(cache);
+    free(hashes);
+    if (rc) {
+        int unavailable = o->unavailable;
+        origin_release(o);
+        o->unavailable = unavailable;
+    }
+    return rc;
+}
