@@ -4,6 +4,7 @@
  * comparison of theirs on a Reddit post is a row. The rules and their sources
  * are in docs/sources-hf.md. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,11 @@ typedef struct {
     size_t n_top;
     size_t read[2], other_workers[2], no_post[2]; /* rows per split */
     strbuf prompt;
+    /* pass 1 notes every line's worker and split, so pass 2 parses only the
+       selected workers' lines */
+    uint32_t *line_worker; /* [n_lines] index into workers, or UINT32_MAX */
+    uint8_t *line_split;   /* [n_lines] enum prefs_split */
+    size_t n_lines, lines_cap, split_cap, cursor;
 } tldr_load;
 
 /* What every row must have: its split (0 train; 1 test, which is the loading
@@ -88,13 +94,25 @@ static int tldr_count(const cJSON *row, const char *where, void *ctx, ppr_err *e
     uint32_t split;
     const char *worker, *post;
     int rc = tldr_head(row, where, &split, &worker, &post, e);
-    if (rc || split != PREFS_TRAIN)
+    if (rc)
         return rc;
+    if (mem_grow((void **)&L->line_worker, &L->lines_cap, L->n_lines + 1, sizeof(uint32_t)) ||
+        mem_grow((void **)&L->line_split, &L->split_cap, L->n_lines + 1, 1))
+        return err_nomem(e);
+    size_t line = L->n_lines++;
+    L->line_split[line] = (uint8_t)split;
+    L->line_worker[line] = UINT32_MAX;
     for (size_t i = 0; i < L->n_workers; i++)
         if (strcmp(L->workers[i].name, worker) == 0) {
-            L->workers[i].train++;
+            L->workers[i].train += split == PREFS_TRAIN;
+            L->line_worker[line] = (uint32_t)i;
             return PPR_OK;
         }
+    /* Only the train split's workers can be selected; a worker first met in
+       the test split stays unknown to pass 2's filter. */
+    if (split != PREFS_TRAIN)
+        return PPR_OK;
+    L->line_worker[line] = (uint32_t)L->n_workers;
     if (mem_grow((void **)&L->workers, &L->workers_cap, L->n_workers + 1, sizeof *L->workers))
         return err_nomem(e);
     tldr_worker *w = &L->workers[L->n_workers];
@@ -143,6 +161,20 @@ static int tldr_pair(const cJSON *row, const char *where, const char **chosen,
     *chosen = text[choice];
     *rejected = text[1 - choice];
     return PPR_OK;
+}
+
+/* Pass 2's filter: a line of a train worker that was not selected is only
+ * counted. A line whose worker pass 1 had not met in train yet is parsed. */
+static int tldr_selected(void *ctx)
+{
+    tldr_load *L = ctx;
+    size_t line = L->cursor++;
+    uint32_t w = L->line_worker[line];
+    if (w == UINT32_MAX || L->workers[w].user >= 0)
+        return 1;
+    L->read[L->line_split[line]]++;
+    L->other_workers[L->line_split[line]]++;
+    return 0;
 }
 
 /* Pass 2: keep the selected workers' rows (the official code's worker filter),
@@ -266,13 +298,15 @@ int load_tldr(const src_input *in, prefs_builder *b, cJSON **info, ppr_err *e)
     if (rc == PPR_OK)
         rc = tldr_select(&L, k, e);
     for (int i = 0; i < TLDR_FILES && rc == PPR_OK; i++)
-        rc = src_each_line(files[i], tldr_keep, &L, e);
+        rc = src_each_line_if(files[i], tldr_selected, tldr_keep, &L, e);
     if (rc == PPR_OK && !(*info = tldr_info(&L, k)))
         rc = err_nomem(e);
     for (size_t i = 0; i < L.n_workers; i++)
         free(L.workers[i].name);
     free(L.workers);
     free(L.top);
+    free(L.line_worker);
+    free(L.line_split);
     strbuf_release(&L.prompt);
     return rc;
 }

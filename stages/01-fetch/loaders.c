@@ -40,6 +40,12 @@ static int is_blank(char c)
 
 int src_each_line(const src_file *f, src_line_fn fn, void *ctx, ppr_err *e)
 {
+    return src_each_line_if(f, NULL, fn, ctx, e);
+}
+
+int src_each_line_if(const src_file *f, src_keep_fn keep, src_line_fn fn, void *ctx,
+                     ppr_err *e)
+{
     char where[600];
     size_t line = 0;
     for (size_t at = 0; at < f->n;) {
@@ -54,7 +60,7 @@ int src_each_line(const src_file *f, src_line_fn fn, void *ctx, ppr_err *e)
         }
         while (len && is_blank(s[len - 1]))
             len--;
-        if (!len)
+        if (!len || (keep && !keep(ctx)))
             continue;
         snprintf(where, sizeof where, "%s:%zu", f->name, line);
         const char *stop = NULL;

@@ -59,6 +59,13 @@ const src_file *src_input_file(const src_input *in, const char *name);
 typedef int (*src_line_fn)(const cJSON *row, const char *where, void *ctx, ppr_err *e);
 int src_each_line(const src_file *f, src_line_fn fn, void *ctx, ppr_err *e);
 
+/* As src_each_line, but keep(ctx) is asked first for every non-blank line, in
+ * order, and a line it answers 0 for is skipped unparsed (a second pass that
+ * needs only some lines). */
+typedef int (*src_keep_fn)(void *ctx);
+int src_each_line_if(const src_file *f, src_keep_fn keep, src_line_fn fn, void *ctx,
+                     ppr_err *e);
+
 int load_tldr(const src_input *in, prefs_builder *b, cJSON **info, ppr_err *e);
 int load_psoups(const src_input *in, prefs_builder *b, cJSON **info, ppr_err *e);
 int load_pllm(const src_input *in, prefs_builder *b, cJSON **info, ppr_err *e);
