@@ -1,10 +1,11 @@
 /* load_offline.c: the loaders of the real sources that the offline mirror holds
  * beside the paper's own: HumanEvalPack (hep), XSTest, HH-RLHF harmless-base,
- * relabeled HH-RLHF, PandaLM and SPICA. Each turns its upstream files into
- * preference rows by the rules of docs/sources-offline.md and reports in *info
- * what it kept and dropped. Nothing here knows a truth probability, so every
- * row has p_chosen = NaN, and none of these sources has a train/test split, so
- * every row is PREFS_TEST (main splits by prompt when the config asks). */
+ * relabeled HH-RLHF, PandaLM, SPICA, LLMBar and a sample of UltraFeedback. Each
+ * turns its upstream files into preference rows by the rules of
+ * docs/sources-offline.md and reports in *info what it kept and dropped.
+ * Nothing here knows a truth probability, so every row has p_chosen = NaN; all
+ * but UltraFeedback lack a train/test split, so their rows are PREFS_TEST (main
+ * splits by prompt when the config asks). */
 #include "loaders.h"
 
 #include <math.h>
@@ -38,6 +39,7 @@ typedef struct {
     size_t rows; /* rows kept */
     size_t same; /* pairs dropped because chosen == rejected */
     size_t ties; /* pairs without a preference (pandalm, spica) */
+    uint32_t split; /* of the rows added: PREFS_TEST unless the upstream splits */
 } tally;
 
 static int tally_user(prefs_builder *b, const char *name, tally *t, ppr_err *e)
@@ -45,7 +47,7 @@ static int tally_user(prefs_builder *b, const char *name, tally *t, ppr_err *e)
     int64_t id = prefs_builder_user(b, name, PREFS_POOL_MAIN);
     if (id < 0)
         return err_nomem(e);
-    *t = (tally){.name = name, .id = (uint32_t)id};
+    *t = (tally){.name = name, .id = (uint32_t)id, .split = PREFS_TEST};
     return PPR_OK;
 }
 
@@ -66,7 +68,7 @@ static int pair_add(prefs_builder *b, tally *t, span prompt, span chosen, span r
     int64_t r = c < 0 ? -1 : prefs_builder_text(b, rejected.s, rejected.n);
     if (r < 0)
         return err_nomem(e);
-    prefs_row row = {t->id, (uint32_t)p, (uint32_t)c, (uint32_t)r, PREFS_TEST, NAN};
+    prefs_row row = {t->id, (uint32_t)p, (uint32_t)c, (uint32_t)r, t->split, NAN};
     int rc = prefs_builder_row(b, &row, e);
     if (rc)
         return rc;
@@ -870,5 +872,109 @@ int load_spica(const src_input *in, prefs_builder *b, cJSON **info, ppr_err *e)
     free(c.cnt);
     cJSON_Delete(bank);
     cJSON_Delete(ann);
+    return rc;
+}
+
+/* ---- llmbar: RewardBench's five llmbar chat-hard subsets ------------------------ */
+
+/* The LLMBar files and the RewardBench subset (user) each one is. */
+static const struct {
+    const char *file, *user;
+} llmbar_sets[] = {
+    {"LLMBar/Natural/dataset.json", "llmbar-natural"},
+    {"LLMBar/Adversarial/Neighbor/dataset.json", "llmbar-adver-neighbor"},
+    {"LLMBar/Adversarial/GPTInst/dataset.json", "llmbar-adver-GPTInst"},
+    {"LLMBar/Adversarial/GPTOut/dataset.json", "llmbar-adver-GPTOut"},
+    {"LLMBar/Adversarial/Manual/dataset.json", "llmbar-adver-manual"},
+};
+enum { LLMBAR_SETS = sizeof llmbar_sets / sizeof *llmbar_sets };
+
+/* One file: a JSON array of {input, output_1, output_2, label}, label "1" or
+ * "2" (a string upstream; an integer is accepted) naming the better output. */
+static int llmbar_file(prefs_builder *b, const src_file *f, tally *t, ppr_err *e)
+{
+    cJSON *root = json_parse_buf(f->data, f->n, f->name, e);
+    if (!root)
+        return PPR_EINPUT;
+    int rc = cJSON_IsArray(root) ? PPR_OK
+                                 : err_set(e, PPR_EINPUT, "'%s': expected a JSON array", f->name);
+    size_t i = 0;
+    for (const cJSON *it = root->child; !rc && it; it = it->next, i++) {
+        char where[512];
+        snprintf(where, sizeof where, "%s[%zu]", f->name, i);
+        const char *input, *out1, *out2;
+        const cJSON *label = cJSON_GetObjectItemCaseSensitive(it, "label");
+        if ((rc = json_get_str(it, "input", where, &input, e)) ||
+            (rc = json_get_str(it, "output_1", where, &out1, e)) ||
+            (rc = json_get_str(it, "output_2", where, &out2, e)))
+            break;
+        int first = cJSON_IsString(label) ? strcmp(label->valuestring, "1") == 0
+                                          : cJSON_IsNumber(label) && label->valuedouble == 1;
+        int second = cJSON_IsString(label) ? strcmp(label->valuestring, "2") == 0
+                                           : cJSON_IsNumber(label) && label->valuedouble == 2;
+        if (!first && !second) {
+            rc = err_set(e, PPR_EINPUT, "'%s': field \"label\" must be \"1\" or \"2\"", where);
+            break;
+        }
+        rc = pair_add(b, t, span_of(input), span_of(first ? out1 : out2),
+                      span_of(first ? out2 : out1), NULL, e);
+    }
+    cJSON_Delete(root);
+    return rc;
+}
+
+int load_llmbar(const src_input *in, prefs_builder *b, cJSON **info, ppr_err *e)
+{
+    tally t[LLMBAR_SETS];
+    int rc = PPR_OK;
+    for (size_t s = 0; s < LLMBAR_SETS && rc == PPR_OK; s++) {
+        const src_file *f;
+        if ((rc = need_file(in, llmbar_sets[s].file, &f, e)) ||
+            (rc = tally_user(b, llmbar_sets[s].user, &t[s], e)))
+            break;
+        rc = llmbar_file(b, f, &t[s], e);
+    }
+    if (rc == PPR_OK && !(*info = info_new(t, LLMBAR_SETS, 0)))
+        rc = err_nomem(e);
+    return rc;
+}
+
+/* ---- ultrafeedback: a 1,000 / 200 sample of binarized UltraFeedback ------------ */
+
+typedef struct {
+    prefs_builder *b;
+    tally *t;
+} uf_ctx;
+
+static int uf_line(const cJSON *v, const char *where, void *ctx, ppr_err *e)
+{
+    uf_ctx *c = ctx;
+    const char *prompt, *chosen, *rejected;
+    int rc;
+    if ((rc = json_get_str(v, "prompt", where, &prompt, e)) ||
+        (rc = json_get_str(v, "chosen", where, &chosen, e)) ||
+        (rc = json_get_str(v, "rejected", where, &rejected, e)))
+        return rc;
+    return pair_add(c->b, c->t, span_of(prompt), span_of(chosen), span_of(rejected), NULL, e);
+}
+
+/* train_clean.jsonl is the train split, eval_clean.jsonl the test split. */
+int load_ultrafeedback(const src_input *in, prefs_builder *b, cJSON **info, ppr_err *e)
+{
+    static const struct {
+        const char *file;
+        uint32_t split;
+    } parts[] = {{"train_clean.jsonl", PREFS_TRAIN}, {"eval_clean.jsonl", PREFS_TEST}};
+    tally t;
+    int rc = tally_user(b, "ultrafeedback", &t, e);
+    for (size_t i = 0; i < 2 && rc == PPR_OK; i++) {
+        const src_file *f;
+        uf_ctx c = {b, &t};
+        t.split = parts[i].split;
+        if ((rc = need_file(in, parts[i].file, &f, e)) == PPR_OK)
+            rc = src_each_line(f, uf_line, &c, e);
+    }
+    if (rc == PPR_OK && !(*info = info_new(&t, 1, 0)))
+        rc = err_nomem(e);
     return rc;
 }

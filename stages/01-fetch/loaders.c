@@ -15,6 +15,8 @@ static const loader_def loaders[] = {
     {"hh-relabeled", load_hh_relabeled},
     {"pandalm", load_pandalm},
     {"spica", load_spica},
+    {"llmbar", load_llmbar},
+    {"ultrafeedback", load_ultrafeedback},
 };
 
 const loader_def *loader_find(const char *format)

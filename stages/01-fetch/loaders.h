@@ -76,5 +76,7 @@ int load_hh_harmless(const src_input *in, prefs_builder *b, cJSON **info, ppr_er
 int load_hh_relabeled(const src_input *in, prefs_builder *b, cJSON **info, ppr_err *e);
 int load_pandalm(const src_input *in, prefs_builder *b, cJSON **info, ppr_err *e);
 int load_spica(const src_input *in, prefs_builder *b, cJSON **info, ppr_err *e);
+int load_llmbar(const src_input *in, prefs_builder *b, cJSON **info, ppr_err *e);
+int load_ultrafeedback(const src_input *in, prefs_builder *b, cJSON **info, ppr_err *e);
 
 #endif

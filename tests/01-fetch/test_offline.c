@@ -747,6 +747,83 @@ static void test_spica_errors(void)
                          "'dev_scenarios_gpt.json[0]': responses \"x\" must hold strings"));
 }
 
+/* ---- llmbar, ultrafeedback ----------------------------------------------------- */
+
+static const char *const llmbar_files[] = {
+    "LLMBar/Natural/dataset.json", "LLMBar/Adversarial/Neighbor/dataset.json",
+    "LLMBar/Adversarial/GPTInst/dataset.json", "LLMBar/Adversarial/GPTOut/dataset.json",
+    "LLMBar/Adversarial/Manual/dataset.json", NULL};
+
+static void test_llmbar(void)
+{
+    /* Natural: label "1" keeps the order, label "2" swaps it, an integer 2 is
+     * read like "2"; Neighbor: one item whose outputs are equal (dropped); the
+     * three other sets empty. Rows: 3 + 0 = 3. */
+    static const char natural[] =
+        "[{\"input\": \"Say hi.\", \"output_1\": \"Hi!\", \"output_2\": \"Bye.\", \"label\": \"1\"},"
+        " {\"input\": \"Add 2+2.\", \"output_1\": \"5\", \"output_2\": \"4\", \"label\": \"2\"},"
+        " {\"input\": \"Caf\u00e9?\", \"output_1\": \"no\", \"output_2\": \"oui\\n\\\"yes\\\"\", \"label\": 2}]";
+    static const char neighbor[] =
+        "[{\"input\": \"x\", \"output_1\": \"same\", \"output_2\": \"same\", \"label\": \"1\"}]";
+    files fs = {0};
+    files_put(&fs, llmbar_files[0], natural, strlen(natural));
+    files_put(&fs, llmbar_files[1], neighbor, strlen(neighbor));
+    for (int i = 2; i < 5; i++)
+        files_put(&fs, llmbar_files[i], "[]", 2);
+    loaded l;
+    ppr_err e;
+    CU_ASSERT_EQUAL_FATAL(run(load_llmbar, &fs, &l, &e), PPR_OK);
+    CU_ASSERT_EQUAL(l.v.h->n_users, 5);
+    CU_ASSERT_STRING_EQUAL(prefs_user_name(&l.v, 1), "llmbar-adver-neighbor");
+    CU_ASSERT_EQUAL(l.v.h->n_rows, 3);
+    CU_ASSERT(row_is(&l, 0, "llmbar-natural", "Say hi.", "Hi!", "Bye."));
+    CU_ASSERT(row_is(&l, 1, "llmbar-natural", "Add 2+2.", "4", "5"));
+    CU_ASSERT(row_is(&l, 2, "llmbar-natural", "Caf\xc3\xa9?", "oui\n\"yes\"", "no"));
+    CU_ASSERT_EQUAL(info_num(&l, "users", "llmbar-adver-neighbor", SAME, NULL), 1);
+    CU_ASSERT(all_test_nan(&l));
+    loaded_free(&l);
+    /* A label that is neither output, and a missing file. */
+    files bad = {0};
+    static const char three[] =
+        "[{\"input\": \"i\", \"output_1\": \"a\", \"output_2\": \"b\", \"label\": \"3\"}]";
+    files_put(&bad, llmbar_files[0], three, strlen(three));
+    CU_ASSERT_EQUAL(run(load_llmbar, &bad, &l, &e), PPR_EINPUT);
+    CU_ASSERT(has(&e, "'LLMBar/Natural/dataset.json[0]': field \"label\" must be \"1\" or \"2\""));
+    files_free(&bad);
+    files_put(&bad, llmbar_files[0], "[]", 2);
+    CU_ASSERT_EQUAL(run(load_llmbar, &bad, &l, &e), PPR_EINPUT);
+    CU_ASSERT(has(&e, "missing file 'LLMBar/Adversarial/Neighbor/dataset.json'"));
+}
+
+static void test_ultrafeedback(void)
+{
+    /* Two train lines (one with chosen == rejected, dropped) and one eval line:
+     * rows 0 train, 1 test. */
+    static const char train[] =
+        "{\"prompt\": \"p1\", \"chosen\": \"good\", \"rejected\": \"bad\", \"source_index\": 3}\n"
+        "{\"prompt\": \"p2\", \"chosen\": \"x\", \"rejected\": \"x\"}\n";
+    static const char eval[] = "{\"prompt\": \"p3\", \"chosen\": \"a\", \"rejected\": \"b\"}\n";
+    files fs = {0};
+    files_put(&fs, "train_clean.jsonl", train, strlen(train));
+    files_put(&fs, "eval_clean.jsonl", eval, strlen(eval));
+    loaded l;
+    ppr_err e;
+    CU_ASSERT_EQUAL_FATAL(run(load_ultrafeedback, &fs, &l, &e), PPR_OK);
+    CU_ASSERT_EQUAL(l.v.h->n_rows, 2);
+    CU_ASSERT(row_is(&l, 0, "ultrafeedback", "p1", "good", "bad"));
+    CU_ASSERT(row_is(&l, 1, "ultrafeedback", "p3", "a", "b"));
+    CU_ASSERT_EQUAL(l.v.rows[0].split, PREFS_TRAIN);
+    CU_ASSERT_EQUAL(l.v.rows[1].split, PREFS_TEST);
+    CU_ASSERT_EQUAL(info_num(&l, SAME, NULL), 1);
+    loaded_free(&l);
+    files bad = {0};
+    static const char wrong[] = "{\"prompt\": \"p\", \"chosen\": 1, \"rejected\": \"b\"}\n";
+    files_put(&bad, "train_clean.jsonl", wrong, strlen(wrong));
+    files_put(&bad, "eval_clean.jsonl", "", 0);
+    CU_ASSERT_EQUAL(run(load_ultrafeedback, &bad, &l, &e), PPR_EINPUT);
+    CU_ASSERT(has(&e, "'train_clean.jsonl:1': field \"chosen\" must be a string"));
+}
+
 /* ---- the real files, when the mirror is there ----------------------------------- */
 
 /* The mirror folder of a source, or NULL (with the reason printed) to skip. */
@@ -778,7 +855,9 @@ static int real_load(const char *source, const char *const *names, loader_fn fn,
         fprintf(stderr, "\n  %s: %s\n", source, e.msg);
     CU_ASSERT_FATAL(rc == PPR_OK);
     files_free(&fs);
-    CU_ASSERT(all_test_nan(l));
+    for (uint32_t i = 0; i < l->v.h->n_rows; i++)
+        CU_ASSERT_FATAL(isnan(l->v.rows[i].p_chosen));
+    CU_ASSERT(fn == load_ultrafeedback || all_test_nan(l));
     return 0;
 }
 
@@ -848,6 +927,37 @@ static void test_real_pandalm(void)
     loaded_free(&l);
 }
 
+static void test_real_llmbar(void)
+{
+    loaded l;
+    if (real_load("llmbar", llmbar_files, load_llmbar, &l))
+        return;
+    /* RewardBench's llmbar subset sizes: 100, 134, 92, 47, 46 (419 in all). */
+    CU_ASSERT_EQUAL(user_rows(&l, "llmbar-natural"), 100);
+    CU_ASSERT_EQUAL(user_rows(&l, "llmbar-adver-neighbor"), 134);
+    CU_ASSERT_EQUAL(user_rows(&l, "llmbar-adver-GPTInst"), 92);
+    CU_ASSERT_EQUAL(user_rows(&l, "llmbar-adver-GPTOut"), 47);
+    CU_ASSERT_EQUAL(user_rows(&l, "llmbar-adver-manual"), 46);
+    loaded_free(&l);
+}
+
+static void test_real_ultrafeedback(void)
+{
+    static const char *const names[] = {"train_clean.jsonl", "eval_clean.jsonl", NULL};
+    loaded l;
+    if (real_load("ultrafeedback-binarized-sample", names, load_ultrafeedback, &l))
+        return;
+    /* 1,000 train and 200 eval lines, of which 4 and 1 have chosen == rejected
+     * (counted with Python's json module): 996 + 199 = 1,195 rows. */
+    size_t train = 0;
+    for (uint32_t i = 0; i < l.v.h->n_rows; i++)
+        train += l.v.rows[i].split == PREFS_TRAIN;
+    CU_ASSERT_EQUAL(l.v.h->n_rows, 1195);
+    CU_ASSERT_EQUAL(train, 996);
+    CU_ASSERT_EQUAL(info_num(&l, SAME, NULL), 5);
+    loaded_free(&l);
+}
+
 static void test_real_spica(void)
 {
     static const char *const names[] = {"dev-annotations.json", "dev_scenarios_gpt.json",
@@ -887,6 +997,10 @@ int main(void)
         {"real hh-harmless, hh-relabeled", test_real_hh},
         {"real pandalm", test_real_pandalm},
         {"real spica", test_real_spica},
+        {"llmbar", test_llmbar},
+        {"ultrafeedback", test_ultrafeedback},
+        {"real llmbar", test_real_llmbar},
+        {"real ultrafeedback", test_real_ultrafeedback},
         {NULL, NULL},
     };
     return test_main("offline loaders", NULL, NULL, cases, CU_BRM_NORMAL);
