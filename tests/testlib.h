@@ -5,6 +5,9 @@
 
 #include <CUnit/Basic.h>
 #include <stdio.h>
+#include <string.h>
+
+#include "common/error.h"
 
 typedef struct {
     const char *name;
@@ -21,6 +24,15 @@ static inline void flip_byte(const char *path, long at)
     fseek(f, -1, SEEK_CUR);
     fputc(c ^ 0x01, f);
     fclose(f);
+}
+
+/* 1 when e's message contains s; otherwise says what it holds, for the log. */
+static inline int err_has(const ppr_err *e, const char *s)
+{
+    int ok = strstr(e->msg, s) != NULL;
+    if (!ok)
+        fprintf(stderr, "\n  message \"%s\" lacks \"%s\"\n", e->msg, s);
+    return ok;
 }
 
 /* Run the suite of cases (ended by a {NULL, NULL} entry) in the given CUnit

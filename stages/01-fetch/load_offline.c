@@ -121,14 +121,15 @@ static int need_file(const src_input *in, const char *name, const src_file **f, 
 
 /* ---- hep: HumanEvalPack, six languages ----------------------------------------- */
 
+/* What a JSON-lines loader's line callback adds to: the dataset and its user. */
 typedef struct {
     prefs_builder *b;
     tally *t;
-} hep_ctx;
+} line_ctx;
 
 static int hep_line(const cJSON *v, const char *where, void *ctx, ppr_err *e)
 {
-    hep_ctx *c = ctx;
+    line_ctx *c = ctx;
     const char *prompt, *good, *bad;
     if (json_get_str(v, "instruction", where, &prompt, e) ||
         json_get_str(v, "canonical_solution", where, &good, e) ||
@@ -151,7 +152,7 @@ int load_hep(const src_input *in, prefs_builder *b, cJSON **info, ppr_err *e)
         int rc = need_file(in, name, &f, e);
         if (!rc)
             rc = tally_user(b, users[i], &t[i], e);
-        hep_ctx c = {b, &t[i]};
+        line_ctx c = {b, &t[i]};
         if (!rc)
             rc = src_each_line(f, hep_line, &c, e);
         if (rc)
@@ -941,14 +942,9 @@ int load_llmbar(const src_input *in, prefs_builder *b, cJSON **info, ppr_err *e)
 
 /* ---- ultrafeedback: a 1,000 / 200 sample of binarized UltraFeedback ------------ */
 
-typedef struct {
-    prefs_builder *b;
-    tally *t;
-} uf_ctx;
-
 static int uf_line(const cJSON *v, const char *where, void *ctx, ppr_err *e)
 {
-    uf_ctx *c = ctx;
+    line_ctx *c = ctx;
     const char *prompt, *chosen, *rejected;
     int rc;
     if ((rc = json_get_str(v, "prompt", where, &prompt, e)) ||
@@ -969,7 +965,7 @@ int load_ultrafeedback(const src_input *in, prefs_builder *b, cJSON **info, ppr_
     int rc = tally_user(b, "ultrafeedback", &t, e);
     for (size_t i = 0; i < 2 && rc == PPR_OK; i++) {
         const src_file *f;
-        uf_ctx c = {b, &t};
+        line_ctx c = {b, &t};
         t.split = parts[i].split;
         if ((rc = need_file(in, parts[i].file, &f, e)) == PPR_OK)
             rc = src_each_line(f, uf_line, &c, e);

@@ -17,13 +17,6 @@
 
 #define FIXTURES "tests/fixtures/"
 
-static int has(const ppr_err *e, const char *s)
-{
-    int ok = strstr(e->msg, s) != NULL;
-    if (!ok)
-        fprintf(stderr, "\n  message \"%s\" lacks \"%s\"\n", e->msg, s);
-    return ok;
-}
 
 /* ---- a source's files, read from a fixture folder --------------------------- */
 
@@ -297,9 +290,9 @@ static void test_pllm(void)
     CU_ASSERT_EQUAL(l.v.h->n_users, 2);
     loaded_release(&l);
     CU_ASSERT_EQUAL(run(load_pllm, &s, "{\"new_users\": true}", &l, &e), PPR_EINPUT);
-    CU_ASSERT(has(&e, "'new-user/test.jsonl' is missing from the source's files"));
+    CU_ASSERT(err_has(&e, "'new-user/test.jsonl' is missing from the source's files"));
     CU_ASSERT_EQUAL(run(load_pllm, &s, "{\"new_users\": 1}", &l, &e), PPR_EINPUT);
-    CU_ASSERT(has(&e, "'options': field \"new_users\" must be true or false"));
+    CU_ASSERT(err_has(&e, "'options': field \"new_users\" must be true or false"));
     source_release(&s);
 }
 
@@ -390,17 +383,17 @@ static void test_rewardbench(void)
 
     CU_ASSERT_EQUAL(run(load_rewardbench, &s, "{\"mapping\": \"leaderboard\"}", &l, &e),
                     PPR_EINPUT);
-    CU_ASSERT(has(&e, "'options': field \"mapping\" must be \"official\" or \"paper-code\", "
+    CU_ASSERT(err_has(&e, "'options': field \"mapping\" must be \"official\" or \"paper-code\", "
                       "not \"leaderboard\""));
     CU_ASSERT_EQUAL(run(load_rewardbench, &s, "{\"split\": 3}", &l, &e), PPR_EINPUT);
-    CU_ASSERT(has(&e, "'options': field \"split\" must be a string"));
+    CU_ASSERT(err_has(&e, "'options': field \"split\" must be a string"));
     source_drop(&s, "default/filtered.jsonl");
     CU_ASSERT_EQUAL(run(load_rewardbench, &s, "{\"split\": \"filtered\"}", &l, &e), PPR_EINPUT);
-    CU_ASSERT(has(&e, "'default/filtered.jsonl' is missing from the source's files"));
+    CU_ASSERT(err_has(&e, "'default/filtered.jsonl' is missing from the source's files"));
     source_set(&s, "default/raw.jsonl",
                "{\"prompt\": \"p\", \"chosen\": \"a\", \"rejected\": \"b\"}");
     CU_ASSERT_EQUAL(run(load_rewardbench, &s, "{}", &l, &e), PPR_EINPUT);
-    CU_ASSERT(has(&e, "'default/raw.jsonl:1': missing field \"subset\""));
+    CU_ASSERT(err_has(&e, "'default/raw.jsonl:1': missing field \"subset\""));
     source_release(&s);
 }
 
@@ -511,12 +504,12 @@ static void test_errors(void)
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         source_set(&s, "default/test.jsonl", bad[i].text);
         CU_ASSERT_EQUAL(run(load_psoups, &s, "{}", &l, &e), PPR_EINPUT);
-        CU_ASSERT(has(&e, bad[i].msg));
+        CU_ASSERT(err_has(&e, bad[i].msg));
         CU_ASSERT_PTR_NULL(l.info);
     }
     source_drop(&s, "default/train.jsonl");
     CU_ASSERT_EQUAL(run(load_psoups, &s, "{}", &l, &e), PPR_EINPUT);
-    CU_ASSERT(has(&e, "'default/train.jsonl' is missing from the source's files"));
+    CU_ASSERT(err_has(&e, "'default/train.jsonl' is missing from the source's files"));
     source_release(&s);
 
     /* TL;DR: every row needs split, worker and info; a kept row (a top worker's,
@@ -545,25 +538,25 @@ static void test_errors(void)
         snprintf(line, sizeof line, "%s%s", head, tl[i].tail);
         source_set(&s, "comparisons/batch5.json", line);
         CU_ASSERT_EQUAL(run(load_tldr, &s, "{}", &l, &e), PPR_EINPUT);
-        CU_ASSERT(has(&e, tl[i].msg));
+        CU_ASSERT(err_has(&e, tl[i].msg));
     }
     source_set(&s, "comparisons/batch5.json", "{\"info\": {\"post\": 3}, \"worker\": \"w\", "
                                               "\"split\": \"train\"}");
     CU_ASSERT_EQUAL(run(load_tldr, &s, "{}", &l, &e), PPR_EINPUT);
-    CU_ASSERT(has(&e, "'comparisons/batch5.json:1': field \"info.post\" must be a string or null"));
+    CU_ASSERT(err_has(&e, "'comparisons/batch5.json:1': field \"info.post\" must be a string or null"));
     source_set(&s, "comparisons/batch5.json", "{\"info\": {}, \"split\": \"train\"}");
     CU_ASSERT_EQUAL(run(load_tldr, &s, "{}", &l, &e), PPR_EINPUT);
-    CU_ASSERT(has(&e, "'comparisons/batch5.json:1': missing field \"worker\""));
+    CU_ASSERT(err_has(&e, "'comparisons/batch5.json:1': missing field \"worker\""));
     source_set(&s, "comparisons/batch5.json", "{\"info\": {}, \"split\": \"train\", \"worker\": "
                                               "\"w\"}\n{\"info\": ");
     CU_ASSERT_EQUAL(run(load_tldr, &s, "{}", &l, &e), PPR_EINPUT);
-    CU_ASSERT(has(&e, "'comparisons/batch5.json:2': malformed JSON"));
+    CU_ASSERT(err_has(&e, "'comparisons/batch5.json:2': malformed JSON"));
     source_set(&s, "comparisons/batch5.json", "");
     CU_ASSERT_EQUAL(run(load_tldr, &s, "{\"workers\": 0}", &l, &e), PPR_EINPUT);
-    CU_ASSERT(has(&e, "'options': field \"workers\" must be at least 1"));
+    CU_ASSERT(err_has(&e, "'options': field \"workers\" must be at least 1"));
     source_drop(&s, "comparisons/cnndm2.json");
     CU_ASSERT_EQUAL(run(load_tldr, &s, "{}", &l, &e), PPR_EINPUT);
-    CU_ASSERT(has(&e, "'comparisons/cnndm2.json' is missing from the source's files"));
+    CU_ASSERT(err_has(&e, "'comparisons/cnndm2.json' is missing from the source's files"));
     source_release(&s);
 }
 

@@ -22,13 +22,6 @@
 #define MAX_FILES 8
 #define SAME "dropped_chosen_equals_rejected" /* an info count */
 
-static int has(const ppr_err *e, const char *s)
-{
-    int ok = strstr(e->msg, s) != NULL;
-    if (!ok)
-        fprintf(stderr, "\n  message \"%s\" lacks \"%s\"\n", e->msg, s);
-    return ok;
-}
 
 /* ---- inputs and loaded datasets ------------------------------------------- */
 
@@ -194,7 +187,7 @@ static int csv_fail(const char *data, const char *what_msg)
     while (!rc && got)
         rc = csv_next(&r, &got, &e);
     csv_release(&r);
-    return rc == PPR_EINPUT && has(&e, what_msg);
+    return rc == PPR_EINPUT && err_has(&e, what_msg);
 }
 
 static void test_csv(void)
@@ -210,7 +203,7 @@ static void test_csv(void)
     CU_ASSERT_EQUAL(csv_column(&r, "c", &col, &e), PPR_OK);
     CU_ASSERT_EQUAL(col, 2);
     CU_ASSERT_EQUAL(csv_column(&r, "z", &col, &e), PPR_EINPUT);
-    CU_ASSERT(has(&e, "'t.csv': missing column \"z\""));
+    CU_ASSERT(err_has(&e, "'t.csv': missing column \"z\""));
     CU_ASSERT_EQUAL(csv_next(&r, &got, &e), PPR_OK);
     CU_ASSERT_EQUAL(got, 1);
     CU_ASSERT_EQUAL(r.record_line, 2);
@@ -263,14 +256,14 @@ static void test_gz(void)
     free(out);
 
     CU_ASSERT_EQUAL(gz_decompress(z, one - 3, "cut.gz", &out, &n, &e), PPR_EINPUT);
-    CU_ASSERT(has(&e, "'cut.gz': truncated gzip data"));
+    CU_ASSERT(err_has(&e, "'cut.gz': truncated gzip data"));
     CU_ASSERT_EQUAL(gz_decompress(z, 0, "empty.gz", &out, &n, &e), PPR_EINPUT);
-    CU_ASSERT(has(&e, "'empty.gz': truncated gzip data"));
+    CU_ASSERT(err_has(&e, "'empty.gz': truncated gzip data"));
     z[one - 8] ^= 0x01; /* the first member's CRC-32 */
     CU_ASSERT_EQUAL(gz_decompress(z, one, "crc.gz", &out, &n, &e), PPR_EINPUT);
-    CU_ASSERT(has(&e, "'crc.gz': corrupt gzip data (incorrect data check)"));
+    CU_ASSERT(err_has(&e, "'crc.gz': corrupt gzip data (incorrect data check)"));
     CU_ASSERT_EQUAL(gz_decompress("plain text", 10, "plain.gz", &out, &n, &e), PPR_EINPUT);
-    CU_ASSERT(has(&e, "'plain.gz': corrupt gzip data"));
+    CU_ASSERT(err_has(&e, "'plain.gz': corrupt gzip data"));
     free(z);
 }
 
@@ -347,7 +340,7 @@ static void test_hep_errors(void)
         loaded l;
         ppr_err e;
         CU_ASSERT_EQUAL(run(load_hep, &fs, &l, &e), PPR_EINPUT);
-        CU_ASSERT(has(&e, want[k]));
+        CU_ASSERT(err_has(&e, want[k]));
     }
     files fs = {0};
     for (size_t i = 0; i < 5; i++)
@@ -355,7 +348,7 @@ static void test_hep_errors(void)
     loaded l;
     ppr_err e;
     CU_ASSERT_EQUAL(run(load_hep, &fs, &l, &e), PPR_EINPUT);
-    CU_ASSERT(has(&e, "missing file 'humanevalpack-rust.jsonl'"));
+    CU_ASSERT(err_has(&e, "missing file 'humanevalpack-rust.jsonl'"));
 }
 
 /* ---- xstest ---------------------------------------------------------------- */
@@ -431,7 +424,7 @@ static int xs_fail(const char *prompts, const char *model, const char *want)
     loaded l;
     ppr_err e;
     int rc = run(load_xstest, &fs, &l, &e);
-    return rc == PPR_EINPUT && has(&e, want);
+    return rc == PPR_EINPUT && err_has(&e, want);
 }
 
 static void test_xstest_errors(void)
@@ -473,7 +466,7 @@ static void test_xstest_errors(void)
     loaded l;
     ppr_err e;
     CU_ASSERT_EQUAL(run(load_xstest, &fs, &l, &e), PPR_EINPUT);
-    CU_ASSERT(has(&e, "'model_completions/xstest_v2_completions_b.csv:2': the prompt of id "
+    CU_ASSERT(err_has(&e, "'model_completions/xstest_v2_completions_b.csv:2': the prompt of id "
                       "\"v2-1\" differs from another model's"));
 }
 
@@ -551,7 +544,7 @@ static int hh_fail(loader_fn fn, const char *name, const char *jsonl, const char
     ppr_err e;
     int rc = run(fn, &fs, &l, &e);
     free(z);
-    return rc == PPR_EINPUT && has(&e, want);
+    return rc == PPR_EINPUT && err_has(&e, want);
 }
 
 static void test_hh_errors(void)
@@ -587,7 +580,7 @@ static void test_hh_errors(void)
     loaded l;
     ppr_err e;
     CU_ASSERT_EQUAL(run(load_hh_harmless, &fs, &l, &e), PPR_EINPUT);
-    CU_ASSERT(has(&e, "'harmless-base-test.jsonl.gz': corrupt gzip data"));
+    CU_ASSERT(err_has(&e, "'harmless-base-test.jsonl.gz': corrupt gzip data"));
     free(z);
 }
 
@@ -640,7 +633,7 @@ static int pandalm_fail(const char *json, const char *want)
     loaded l;
     ppr_err e;
     int rc = run(load_pandalm, &fs, &l, &e);
-    return rc == PPR_EINPUT && has(&e, want);
+    return rc == PPR_EINPUT && err_has(&e, want);
 }
 
 static void test_pandalm_errors(void)
@@ -716,7 +709,7 @@ static int spica_fail(const char *ann, const char *bank, const char *want)
     loaded l;
     ppr_err e;
     int rc = run(load_spica, &fs, &l, &e);
-    return rc == PPR_EINPUT && has(&e, want);
+    return rc == PPR_EINPUT && err_has(&e, want);
 }
 
 static void test_spica_errors(void)
@@ -788,11 +781,11 @@ static void test_llmbar(void)
         "[{\"input\": \"i\", \"output_1\": \"a\", \"output_2\": \"b\", \"label\": \"3\"}]";
     files_put(&bad, llmbar_files[0], three, strlen(three));
     CU_ASSERT_EQUAL(run(load_llmbar, &bad, &l, &e), PPR_EINPUT);
-    CU_ASSERT(has(&e, "'LLMBar/Natural/dataset.json[0]': field \"label\" must be \"1\" or \"2\""));
+    CU_ASSERT(err_has(&e, "'LLMBar/Natural/dataset.json[0]': field \"label\" must be \"1\" or \"2\""));
     files_free(&bad);
     files_put(&bad, llmbar_files[0], "[]", 2);
     CU_ASSERT_EQUAL(run(load_llmbar, &bad, &l, &e), PPR_EINPUT);
-    CU_ASSERT(has(&e, "missing file 'LLMBar/Adversarial/Neighbor/dataset.json'"));
+    CU_ASSERT(err_has(&e, "missing file 'LLMBar/Adversarial/Neighbor/dataset.json'"));
 }
 
 static void test_ultrafeedback(void)
@@ -821,7 +814,7 @@ static void test_ultrafeedback(void)
     files_put(&bad, "train_clean.jsonl", wrong, strlen(wrong));
     files_put(&bad, "eval_clean.jsonl", "", 0);
     CU_ASSERT_EQUAL(run(load_ultrafeedback, &bad, &l, &e), PPR_EINPUT);
-    CU_ASSERT(has(&e, "'train_clean.jsonl:1': field \"chosen\" must be a string"));
+    CU_ASSERT(err_has(&e, "'train_clean.jsonl:1': field \"chosen\" must be a string"));
 }
 
 /* ---- the real files, when the mirror is there ----------------------------------- */

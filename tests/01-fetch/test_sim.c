@@ -10,13 +10,6 @@
 #include "stages/01-fetch/sim.h"
 #include "tests/testlib.h"
 
-static int has(const ppr_err *e, const char *s)
-{
-    int ok = strstr(e->msg, s) != NULL;
-    if (!ok)
-        fprintf(stderr, "\n  message \"%s\" lacks \"%s\"\n", e->msg, s);
-    return ok;
-}
 
 static int add_alpaca(corpus *c, const char *model, const char *json, const char *what,
                       ppr_err *e)
@@ -47,7 +40,7 @@ static void test_alpaca(void)
     CU_ASSERT_EQUAL(c.n_cells, 4);
 
     CU_ASSERT_EQUAL(add_alpaca(&c, "A", "[]", "again.json", &e), PPR_EINPUT);
-    CU_ASSERT(has(&e, "'again.json': model \"A\" is already loaded"));
+    CU_ASSERT(err_has(&e, "'again.json': model \"A\" is already loaded"));
     /* only p1 has answers from two models */
     CU_ASSERT_EQUAL_FATAL(corpus_measure(&c, &e), PPR_OK);
     CU_ASSERT_EQUAL(c.n_usable, 1);
@@ -67,25 +60,25 @@ static void test_alpaca(void)
     CU_ASSERT_EQUAL(add_alpaca(&c, "C", "[{\"instruction\":\"p1\",\n\"output\":}]",
                                "bad.json", &e),
                     PPR_EINPUT);
-    CU_ASSERT(has(&e, "'bad.json':2:"));
+    CU_ASSERT(err_has(&e, "'bad.json':2:"));
     CU_ASSERT_EQUAL(add_alpaca(&c, "D", "{}", "obj.json", &e), PPR_EINPUT);
-    CU_ASSERT(has(&e, "'obj.json': expected a JSON array"));
+    CU_ASSERT(err_has(&e, "'obj.json': expected a JSON array"));
     CU_ASSERT_EQUAL(add_alpaca(&c, "E",
                                "[{\"instruction\":\"p1\",\"output\":\"x\"},"
                                "{\"instruction\":\"p2\"}]",
                                "miss.json", &e),
                     PPR_EINPUT);
-    CU_ASSERT(has(&e, "'miss.json[1]': missing field \"output\""));
+    CU_ASSERT(err_has(&e, "'miss.json[1]': missing field \"output\""));
     CU_ASSERT_EQUAL(add_alpaca(&c, "F", "[{\"instruction\":\"p1\",\"output\":3}]",
                                "type.json", &e),
                     PPR_EINPUT);
-    CU_ASSERT(has(&e, "'type.json[0]': field \"output\" must be a string"));
+    CU_ASSERT(err_has(&e, "'type.json[0]': field \"output\" must be a string"));
     CU_ASSERT_EQUAL(add_alpaca(&c, "G",
                                "[{\"instruction\":\"p2\",\"output\":\"x\"},"
                                "{\"instruction\":\"p2\",\"output\":\"y\"}]",
                                "dup.json", &e),
                     PPR_EINPUT);
-    CU_ASSERT(has(&e, "'dup.json[1]': instruction repeats entry 0"));
+    CU_ASSERT(err_has(&e, "'dup.json[1]': instruction repeats entry 0"));
 
     corpus_release(&c);
 }
@@ -116,31 +109,31 @@ static void test_flask(void)
     const char *bad = "{\"question_id\": 1, \"text\": \"x\"}\n{\"question_id\": 9, \"text\": \"y\"}";
     CU_ASSERT_EQUAL(corpus_add_flask_model(&c, "m3", bad, strlen(bad), "m3.jsonl", &e),
                     PPR_EINPUT);
-    CU_ASSERT(has(&e, "'m3.jsonl:2': question_id 9 is not in the evaluation set"));
+    CU_ASSERT(err_has(&e, "'m3.jsonl:2': question_id 9 is not in the evaluation set"));
     bad = "{\"question_id\": 1, \"text\": \"x\"}\n\n{\"question_id\": 2, \"text\": \"y\"";
     CU_ASSERT_EQUAL(corpus_add_flask_model(&c, "m4", bad, strlen(bad), "m4.jsonl", &e),
                     PPR_EINPUT);
-    CU_ASSERT(has(&e, "'m4.jsonl:3': malformed JSON"));
+    CU_ASSERT(err_has(&e, "'m4.jsonl:3': malformed JSON"));
     bad = "{\"question_id\": 1}";
     CU_ASSERT_EQUAL(corpus_add_flask_model(&c, "m5", bad, strlen(bad), "m5.jsonl", &e),
                     PPR_EINPUT);
-    CU_ASSERT(has(&e, "'m5.jsonl:1': missing field \"text\""));
+    CU_ASSERT(err_has(&e, "'m5.jsonl:1': missing field \"text\""));
     bad = "{\"question_id\": 1.5, \"text\": \"x\"}";
     CU_ASSERT_EQUAL(corpus_add_flask_model(&c, "m6", bad, strlen(bad), "m6.jsonl", &e),
                     PPR_EINPUT);
-    CU_ASSERT(has(&e, "'m6.jsonl:1': field \"question_id\" must be an integer"));
+    CU_ASSERT(err_has(&e, "'m6.jsonl:1': field \"question_id\" must be an integer"));
     bad = "{\"question_id\": 1, \"text\": \"x\"}\n{\"question_id\": 1, \"text\": \"y\"}";
     CU_ASSERT_EQUAL(corpus_add_flask_model(&c, "m7", bad, strlen(bad), "m7.jsonl", &e),
                     PPR_EINPUT);
-    CU_ASSERT(has(&e, "'m7.jsonl:2': question_id 1 was answered already"));
+    CU_ASSERT(err_has(&e, "'m7.jsonl:2': question_id 1 was answered already"));
     bad = "{\"idx\": 2, \"instruction\": \"again\"}";
     CU_ASSERT_EQUAL(corpus_add_flask_questions(&c, bad, strlen(bad), "eval2.jsonl", &e),
                     PPR_EINPUT);
-    CU_ASSERT(has(&e, "'eval2.jsonl:1': idx 2 appears twice"));
+    CU_ASSERT(err_has(&e, "'eval2.jsonl:1': idx 2 appears twice"));
     bad = "[1]";
     CU_ASSERT_EQUAL(corpus_add_flask_questions(&c, bad, strlen(bad), "eval3.jsonl", &e),
                     PPR_EINPUT);
-    CU_ASSERT(has(&e, "'eval3.jsonl:1': expected an object"));
+    CU_ASSERT(err_has(&e, "'eval3.jsonl:1': expected an object"));
 
     /* q1 (b1, c1) and q3 (c3 only after the blank b3) -> only q1 is usable */
     CU_ASSERT_EQUAL_FATAL(corpus_measure(&c, &e), PPR_OK);
@@ -246,39 +239,39 @@ static void test_config(void)
     sim_config_release(&cfg);
 
     CU_ASSERT_EQUAL(parse_edit(psoups_json, "\"triples\":100,", "", &e), PPR_EINPUT);
-    CU_ASSERT(has(&e, "'src': missing field \"triples\""));
+    CU_ASSERT(err_has(&e, "'src': missing field \"triples\""));
     CU_ASSERT_EQUAL(parse_edit(psoups_json, "\"test_fraction\":0.25", "\"test_fraction\":2", &e),
                     PPR_EINPUT);
-    CU_ASSERT(has(&e, "'src': field \"test_fraction\" must be in [0, 0.9]"));
+    CU_ASSERT(err_has(&e, "'src': field \"test_fraction\" must be in [0, 0.9]"));
     CU_ASSERT_EQUAL(parse_edit(psoups_json, "\"triples\":100", "\"triples\":1.5", &e),
                     PPR_EINPUT);
-    CU_ASSERT(has(&e, "'src': field \"triples\" must be an integer"));
+    CU_ASSERT(err_has(&e, "'src': field \"triples\" must be an integer"));
     CU_ASSERT_EQUAL(parse_edit(psoups_json, "\"regime\":\"psoups\"", "\"regime\":\"x\"", &e),
                     PPR_EINPUT);
-    CU_ASSERT(has(&e, "field \"regime\" must be one of \"psoups\", \"tldr\", \"pllm\""));
+    CU_ASSERT(err_has(&e, "field \"regime\" must be one of \"psoups\", \"tldr\", \"pllm\""));
     CU_ASSERT_EQUAL(parse_edit(psoups_json, "\"kind\":\"sim\",", "\"kind\":\"sim\",\"tripels\":1,",
                                &e),
                     PPR_EINPUT);
-    CU_ASSERT(has(&e, "'src': unknown field \"tripels\""));
+    CU_ASSERT(err_has(&e, "'src': unknown field \"tripels\""));
     CU_ASSERT_EQUAL(parse_edit(psoups_json, "{\"expertise\":1}", "{\"wit\":1}", &e),
                     PPR_EINPUT);
-    CU_ASSERT(has(&e, "'src.users[3].weights': unknown attribute \"wit\""));
+    CU_ASSERT(err_has(&e, "'src.users[3].weights': unknown attribute \"wit\""));
     CU_ASSERT_EQUAL(parse_edit(psoups_json, "\"beta\":2", "\"beta\":-2", &e), PPR_EINPUT);
-    CU_ASSERT(has(&e, "'src.users[2]': field \"beta\" must be in [0, 1000]"));
+    CU_ASSERT(err_has(&e, "'src.users[2]': field \"beta\" must be in [0, 1000]"));
     CU_ASSERT_EQUAL(parse_edit(psoups_json, "\"name\":\"short\"", "\"name\":\"long\"", &e),
                     PPR_EINPUT);
-    CU_ASSERT(has(&e, "user name \"long\" is used twice"));
+    CU_ASSERT(err_has(&e, "user name \"long\" is used twice"));
     CU_ASSERT_EQUAL(parse_edit(psoups_json, "[0,0,0,1]", "[0,1]", &e), PPR_EINPUT);
-    CU_ASSERT(has(&e, "'src': field \"labelers\" must have one number per user (4)"));
+    CU_ASSERT(err_has(&e, "'src': field \"labelers\" must have one number per user (4)"));
     CU_ASSERT_EQUAL(parse_edit(psoups_json, "[0,0,0,1]", "[0,0,0,0]", &e), PPR_EINPUT);
-    CU_ASSERT(has(&e, "field \"labelers\" must have a positive weight"));
+    CU_ASSERT(err_has(&e, "field \"labelers\" must have a positive weight"));
     CU_ASSERT_EQUAL(parse_edit(psoups_json, "\"repeat_fraction\":0,",
                                "\"repeat_fraction\":0,\"activity\":[1,1,0,1],", &e),
                     PPR_EINPUT);
-    CU_ASSERT(has(&e, "'src': field \"activity\" must hold numbers in [1e-06, 1e+06]"));
+    CU_ASSERT(err_has(&e, "'src': field \"activity\" must hold numbers in [1e-06, 1e+06]"));
     CU_ASSERT_EQUAL(parse_edit(psoups_json, "\"new_users\":0", "\"new_users\":-1", &e),
                     PPR_EINPUT);
-    CU_ASSERT(has(&e, "'src': field \"new_users\" must be in [0, 10000]"));
+    CU_ASSERT(err_has(&e, "'src': field \"new_users\" must be in [0, 10000]"));
 }
 
 /* Generate into a payload and a validated view; the caller frees *payload. */
@@ -531,7 +524,7 @@ static void test_too_many_triples(void)
     cJSON *params;
     /* 3 prompts x 3 models = 9 pairs at most */
     CU_ASSERT_EQUAL(sim_generate(&cfg, &small, 1, "sim-x", b, &params, &e), PPR_EINPUT);
-    CU_ASSERT(has(&e, "'sim-x': 100 distinct triples asked for, but the corpus has at most 9"));
+    CU_ASSERT(err_has(&e, "'sim-x': 100 distinct triples asked for, but the corpus has at most 9"));
     CU_ASSERT_PTR_NULL(params);
     prefs_builder_free(b);
     sim_config_release(&cfg);
