@@ -226,6 +226,17 @@ int json_get_str(const cJSON *obj, const char *key, const char *where,
     return PPR_OK;
 }
 
+int json_get_bool(const cJSON *obj, const char *key, const char *where, int *out, ppr_err *e)
+{
+    const cJSON *v = member(obj, key, where, e);
+    if (!v)
+        return PPR_EINPUT;
+    if (!cJSON_IsBool(v))
+        return err_set(e, PPR_EINPUT, "'%s': field \"%s\" must be true or false", where, key);
+    *out = cJSON_IsTrue(v);
+    return PPR_OK;
+}
+
 const cJSON *json_get_obj(const cJSON *obj, const char *key, const char *where,
                           ppr_err *e)
 {

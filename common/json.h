@@ -34,6 +34,7 @@ int json_get_int(const cJSON *obj, const char *key, const char *where, int64_t *
                  ppr_err *e);
 int json_get_str(const cJSON *obj, const char *key, const char *where,
                  const char **out, ppr_err *e);
+int json_get_bool(const cJSON *obj, const char *key, const char *where, int *out, ppr_err *e);
 const cJSON *json_get_obj(const cJSON *obj, const char *key, const char *where,
                           ppr_err *e);
 const cJSON *json_get_arr(const cJSON *obj, const char *key, const char *where,

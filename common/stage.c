@@ -222,6 +222,27 @@ int stage_input(stage_run *r, const char *name, int type, void **payload, size_t
     return err_set(e, PPR_EINPUT, "'%s' has no input \"%s\"", r->slice_path, name);
 }
 
+void stage_previous(stage_run *r, const char *const *keys, const char *name, int type,
+                    void **payload, size_t *n)
+{
+    *payload = NULL;
+    *n = 0;
+    lock l;
+    if (lock_load(&l, r->lock_path, NULL))
+        return;
+    const cJSON *was = cJSON_GetObjectItemCaseSensitive(l.json, "config");
+    int same = 1;
+    for (const char *const *k = keys; *k && same; k++)
+        same = cJSON_Compare(cJSON_GetObjectItemCaseSensitive(was, *k),
+                             cJSON_GetObjectItemCaseSensitive(r->config, *k), 1);
+    const lock_entry *out = lock_output(&l, name);
+    if (same && out && store_get(&r->st, out->sha256, type, payload, n, NULL, NULL) != PPR_OK) {
+        *payload = NULL;
+        *n = 0;
+    }
+    lock_release(&l);
+}
+
 int stage_put(stage_run *r, const char *name, int type, const void *payload, size_t n,
               uint64_t rows, ppr_err *e)
 {

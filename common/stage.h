@@ -56,6 +56,13 @@ int stage_lookup(stage_run *r, int *done, ppr_err *e);
 int stage_input(stage_run *r, const char *name, int type, void **payload, size_t *n,
                 ppr_err *e);
 
+/* The output called name of the lock this instance wrote last, if that run
+ * read the same values under each of the NULL-ended config keys: what an
+ * incremental stage may reuse. *payload is NULL when there is none (no lock,
+ * other values, or the object is gone or damaged); that is not an error. */
+void stage_previous(stage_run *r, const char *const *keys, const char *name, int type,
+                    void **payload, size_t *n);
+
 /* Store an output and record it under name with its row count. */
 int stage_put(stage_run *r, const char *name, int type, const void *payload, size_t n,
               uint64_t rows, ppr_err *e);

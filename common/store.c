@@ -15,7 +15,7 @@ static const struct {
     const char *name;
 } payload_names[] = {
     {PAYLOAD_PREFS, "prefs"}, {PAYLOAD_TEXTS, "texts"}, {PAYLOAD_FEATURES, "features"},
-    {PAYLOAD_MODEL, "model"}, {PAYLOAD_JSON, "json"},
+    {PAYLOAD_MODEL, "model"}, {PAYLOAD_JSON, "json"}, {PAYLOAD_EMBEDDINGS, "embeddings"},
 };
 
 const char *payload_type_name(int type)

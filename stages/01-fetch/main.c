@@ -137,6 +137,40 @@ static int run_real(stage_run *r, const cJSON *src, const char *origin_name,
     return PPR_OK;
 }
 
+/* The GloVe embeddings: not a dataset, so they get their own output. */
+static int run_embeddings(stage_run *r, const char *origin_name, const cJSON *entry,
+                          ppr_err *e)
+{
+    origin o;
+    int done, rc = origin_read(&o, r, origin_name, entry, downloads_allowed(), e);
+    if (rc)
+        return rc;
+    void *payload = NULL;
+    size_t size;
+    cJSON *info = NULL;
+    if ((rc = stage_lookup(r, &done, e)) || done)
+        goto out;
+    if (o.n_files != 1) {
+        rc = err_set(e, PPR_EINPUT, "'manifests/sources.json': source \"%s\" must list one "
+                     "file, the package tarball", origin_name);
+        goto out;
+    }
+    if ((rc = glove_convert(o.files[0].data, o.files[0].n, o.files[0].name, &payload, &size,
+                            &info, e)))
+        goto out;
+    const cJSON *words = cJSON_GetObjectItemCaseSensitive(info, "words");
+    uint64_t n_words = cJSON_IsNumber(words) ? (uint64_t)words->valuedouble : 0;
+    if ((rc = stage_put(r, "embeddings", PAYLOAD_EMBEDDINGS, payload, size, n_words, e)) ||
+        (rc = stage_put_json(r, "params", info, n_words, e)) || (rc = stage_commit(r, e)))
+        goto out;
+    stage_say(r, "%llu words", (unsigned long long)n_words);
+out:
+    free(payload);
+    cJSON_Delete(info);
+    origin_release(&o);
+    return rc;
+}
+
 static int run(stage_run *r, ppr_err *e)
 {
     int64_t seed = 0;
@@ -148,6 +182,9 @@ static int run(stage_run *r, ppr_err *e)
         return PPR_EINPUT;
     const cJSON *origin_name = cJSON_GetObjectItemCaseSensitive(r->config, "origin_name");
     const cJSON *entry = cJSON_GetObjectItemCaseSensitive(r->config, "origin");
+    const cJSON *format = cJSON_GetObjectItemCaseSensitive(entry, "format");
+    if (cJSON_IsString(format) && strcmp(format->valuestring, "glove") == 0)
+        return run_embeddings(r, origin_name->valuestring, entry, e);
     prefs_builder *b = prefs_builder_new();
     cJSON *params = NULL;
     void *payload = NULL;

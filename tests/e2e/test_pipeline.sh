@@ -16,6 +16,7 @@ ninja > warm.log 2>&1
 grep -q 'ninja: no work to do.' warm.log && ok "a: second ninja does no work" ||
     { fail "a: second ninja did work"; cat warm.log; }
 cp -r manifests/lock "$A/first-locks"
+cp manifests/config.json config.first
 cmp -s manifests/grid.ninja "$ROOT/manifests/grid.ninja" &&
     ok "a: the committed grid is what ppr grid makes of the config" ||
     fail "a: manifests/grid.ninja is stale: run ninja and commit it"
@@ -30,6 +31,25 @@ set_key "$A" 's/"highly_threshold": 0.25,/"highly_threshold": 0.3,/'
 ninja > b2.log 2>&1 || fail "b: ninja back"
 grep -q 'reused run' b2.log && ok "b: switching back reuses the run cache" || fail "b: no cache reuse"
 
+# b2. Dropping Conditional RM reruns encode only, which reuses every table row
+# (same encoder) and writes no "User ID" rows; an encoder setting reruns encode
+# only and reuses nothing from a matrix of another dimension.
+expect=$(ls manifests/lock/03-encode-*.json | sort)
+set_key "$A" 's/"individual", "conditional", "prm"/"individual", "prm"/'
+ninja > b3.log 2>&1 || { fail "b2: ninja without conditional"; cat b3.log; }
+[ "$(stages_run b3.log)" = "$expect" ] && ok "b2: the methods list reruns encode only" ||
+    fail "b2: ran $(stages_run b3.log)"
+grep -q 'sim-psoups: [0-9]* texts x 1028 (hash): encoded 0,' b3.log &&
+    ok "b2: the table rows are reused, nothing encoded" || { fail "b2: reuse"; grep encode b3.log; }
+set_key "$A" 's/"hash": {"dim": 1024,/"hash": {"dim": 512,/'
+ninja > b4.log 2>&1 || { fail "b2: ninja"; cat b4.log; }
+[ "$(stages_run b4.log)" = "$expect" ] && ok "b2: an encoder setting reruns encode only" ||
+    fail "b2: ran $(stages_run b4.log)"
+grep -q 'sim-psoups: [0-9]* texts x 516 (hash): encoded [1-9]' b4.log &&
+    ok "b2: 512 + 4 surface features, everything encoded" || { fail "b2: dimension"; grep encode b4.log; }
+cp config.first manifests/config.json
+ninja > b5.log 2>&1
+
 # c. touch without a content change runs no stage downstream.
 touch manifests/lock/01-fetch-sim-psoups.json manifests/config.json manifests/sources.json
 ninja > c.log 2>&1 || fail "c: ninja"
@@ -37,21 +57,22 @@ ninja > c.log 2>&1 || fail "c: ninja"
 ninja > c2.log 2>&1
 grep -q 'ninja: no work to do.' c2.log || fail "c: work left after touch"
 
-# d. A new seed reruns fetch and characterize of the simulated datasets (the
-# real ones do not read it); the old seed is a run-cache hit
+# d. A new seed reruns the stages of the simulated datasets (the real ones do
+# not read it); the old seed is a run-cache hit
 # with byte-identical locks.
 cp manifests/config.json config.saved
 set_key "$A" 's/"seed": [0-9]*,/"seed": 7,/'
 ninja > d.log 2>&1 || fail "d: ninja new seed"
-[ "$(stages_run d.log | grep -c sim-)" -eq 6 ] && [ "$(stages_run d.log | wc -l)" -eq 6 ] &&
-    ok "d: new seed reruns the six simulated instances, nothing else" ||
+SIMS=$(grep -c '^build manifests/lock/.*-sim-' manifests/grid.ninja)
+[ "$(stages_run d.log | grep -c sim-)" -eq "$SIMS" ] && [ "$(stages_run d.log | wc -l)" -eq "$SIMS" ] &&
+    ok "d: new seed reruns the $SIMS simulated instances, nothing else" ||
     fail "d: ran $(stages_run d.log)"
 cmp -s manifests/lock/01-fetch-sim-psoups.json first-locks/01-fetch-sim-psoups.json &&
     fail "d: new seed gave the same dataset"
 cp config.saved manifests/config.json
 ninja > d2.log 2>&1 || fail "d: ninja old seed"
-[ "$(grep -c 'reused run' d2.log)" -eq 6 ] && ok "d: old seed: six run-cache hits" ||
-    { fail "d: expected six run-cache hits"; cat d2.log; }
+[ "$(grep -c 'reused run' d2.log)" -eq "$SIMS" ] && ok "d: old seed: $SIMS run-cache hits" ||
+    { fail "d: expected $SIMS run-cache hits"; cat d2.log; }
 diff -r first-locks manifests/lock > /dev/null && ok "d: locks byte-identical to the first run" ||
     fail "d: locks differ from the first run"
 

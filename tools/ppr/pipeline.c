@@ -14,12 +14,21 @@
 typedef int (*slice_fn)(const pipeline *p, const char *instance, cJSON **cfg,
                         ppr_err *e);
 
+typedef const char *(*extra_fn)(const pipeline *p);
+
+enum node_list {
+    ON_DATASETS = 1, /* config "datasets" */
+    ON_EVALSETS = 2, /* config "evalsets" */
+    ON_AUX = 4,      /* sources fetched only for another stage (the GloVe embeddings) */
+};
+
 struct stage_def {
     const char *name;
     const char *binary;
     const char *upstream[4]; /* stages of the same instance whose outputs it reads */
-    int evalsets;            /* runs on the evaluation sets as well as the datasets */
+    int lists;               /* which instances it runs on: a mask of enum node_list */
     slice_fn slice;
+    extra_fn extra; /* a further instance of 01-fetch whose outputs it reads, or NULL */
 };
 
 /* fetch reads its source entry (and the seed, when it simulates) and the
@@ -69,9 +78,56 @@ static int slice_characterize(const pipeline *p, const char *instance, cJSON **c
     return slice_section(p, "characterize", cfg, e);
 }
 
+/* The encoder this config selects. */
+static const char *encoder_name(const pipeline *p)
+{
+    const cJSON *enc = cJSON_GetObjectItemCaseSensitive(p->config, "encode");
+    return cJSON_GetObjectItemCaseSensitive(enc, "encoder")->valuestring;
+}
+
+/* encode reads the selected encoder's settings (not the others'), and whether
+ * Conditional RM runs, which needs its "User ID" prompts encoded too. */
+static int slice_encode(const pipeline *p, const char *instance, cJSON **cfg, ppr_err *e)
+{
+    (void)instance;
+    const cJSON *enc = cJSON_GetObjectItemCaseSensitive(p->config, "encode");
+    const char *name = encoder_name(p);
+    if (!cJSON_GetObjectItemCaseSensitive(enc, name))
+        return err_set(e, PPR_EINPUT, "'%s': encoder \"%s\" needs a section \"encode.%s\"",
+                       CONFIG_PATH, name, name);
+    int conditional = 0;
+    const cJSON *methods = cJSON_GetObjectItemCaseSensitive(p->config, "methods");
+    for (const cJSON *m = methods->child; m; m = m->next)
+        conditional |= strcmp(m->valuestring, "conditional") == 0;
+    cJSON *c = cJSON_CreateObject();
+    if (!c || !cJSON_AddStringToObject(c, "encoder", name) ||
+        !cJSON_AddItemToObject(c, name, cJSON_Duplicate(
+                                   cJSON_GetObjectItemCaseSensitive(enc, name), 1)) ||
+        !cJSON_AddItemToObject(c, "threads", cJSON_Duplicate(
+                                   cJSON_GetObjectItemCaseSensitive(enc, "threads"), 1)) ||
+        !cJSON_AddItemToObject(c, "batch", cJSON_Duplicate(
+                                   cJSON_GetObjectItemCaseSensitive(enc, "batch"), 1)) ||
+        !cJSON_AddBoolToObject(c, "conditional", conditional)) {
+        cJSON_Delete(c);
+        return err_nomem(e);
+    }
+    *cfg = c;
+    return PPR_OK;
+}
+
+/* The GloVe encoder reads the embeddings fetched as source "glove". */
+static const char *encode_extra(const pipeline *p)
+{
+    return strcmp(encoder_name(p), "glove") == 0 ? GLOVE_NODE : NULL;
+}
+
 static const stage_def stages[] = {
-    {"01-fetch", "build/bin/ppr-fetch", {NULL}, 1, slice_fetch},
-    {"02-characterize", "build/bin/ppr-characterize", {"01-fetch", NULL}, 0, slice_characterize},
+    {"01-fetch", "build/bin/ppr-fetch", {NULL}, ON_DATASETS | ON_EVALSETS | ON_AUX, slice_fetch,
+     NULL},
+    {"02-characterize", "build/bin/ppr-characterize", {"01-fetch", NULL}, ON_DATASETS,
+     slice_characterize, NULL},
+    {"03-encode", "build/bin/ppr-encode", {"01-fetch", NULL}, ON_DATASETS | ON_EVALSETS,
+     slice_encode, encode_extra},
 };
 
 const char *pipe_node_stage(const pipe_node *n)
@@ -93,6 +149,24 @@ static char *str_printf(const char *fmt, const char *a, const char *b)
     return s;
 }
 
+/* Add the node of stage def on instance, refusing an instance listed twice. */
+static int node_add(pipeline *p, const stage_def *def, const char *instance, ppr_err *e)
+{
+    for (size_t k = 0; k < p->n_nodes; k++)
+        if (p->nodes[k].def == def && strcmp(p->nodes[k].instance, instance) == 0)
+            return err_set(e, PPR_EINPUT, "'%s': \"%s\" is listed twice in datasets and "
+                           "evalsets", CONFIG_PATH, instance);
+    pipe_node *n = &p->nodes[p->n_nodes++];
+    n->def = def;
+    n->instance = strdup(instance);
+    n->id = str_printf("%s-%s", def->name, instance);
+    if (!n->instance || !n->id ||
+        !(n->slice_path = str_printf("%s/%s.json", SLICE_DIR, n->id)) ||
+        !(n->lock_path = str_printf("%s/%s.json", LOCK_DIR, n->id)))
+        return err_nomem(e);
+    return PPR_OK;
+}
+
 int pipeline_load(pipeline *p, ppr_err *e)
 {
     memset(p, 0, sizeof *p);
@@ -101,36 +175,33 @@ int pipeline_load(pipeline *p, ppr_err *e)
         pipeline_release(p);
         return PPR_EINPUT;
     }
-    const cJSON *lists[2] = {cJSON_GetObjectItemCaseSensitive(p->config, "datasets"),
-                             cJSON_GetObjectItemCaseSensitive(p->config, "evalsets")};
-    size_t n_sets = (size_t)cJSON_GetArraySize(lists[0]) + (size_t)cJSON_GetArraySize(lists[1]);
-    size_t n_stages = sizeof stages / sizeof *stages;
-    p->nodes = calloc(n_sets * n_stages + 1, sizeof *p->nodes);
-    if (!p->nodes) {
+    cJSON *aux = cJSON_CreateArray();
+    if (!aux || (strcmp(encoder_name(p), "glove") == 0 &&
+                 !cJSON_AddItemToArray(aux, cJSON_CreateString("glove")))) {
+        cJSON_Delete(aux);
         pipeline_release(p);
         return err_nomem(e);
     }
-    for (size_t s = 0; s < n_stages; s++)
-        for (int l = 0; l < 1 + stages[s].evalsets; l++)
-            for (const cJSON *d = lists[l] ? lists[l]->child : NULL; d; d = d->next) {
-                for (size_t k = 0; k < p->n_nodes; k++)
-                    if (p->nodes[k].def == &stages[s] &&
-                        strcmp(p->nodes[k].instance, d->valuestring) == 0) {
-                        pipeline_release(p);
-                        return err_set(e, PPR_EINPUT, "'%s': \"%s\" is listed twice in "
-                                       "datasets and evalsets", CONFIG_PATH, d->valuestring);
-                    }
-                pipe_node *n = &p->nodes[p->n_nodes++];
-                n->def = &stages[s];
-                n->instance = strdup(d->valuestring);
-                n->id = str_printf("%s-%s", stages[s].name, d->valuestring);
-                if (!n->instance || !n->id ||
-                    !(n->slice_path = str_printf("%s/%s.json", SLICE_DIR, n->id)) ||
-                    !(n->lock_path = str_printf("%s/%s.json", LOCK_DIR, n->id))) {
-                    pipeline_release(p);
-                    return err_nomem(e);
-                }
-            }
+    const cJSON *lists[3] = {cJSON_GetObjectItemCaseSensitive(p->config, "datasets"),
+                             cJSON_GetObjectItemCaseSensitive(p->config, "evalsets"), aux};
+    size_t n_sets = 0;
+    for (int l = 0; l < 3; l++)
+        n_sets += (size_t)cJSON_GetArraySize(lists[l]);
+    size_t n_stages = sizeof stages / sizeof *stages;
+    int rc = (p->nodes = calloc(n_sets * n_stages + 1, sizeof *p->nodes)) ? PPR_OK
+                                                                          : err_nomem(e);
+    for (size_t s = 0; s < n_stages && rc == PPR_OK; s++)
+        for (int l = 0; l < 3 && rc == PPR_OK; l++) {
+            if (!(stages[s].lists & (1 << l)))
+                continue;
+            for (const cJSON *d = lists[l]->child; d && rc == PPR_OK; d = d->next)
+                rc = node_add(p, &stages[s], d->valuestring, e);
+        }
+    cJSON_Delete(aux);
+    if (rc) {
+        pipeline_release(p);
+        return rc;
+    }
     /* Fail early on a dataset with no source, naming it. */
     for (size_t k = 0; k < p->n_nodes; k++) {
         cJSON *cfg;
@@ -177,6 +248,33 @@ static const pipe_node *upstream_node(const pipeline *p, const pipe_node *n,
     return NULL;
 }
 
+/* Append the outputs of the lock of node u to inputs, named prefix + name. */
+static int add_outputs(cJSON *inputs, const pipe_node *u, const char *prefix,
+                       const pipe_node *n, ppr_err *e)
+{
+    lock l;
+    if (lock_load(&l, u->lock_path, e))
+        return err_set(e, PPR_EINPUT, "upstream lock '%s' of '%s' is missing or unreadable "
+                       "(run ninja)", u->lock_path, n->id);
+    int rc = PPR_OK;
+    for (size_t i = 0; i < l.n_outputs && rc == PPR_OK; i++) {
+        char name[256];
+        snprintf(name, sizeof name, "%s%s", prefix, l.outputs[i].name);
+        cJSON *it = cJSON_CreateObject();
+        if (!it || !cJSON_AddStringToObject(it, "kind", "object") ||
+            !cJSON_AddStringToObject(it, "name", name) ||
+            !cJSON_AddStringToObject(it, "sha256", l.outputs[i].sha256) ||
+            !cJSON_AddNumberToObject(it, "bytes", (double)l.outputs[i].bytes)) {
+            cJSON_Delete(it);
+            rc = err_nomem(e);
+        } else {
+            cJSON_AddItemToArray(inputs, it);
+        }
+    }
+    lock_release(&l);
+    return rc;
+}
+
 int pipeline_slice(const pipeline *p, const pipe_node *n, cJSON **slice, ppr_err *e)
 {
     *slice = NULL;
@@ -194,29 +292,24 @@ int pipeline_slice(const pipeline *p, const pipe_node *n, cJSON **slice, ppr_err
     }
     cJSON_AddItemToObject(s, "config", cfg);
     cJSON_AddItemToObject(s, "inputs", inputs);
-    for (const char *const *up = n->def->upstream; *up; up++) {
+    int rc = PPR_OK;
+    for (const char *const *up = n->def->upstream; *up && rc == PPR_OK; up++) {
         const pipe_node *u = upstream_node(p, n, *up);
-        lock l;
-        if (!u || lock_load(&l, u->lock_path, e)) {
-            cJSON_Delete(s);
-            err_set(e, PPR_EINPUT, "upstream lock '%s/%s-%s.json' of '%s' is missing or "
-                    "unreadable (run ninja)", LOCK_DIR, *up, n->instance, n->id);
-            return PPR_EINPUT;
-        }
-        for (size_t i = 0; i < l.n_outputs; i++) {
-            cJSON *it = cJSON_CreateObject();
-            if (!it || !cJSON_AddStringToObject(it, "kind", "object") ||
-                !cJSON_AddStringToObject(it, "name", l.outputs[i].name) ||
-                !cJSON_AddStringToObject(it, "sha256", l.outputs[i].sha256) ||
-                !cJSON_AddNumberToObject(it, "bytes", (double)l.outputs[i].bytes)) {
-                cJSON_Delete(it);
-                lock_release(&l);
-                cJSON_Delete(s);
-                return err_nomem(e);
-            }
-            cJSON_AddItemToArray(inputs, it);
-        }
-        lock_release(&l);
+        rc = u ? add_outputs(inputs, u, "", n, e)
+               : err_set(e, PPR_EINPUT, "'%s' has no upstream %s", n->id, *up);
+    }
+    const char *extra = n->def->extra ? n->def->extra(p) : NULL;
+    if (rc == PPR_OK && extra) {
+        const pipe_node *u = pipeline_find(p, extra);
+        char prefix[128];
+        snprintf(prefix, sizeof prefix, "%s/", u ? u->instance : "");
+        rc = u ? add_outputs(inputs, u, prefix, n, e)
+               : err_set(e, PPR_EINPUT, "'%s' needs %s, which the config does not run", n->id,
+                         extra);
+    }
+    if (rc) {
+        cJSON_Delete(s);
+        return rc;
     }
     *slice = s;
     return PPR_OK;
@@ -235,6 +328,9 @@ int pipeline_write_grid(const pipeline *p, const char *path, int *changed, ppr_e
                     CONFIG_SCHEMA_PATH, SOURCES_PATH);
         for (const char *const *up = n->def->upstream; *up; up++)
             strbuf_addf(&t, " %s/%s-%s.json", LOCK_DIR, *up, n->instance);
+        const char *extra = n->def->extra ? n->def->extra(p) : NULL;
+        if (extra)
+            strbuf_addf(&t, " %s/%s.json", LOCK_DIR, extra);
         strbuf_addf(&t, " | build/bin/ppr\n  node = %s\n", n->id);
         strbuf_addf(&t, "build %s: stage %s | %s\n  bin = %s\n", n->lock_path,
                     n->slice_path, n->def->binary, n->def->binary);

@@ -13,6 +13,7 @@
 #define GRID_PATH "manifests/grid.ninja"
 #define SOURCES_PATH "manifests/sources.json"
 #define SLICE_DIR "build/slice"
+#define GLOVE_NODE "01-fetch-glove" /* the embeddings the GloVe encoder reads */
 
 typedef struct stage_def stage_def;
 
