@@ -8,7 +8,7 @@
 # Optional argument: how many files to use (default all). Not a test.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-DIR=/work/shared/data/alpaca-eval/model_outputs
+DIR=${PPR_MIRROR:-$(cd "$ROOT/.." && pwd)/shared/data}/alpaca-eval/model_outputs
 NFILES=${1:-0}
 (cd "$ROOT" && ninja build/bench/bench_hashenc > /dev/null)
 mapfile -t files < <(ls "$DIR"/*.json | LC_ALL=C sort)
