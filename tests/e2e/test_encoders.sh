@@ -11,8 +11,6 @@ A=$(fresh)
 cd "$A"
 FAKE=$A/build/tests/fake_encoder
 [ -x "$FAKE" ] || { fail "no $FAKE (run ninja test)"; finish; }
-
-finish; }
 sed -i "s|^    \"encoder\": \"hash\",|    \"encoder\": \"command\",|" manifests/config.json
 sed -i "s|^    \"batch\": 256,|    \"batch\": 256,\n    \"command\": {\"argv\": [\"$FAKE\", \"ok\", \"6\"], \"dim\": 6, \"batch\": 500},|" \
     manifests/config.json
