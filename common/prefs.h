@@ -25,6 +25,11 @@
 
 #define PREFS_MAGIC "PPRPREF1"
 
+/* The prompt Conditional RM reads for a user (paper.md 1.3; the official code's
+ * f"User ID: {uid}\n{prompt}"), printf-style with the user's name, followed by
+ * the prompt's bytes. Stage 03 encodes these texts, stage 04 looks them up. */
+#define PREFS_CONDITIONAL_PREFIX "User ID: %s\n"
+
 enum prefs_split {
     PREFS_TRAIN = 0,
     PREFS_TEST = 1,

@@ -59,7 +59,8 @@ int text_list_build(text_list *tl, const prefs_view *v, int conditional, ppr_err
     for (size_t k = 0; k < n_pairs; k++) {
         size_t plen;
         prefs_text(v, pairs[k].prompt, &plen);
-        arena_len += strlen(prefs_user_name(v, pairs[k].user)) + plen + sizeof CONDITIONAL_PREFIX;
+        arena_len +=
+            strlen(prefs_user_name(v, pairs[k].user)) + plen + sizeof PREFS_CONDITIONAL_PREFIX;
     }
     size_t n = n_table + n_pairs;
     tl->texts = malloc((n ? n : 1) * sizeof *tl->texts);
@@ -79,7 +80,7 @@ int text_list_build(text_list *tl, const prefs_view *v, int conditional, ppr_err
     for (size_t k = 0; k < n_pairs; k++) {
         size_t plen, i = n_table + k;
         const char *prompt = prefs_text(v, pairs[k].prompt, &plen);
-        int head = sprintf(at, CONDITIONAL_PREFIX, prefs_user_name(v, pairs[k].user));
+        int head = sprintf(at, PREFS_CONDITIONAL_PREFIX, prefs_user_name(v, pairs[k].user));
         memcpy(at + head, prompt, plen);
         tl->texts[i] = at;
         tl->lens[i] = (size_t)head + plen;

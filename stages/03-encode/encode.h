@@ -13,10 +13,6 @@
 #include "common/prefs.h"
 #include "encoder.h"
 
-/* The prompt Conditional RM reads for user u (paper.md 1.3, official code
- * `f"User ID: {uid}\n{prompt}"`): "User ID: <name>\n<prompt>". */
-#define CONDITIONAL_PREFIX "User ID: %s\n"
-
 typedef struct {
     const char **texts;     /* [n] */
     size_t *lens;           /* [n] */

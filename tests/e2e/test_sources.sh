@@ -37,6 +37,8 @@ port=$(awk '/^PORT/ { print $2 }' server.out)
 export PPR_UPSTREAM=http://127.0.0.1:$port PPR_MIRROR=$A/empty-mirror PPR_DOWNLOAD_BACKOFF_MS=10
 sed -i 's/^  "datasets": .*/  "datasets": ["pandalm", "psoups"],/; s/^  "evalsets": .*/  "evalsets": [],/' \
     manifests/config.json
+sed -i 's/^  "methods": .*/  "methods": ["vanilla"],/; s/"sizes": {"default": \[60\]}/"sizes": {"default": [10]}/' \
+    manifests/config.json
 
 ninja > n1.log 2>&1 && ok "ninja downloads and runs both real sources" || { fail "ninja"; cat n1.log; }
 [ -f artifacts/downloads/pandalm-testset/testset-v1.json ] && ok "pandalm in the download cache" ||

@@ -11,15 +11,17 @@
 #include "common/lock.h"
 #include "common/strbuf.h"
 
-typedef int (*slice_fn)(const pipeline *p, const char *instance, cJSON **cfg,
-                        ppr_err *e);
+typedef int (*slice_fn)(const pipeline *p, const pipe_node *n, cJSON **cfg, ppr_err *e);
 
-typedef const char *(*extra_fn)(const pipeline *p);
+/* Add the further nodes n reads (node_extra); most stages have none. */
+typedef int (*extras_fn)(const pipeline *p, pipe_node *n, ppr_err *e);
 
 enum node_list {
-    ON_DATASETS = 1, /* config "datasets" */
-    ON_EVALSETS = 2, /* config "evalsets" */
-    ON_AUX = 4,      /* sources fetched only for another stage (the GloVe embeddings) */
+    ON_DATASETS = 1,   /* config "datasets" */
+    ON_EVALSETS = 2,   /* config "evalsets" */
+    ON_AUX = 4,        /* sources fetched only for another stage (the GloVe embeddings) */
+    ON_METHODS = 8,    /* every (dataset, method) of config "datasets" x "methods" */
+    ON_PRETRAINED = 16 /* one "pretrained" instance when "methods" has it */
 };
 
 struct stage_def {
@@ -28,14 +30,15 @@ struct stage_def {
     const char *upstream[4]; /* stages of the same instance whose outputs it reads */
     int lists;               /* which instances it runs on: a mask of enum node_list */
     slice_fn slice;
-    extra_fn extra; /* a further instance of 01-fetch whose outputs it reads, or NULL */
+    extras_fn extras; /* further nodes whose outputs it reads, or NULL */
 };
 
 /* fetch reads its source entry (and the seed, when it simulates) and the
  * manifests/sources.json entry of the files it reads (a real source's own, or
  * the texts a simulated one labels), so that a changed pin or URL reruns it. */
-static int slice_fetch(const pipeline *p, const char *instance, cJSON **cfg, ppr_err *e)
+static int slice_fetch(const pipeline *p, const pipe_node *n, cJSON **cfg, ppr_err *e)
 {
+    const char *instance = n->data;
     const cJSON *fetch = cJSON_GetObjectItemCaseSensitive(p->config, "fetch");
     const cJSON *sources = cJSON_GetObjectItemCaseSensitive(fetch, "sources");
     const cJSON *src = cJSON_GetObjectItemCaseSensitive(sources, instance);
@@ -71,10 +74,10 @@ static int slice_section(const pipeline *p, const char *section, cJSON **cfg, pp
     return *cfg ? PPR_OK : err_nomem(e);
 }
 
-static int slice_characterize(const pipeline *p, const char *instance, cJSON **cfg,
+static int slice_characterize(const pipeline *p, const pipe_node *n, cJSON **cfg,
                               ppr_err *e)
 {
-    (void)instance;
+    (void)n;
     return slice_section(p, "characterize", cfg, e);
 }
 
@@ -87,9 +90,9 @@ static const char *encoder_name(const pipeline *p)
 
 /* encode reads the selected encoder's settings (not the others'), and whether
  * Conditional RM runs, which needs its "User ID" prompts encoded too. */
-static int slice_encode(const pipeline *p, const char *instance, cJSON **cfg, ppr_err *e)
+static int slice_encode(const pipeline *p, const pipe_node *n, cJSON **cfg, ppr_err *e)
 {
-    (void)instance;
+    (void)n;
     const cJSON *enc = cJSON_GetObjectItemCaseSensitive(p->config, "encode");
     const char *name = encoder_name(p);
     if (!cJSON_GetObjectItemCaseSensitive(enc, name))
@@ -115,10 +118,79 @@ static int slice_encode(const pipeline *p, const char *instance, cJSON **cfg, pp
     return PPR_OK;
 }
 
-/* The GloVe encoder reads the embeddings fetched as source "glove". */
-static const char *encode_extra(const pipeline *p)
+/* Record that n reads the outputs of node id, under names prefix + name. */
+static int node_extra(pipe_node *n, const char *id, const char *prefix, ppr_err *e)
 {
-    return strcmp(encoder_name(p), "glove") == 0 ? GLOVE_NODE : NULL;
+    if (n->n_extra == NODE_MAX_EXTRA)
+        return err_set(e, PPR_EINPUT, "'%s' would read more than %d further nodes", n->id,
+                       NODE_MAX_EXTRA);
+    if (!(n->extra[n->n_extra] = strdup(id)) || !(n->extra_prefix[n->n_extra] = strdup(prefix)))
+        return err_nomem(e);
+    n->n_extra++;
+    return PPR_OK;
+}
+
+/* The GloVe encoder reads the embeddings fetched as source "glove". */
+static int encode_extras(const pipeline *p, pipe_node *n, ppr_err *e)
+{
+    return strcmp(encoder_name(p), "glove") == 0 ? node_extra(n, GLOVE_NODE, "glove/", e)
+                                                 : PPR_OK;
+}
+
+/* The pre-trained reference reads the general preference sets it is trained
+ * on; a (dataset, "pretrained") instance reads the reference's models. */
+static int train_extras(const pipeline *p, pipe_node *n, ppr_err *e)
+{
+    if (n->data)
+        return strcmp(n->method, "pretrained") == 0
+                   ? node_extra(n, "04-train-pretrained", "pretrained/", e)
+                   : PPR_OK;
+    const cJSON *train = cJSON_GetObjectItemCaseSensitive(p->config, "train");
+    const cJSON *on = cJSON_GetObjectItemCaseSensitive(train, "pretrained_on");
+    int rc = PPR_OK;
+    for (const cJSON *s = on->child; s && rc == PPR_OK; s = s->next) {
+        char id[256], prefix[256];
+        snprintf(prefix, sizeof prefix, "%s/", s->valuestring);
+        snprintf(id, sizeof id, "01-fetch-%s", s->valuestring);
+        rc = node_extra(n, id, prefix, e);
+        snprintf(id, sizeof id, "03-encode-%s", s->valuestring);
+        if (rc == PPR_OK)
+            rc = node_extra(n, id, prefix, e);
+    }
+    return rc;
+}
+
+/* train reads its method, the dataset's sizes (or the default ones), the seeds,
+ * the epoch rule and the head's settings; PRM's only when it trains PRM. */
+static int slice_train(const pipeline *p, const pipe_node *n, cJSON **cfg, ppr_err *e)
+{
+    const cJSON *train = cJSON_GetObjectItemCaseSensitive(p->config, "train");
+    const cJSON *sizes = cJSON_GetObjectItemCaseSensitive(train, "sizes");
+    const cJSON *mine = n->data ? cJSON_GetObjectItemCaseSensitive(sizes, n->data) : NULL;
+    static const char *const shared[] = {"seeds", "epochs", "validation_fraction",
+                                         "eval_size", "head", "threads"};
+    cJSON *c = cJSON_CreateObject();
+    int ok = c && cJSON_AddStringToObject(c, "method", n->method);
+    for (size_t i = 0; ok && i < sizeof shared / sizeof *shared; i++)
+        ok = cJSON_AddItemToObject(c, shared[i], cJSON_Duplicate(
+                                       cJSON_GetObjectItemCaseSensitive(train, shared[i]), 1));
+    if (ok && n->data)
+        ok = cJSON_AddItemToObject(c, "sizes", cJSON_Duplicate(
+                                       mine ? mine : cJSON_GetObjectItemCaseSensitive(sizes,
+                                                                                    "default"),
+                                       1)) != 0;
+    if (ok && !n->data)
+        ok = cJSON_AddItemToObject(c, "pretrained_on", cJSON_Duplicate(
+                 cJSON_GetObjectItemCaseSensitive(train, "pretrained_on"), 1)) != 0;
+    if (ok && strcmp(n->method, "prm") == 0)
+        ok = cJSON_AddItemToObject(c, "prm", cJSON_Duplicate(
+                                       cJSON_GetObjectItemCaseSensitive(train, "prm"), 1)) != 0;
+    if (!ok) {
+        cJSON_Delete(c);
+        return err_nomem(e);
+    }
+    *cfg = c;
+    return PPR_OK;
 }
 
 static const stage_def stages[] = {
@@ -127,7 +199,9 @@ static const stage_def stages[] = {
     {"02-characterize", "build/bin/ppr-characterize", {"01-fetch", NULL}, ON_DATASETS,
      slice_characterize, NULL},
     {"03-encode", "build/bin/ppr-encode", {"01-fetch", NULL}, ON_DATASETS | ON_EVALSETS,
-     slice_encode, encode_extra},
+     slice_encode, encode_extras},
+    {"04-train", "build/bin/ppr-train", {"01-fetch", "02-characterize", "03-encode", NULL},
+     ON_PRETRAINED | ON_METHODS, slice_train, train_extras},
 };
 
 const char *pipe_node_stage(const pipe_node *n)
@@ -149,22 +223,33 @@ static char *str_printf(const char *fmt, const char *a, const char *b)
     return s;
 }
 
-/* Add the node of stage def on instance, refusing an instance listed twice. */
-static int node_add(pipeline *p, const stage_def *def, const char *instance, ppr_err *e)
+/* Add the node of stage def on data (and method, for a training instance),
+ * refusing an instance listed twice. */
+static int node_add(pipeline *p, const stage_def *def, const char *data, const char *method,
+                    ppr_err *e)
 {
-    for (size_t k = 0; k < p->n_nodes; k++)
-        if (p->nodes[k].def == def && strcmp(p->nodes[k].instance, instance) == 0)
-            return err_set(e, PPR_EINPUT, "'%s': \"%s\" is listed twice in datasets and "
-                           "evalsets", CONFIG_PATH, instance);
-    pipe_node *n = &p->nodes[p->n_nodes++];
+    pipe_node *n = &p->nodes[p->n_nodes];
     n->def = def;
-    n->instance = strdup(instance);
-    n->id = str_printf("%s-%s", def->name, instance);
-    if (!n->instance || !n->id ||
+    if (data && method)
+        n->instance = str_printf("%s.%s", data, method);
+    else
+        n->instance = strdup(data ? data : method);
+    if (!n->instance)
+        return err_nomem(e);
+    for (size_t k = 0; k < p->n_nodes; k++)
+        if (p->nodes[k].def == def && strcmp(p->nodes[k].instance, n->instance) == 0) {
+            free(n->instance);
+            n->instance = NULL;
+            return err_set(e, PPR_EINPUT, "'%s': \"%s\" is listed twice in datasets and "
+                           "evalsets", CONFIG_PATH, data);
+        }
+    p->n_nodes++;
+    if ((data && !(n->data = strdup(data))) || (method && !(n->method = strdup(method))) ||
+        !(n->id = str_printf("%s-%s", def->name, n->instance)) ||
         !(n->slice_path = str_printf("%s/%s.json", SLICE_DIR, n->id)) ||
         !(n->lock_path = str_printf("%s/%s.json", LOCK_DIR, n->id)))
         return err_nomem(e);
-    return PPR_OK;
+    return def->extras ? def->extras(p, n, e) : PPR_OK;
 }
 
 int pipeline_load(pipeline *p, ppr_err *e)
@@ -184,19 +269,33 @@ int pipeline_load(pipeline *p, ppr_err *e)
     }
     const cJSON *lists[3] = {cJSON_GetObjectItemCaseSensitive(p->config, "datasets"),
                              cJSON_GetObjectItemCaseSensitive(p->config, "evalsets"), aux};
-    size_t n_sets = 0;
+    const cJSON *methods = cJSON_GetObjectItemCaseSensitive(p->config, "methods");
+    size_t n_sets = 0, n_methods = (size_t)cJSON_GetArraySize(methods);
     for (int l = 0; l < 3; l++)
         n_sets += (size_t)cJSON_GetArraySize(lists[l]);
     size_t n_stages = sizeof stages / sizeof *stages;
-    int rc = (p->nodes = calloc(n_sets * n_stages + 1, sizeof *p->nodes)) ? PPR_OK
-                                                                          : err_nomem(e);
-    for (size_t s = 0; s < n_stages && rc == PPR_OK; s++)
+    int rc = (p->nodes = calloc(n_sets * (n_methods + 1) * n_stages + 2, sizeof *p->nodes))
+                 ? PPR_OK
+                 : err_nomem(e);
+    for (size_t s = 0; s < n_stages && rc == PPR_OK; s++) {
+        int on = stages[s].lists;
+        for (const cJSON *m = methods->child; (on & ON_PRETRAINED) && m && rc == PPR_OK;
+             m = m->next)
+            if (strcmp(m->valuestring, "pretrained") == 0)
+                rc = node_add(p, &stages[s], NULL, "pretrained", e);
         for (int l = 0; l < 3 && rc == PPR_OK; l++) {
-            if (!(stages[s].lists & (1 << l)))
+            if (!(on & (1 << l)) && !(l == 0 && (on & ON_METHODS)))
                 continue;
-            for (const cJSON *d = lists[l]->child; d && rc == PPR_OK; d = d->next)
-                rc = node_add(p, &stages[s], d->valuestring, e);
+            for (const cJSON *d = lists[l]->child; d && rc == PPR_OK; d = d->next) {
+                if (!(on & ON_METHODS)) {
+                    rc = node_add(p, &stages[s], d->valuestring, NULL, e);
+                    continue;
+                }
+                for (const cJSON *m = methods->child; m && rc == PPR_OK; m = m->next)
+                    rc = node_add(p, &stages[s], d->valuestring, m->valuestring, e);
+            }
         }
+    }
     cJSON_Delete(aux);
     if (rc) {
         pipeline_release(p);
@@ -205,7 +304,7 @@ int pipeline_load(pipeline *p, ppr_err *e)
     /* Fail early on a dataset with no source, naming it. */
     for (size_t k = 0; k < p->n_nodes; k++) {
         cJSON *cfg;
-        if (p->nodes[k].def->slice(p, p->nodes[k].instance, &cfg, e)) {
+        if (p->nodes[k].def->slice(p, &p->nodes[k], &cfg, e)) {
             pipeline_release(p);
             return PPR_EINPUT;
         }
@@ -220,6 +319,12 @@ void pipeline_release(pipeline *p)
         return;
     for (size_t k = 0; k < p->n_nodes; k++) {
         free(p->nodes[k].instance);
+        free(p->nodes[k].data);
+        free(p->nodes[k].method);
+        for (size_t i = 0; i < p->nodes[k].n_extra; i++) {
+            free(p->nodes[k].extra[i]);
+            free(p->nodes[k].extra_prefix[i]);
+        }
         free(p->nodes[k].id);
         free(p->nodes[k].slice_path);
         free(p->nodes[k].lock_path);
@@ -242,8 +347,8 @@ static const pipe_node *upstream_node(const pipeline *p, const pipe_node *n,
                                       const char *stage)
 {
     for (size_t k = 0; k < p->n_nodes; k++)
-        if (strcmp(p->nodes[k].def->name, stage) == 0 &&
-            strcmp(p->nodes[k].instance, n->instance) == 0)
+        if (strcmp(p->nodes[k].def->name, stage) == 0 && n->data &&
+            strcmp(p->nodes[k].instance, n->data) == 0)
             return &p->nodes[k];
     return NULL;
 }
@@ -279,7 +384,7 @@ int pipeline_slice(const pipeline *p, const pipe_node *n, cJSON **slice, ppr_err
 {
     *slice = NULL;
     cJSON *cfg;
-    if (n->def->slice(p, n->instance, &cfg, e))
+    if (n->def->slice(p, n, &cfg, e))
         return PPR_EINPUT;
     cJSON *s = cJSON_CreateObject();
     cJSON *inputs = cJSON_CreateArray();
@@ -293,19 +398,16 @@ int pipeline_slice(const pipeline *p, const pipe_node *n, cJSON **slice, ppr_err
     cJSON_AddItemToObject(s, "config", cfg);
     cJSON_AddItemToObject(s, "inputs", inputs);
     int rc = PPR_OK;
-    for (const char *const *up = n->def->upstream; *up && rc == PPR_OK; up++) {
+    for (const char *const *up = n->def->upstream; n->data && *up && rc == PPR_OK; up++) {
         const pipe_node *u = upstream_node(p, n, *up);
         rc = u ? add_outputs(inputs, u, "", n, e)
                : err_set(e, PPR_EINPUT, "'%s' has no upstream %s", n->id, *up);
     }
-    const char *extra = n->def->extra ? n->def->extra(p) : NULL;
-    if (rc == PPR_OK && extra) {
-        const pipe_node *u = pipeline_find(p, extra);
-        char prefix[128];
-        snprintf(prefix, sizeof prefix, "%s/", u ? u->instance : "");
-        rc = u ? add_outputs(inputs, u, prefix, n, e)
+    for (size_t i = 0; i < n->n_extra && rc == PPR_OK; i++) {
+        const pipe_node *u = pipeline_find(p, n->extra[i]);
+        rc = u ? add_outputs(inputs, u, n->extra_prefix[i], n, e)
                : err_set(e, PPR_EINPUT, "'%s' needs %s, which the config does not run", n->id,
-                         extra);
+                         n->extra[i]);
     }
     if (rc) {
         cJSON_Delete(s);
@@ -326,11 +428,10 @@ int pipeline_write_grid(const pipeline *p, const char *path, int *changed, ppr_e
         const pipe_node *n = &p->nodes[k];
         strbuf_addf(&t, "\nbuild %s: slice %s %s %s", n->slice_path, CONFIG_PATH,
                     CONFIG_SCHEMA_PATH, SOURCES_PATH);
-        for (const char *const *up = n->def->upstream; *up; up++)
-            strbuf_addf(&t, " %s/%s-%s.json", LOCK_DIR, *up, n->instance);
-        const char *extra = n->def->extra ? n->def->extra(p) : NULL;
-        if (extra)
-            strbuf_addf(&t, " %s/%s.json", LOCK_DIR, extra);
+        for (const char *const *up = n->def->upstream; n->data && *up; up++)
+            strbuf_addf(&t, " %s/%s-%s.json", LOCK_DIR, *up, n->data);
+        for (size_t i = 0; i < n->n_extra; i++)
+            strbuf_addf(&t, " %s/%s.json", LOCK_DIR, n->extra[i]);
         strbuf_addf(&t, " | build/bin/ppr\n  node = %s\n", n->id);
         strbuf_addf(&t, "build %s: stage %s | %s\n  bin = %s\n", n->lock_path,
                     n->slice_path, n->def->binary, n->def->binary);

@@ -17,12 +17,20 @@
 
 typedef struct stage_def stage_def;
 
+#define NODE_MAX_EXTRA 16
+
 typedef struct {
     const stage_def *def;
-    char *instance;  /* dataset name */
+    char *instance;  /* "sim-pllm", or "sim-pllm.vanilla" for a (dataset, method) */
+    char *data;      /* the dataset or evaluation set it reads, or NULL */
+    char *method;    /* the method of a training instance, or NULL */
     char *id;        /* "<stage>-<instance>": names the slice and the lock */
     char *slice_path;
     char *lock_path;
+    /* further nodes whose outputs it reads, each under a name prefix */
+    char *extra[NODE_MAX_EXTRA];        /* node ids */
+    char *extra_prefix[NODE_MAX_EXTRA]; /* e.g. "glove/" */
+    size_t n_extra;
 } pipe_node;
 
 typedef struct {

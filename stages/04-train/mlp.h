@@ -1,0 +1,64 @@
+/* mlp.h: the reward head every Bradley-Terry method trains (design section 11):
+ * a multi-layer perceptron from an input vector to one scalar reward, ReLU
+ * between layers, forward and backward through OpenBLAS GEMMs on row-major
+ * float32 batches. All parameters live in one contiguous vector (and their
+ * gradients in another) so that the optimizer and checkpoints see one array. */
+#ifndef PPR_TRAIN_MLP_H
+#define PPR_TRAIN_MLP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+
+#define MLP_MAX_LAYERS 8
+
+typedef struct {
+    uint32_t n_layers;                /* linear layers; the last maps to 1 output */
+    uint32_t dims[MLP_MAX_LAYERS + 1]; /* dims[0] = input, dims[n_layers] = 1 */
+    float *params;                    /* [n_params]: per layer W [out][in], then b [out];
+                                         then n_extra values of the method's own */
+    float *grads;                     /* [n_params], same layout */
+    size_t n_params, n_extra;
+    size_t w_off[MLP_MAX_LAYERS], b_off[MLP_MAX_LAYERS]; /* offsets into params */
+} mlp;
+
+/* Activations kept by a forward pass for the backward pass, grown on demand
+ * by mlp_forward (start from a zeroed mlp_ws; one may serve several heads),
+ * so that a steady batch size allocates nothing. */
+typedef struct {
+    float *act[MLP_MAX_LAYERS];     /* act[l] [rows][dims[l]] after the ReLU, 1 <= l < n_layers;
+                                       act[0] unused (the input is the caller's) */
+    float *delta[2];                /* scratch [rows][widest hidden dim] for dL/d(pre-activation) */
+    size_t act_cap[MLP_MAX_LAYERS]; /* floats each buffer holds */
+    size_t delta_cap[2];
+} mlp_ws;
+
+/* in inputs, hidden widths hidden[0 .. n_hidden-1], then one output. Weights
+ * U(-1/sqrt(fan_in), 1/sqrt(fan_in)) like PyTorch's nn.Linear, biases too,
+ * from rng_seed(seed, 0): the same seed gives the same bits. n_extra further
+ * parameters (zero) follow the layers in params and grads, for a method's own
+ * (PRM's user embeddings), so one optimizer and one checkpoint cover all.
+ * A zero width, more than MLP_MAX_LAYERS layers or a width beyond a BLAS int
+ * is PPR_EINPUT. */
+int mlp_init(mlp *m, uint32_t in, const uint32_t *hidden, uint32_t n_hidden, size_t n_extra,
+             uint64_t seed, ppr_err *e);
+
+/* mask [n_params]: 1 for weights and extra parameters (weight decay applies),
+ * 0 for biases. */
+void mlp_decay_mask(const mlp *m, uint8_t *mask);
+void mlp_release(mlp *m);
+void mlp_ws_release(mlp_ws *ws);
+
+/* r[i] = head(X[i]) for X [n][dims[0]] row-major; n fits a BLAS int. */
+int mlp_forward(const mlp *m, mlp_ws *ws, const float *X, size_t n, float *r, ppr_err *e);
+
+/* After mlp_forward on the same X and n: add dL/dparams for dL/dr = dr [n]
+ * to m->grads (the extra parameters' stay as they are); if dX is not NULL, set
+ * dX [n][dims[0]] = dL/dX, which costs one more GEMM of the first layer's size. */
+int mlp_backward(mlp *m, mlp_ws *ws, const float *X, size_t n, const float *dr, float *dX,
+                 ppr_err *e);
+
+void mlp_zero_grad(mlp *m);
+
+#endif

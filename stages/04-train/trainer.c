@@ -1,0 +1,79 @@
+/* trainer.c: the shared minibatch loop (see trainer.h). */
+#include "stages/04-train/trainer.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/rng.h"
+#include "stages/04-train/optim.h"
+
+/* What adamw_init does not check itself. */
+static int cfg_check(const train_cfg *cfg, ppr_err *e)
+{
+    if (cfg->batch == 0)
+        return err_set(e, PPR_EINPUT, "training: the batch size must be at least 1");
+    if (!(cfg->warmup_ratio >= 0 && cfg->warmup_ratio <= 1))
+        return err_set(e, PPR_EINPUT, "training: warmup_ratio %g is outside [0, 1]",
+                       cfg->warmup_ratio);
+    return PPR_OK;
+}
+
+int trainer_run(const trainer_task *t, const uint32_t *subset, size_t n_pairs,
+                const train_cfg *cfg, uint64_t seed, ppr_err *e)
+{
+    int rc = cfg_check(cfg, e);
+    if (rc)
+        return rc;
+    if (n_pairs == 0 || cfg->epochs == 0)
+        return PPR_OK;
+    uint64_t per_epoch = (n_pairs + cfg->batch - 1) / cfg->batch;
+    adamw_cfg oc = {
+        .lr = cfg->lr,
+        .beta1 = 0.9,
+        .beta2 = 0.999,
+        .eps = 1e-8,
+        .weight_decay = cfg->weight_decay,
+        .clip = cfg->clip,
+        .total = per_epoch * cfg->epochs,
+    };
+    oc.warmup = (uint64_t)ceil(cfg->warmup_ratio * (double)oc.total); /* as the HF Trainer */
+    uint32_t *order = malloc(n_pairs * sizeof *order); /* [n_pairs] this epoch's pairs */
+    if (!order)
+        return err_nomem(e);
+    adamw opt;
+    rc = adamw_init(&opt, &oc, t->n, t->decay, e);
+    if (rc) {
+        free(order);
+        return rc;
+    }
+    for (uint32_t epoch = 0; epoch < cfg->epochs && rc == PPR_OK; epoch++) {
+        /* Fisher-Yates from the same start each epoch, so an epoch's order
+         * depends on the seed and the epoch only. */
+        memcpy(order, subset, n_pairs * sizeof *order);
+        rng r;
+        rng_seed(&r, seed, epoch);
+        for (size_t i = n_pairs - 1; i > 0; i--) {
+            size_t j = (size_t)rng_below(&r, i + 1);
+            uint32_t tmp = order[i];
+            order[i] = order[j];
+            order[j] = tmp;
+        }
+        for (size_t at = 0; at < n_pairs && rc == PPR_OK; at += cfg->batch) {
+            size_t b = n_pairs - at < cfg->batch ? n_pairs - at : cfg->batch;
+            memset(t->grads, 0, t->n * sizeof *t->grads);
+            rc = t->batch(t->ctx, order + at, b, e);
+            if (rc == PPR_OK)
+                adamw_step(&opt, t->params, t->grads);
+        }
+    }
+    adamw_release(&opt);
+    free(order);
+    for (size_t i = 0; i < t->n && rc == PPR_OK; i++)
+        if (!isfinite(t->params[i]))
+            rc = err_set(e, PPR_EINPUT,
+                         "training diverged (a parameter is not finite after %u epochs at "
+                         "lr %g); lower the learning rate",
+                         cfg->epochs, cfg->lr);
+    return rc;
+}
