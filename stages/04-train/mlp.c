@@ -1,9 +1,10 @@
 /* mlp.c: the reward head of mlp.h. Each hidden layer is one row-major sgemm
- * (X W^T) followed by one pass that adds the bias and applies the ReLU; the
- * last layer has one output, so it is a matrix-vector product. The backward
- * pass mirrors it: dW = delta^T A and dA = delta W as sgemms, the bias
- * gradient as column sums, the ReLU's derivative fused into the pass that
- * builds the next delta. Nothing allocates once the workspace fits the batch. */
+ * (A W^T) and one pass that adds the bias and applies the ReLU; the output
+ * layer has one unit, so it is a dot product per row. The backward pass
+ * mirrors it: dW = delta^T A and dA = delta W as sgemms, while the bias
+ * gradient (column sums of delta) and the ReLU's derivative ride along in the
+ * one pass that builds each delta. The passes run in place over the
+ * workspace, which stops growing once it fits the batch. */
 #include "stages/04-train/mlp.h"
 
 #include <cblas.h>
@@ -218,9 +219,10 @@ static void out_forward(float *r, const float *A, const float *w, float b, size_
     }
 }
 
-/* gw [k] += sum over rows of dr[i] A[i]; and unless D is NULL, D [n][k] =
- * dL/d(pre-activation) of the last hidden layer, whose outputs A are, and
- * gb [k] += its column sums. */
+/* The output layer's backward over A [n][k], its input: gw [k] += sum over
+ * rows of dr[i] A[i]; and unless D is NULL (no hidden layer), D [n][k] =
+ * dL/d(pre-activation) of the last hidden layer (A being its ReLU output) and
+ * gb [k], that layer's bias gradient, += the column sums of D. */
 static void out_backward(float *gw, const float *A, const float *dr, const float *w, float *D,
                          float *gb, size_t n, size_t k)
 {
@@ -263,8 +265,7 @@ int mlp_forward(const mlp *m, mlp_ws *ws, const float *X, size_t n, float *r, pp
         bias_relu(C, m->params + m->b_off[l], n, (size_t)out);
         A = C;
     }
-    out_forward(r, A, m->params + m->w_off[L - 1], m->params[m->b_off[L - 1]], n,
-                m->dims[L - 1]);
+    out_forward(r, A, m->params + m->w_off[L - 1], m->params[m->b_off[L - 1]], n, m->dims[L - 1]);
     return PPR_OK;
 }
 
@@ -301,13 +302,13 @@ int mlp_backward(mlp *m, mlp_ws *ws, const float *X, size_t n, const float *dr, 
         int in = (int)m->dims[l], out = (int)m->dims[l + 1];
         const float *Al = l ? ws->act[l] : X; /* [n][in] the layer's input */
         const float *W = m->params + m->w_off[l];
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, (int)n, 1.0f, D, out, Al,
-                    in, 1.0f, m->grads + m->w_off[l], in);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, (int)n, 1.0f, D, out, Al, in,
+                    1.0f, m->grads + m->w_off[l], in);
         float *next = l ? ws->delta[cur ^ 1] : dX; /* [n][in] */
         if (!next)
             break;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, in, out, 1.0f, D, out, W,
-                    in, 0.0f, next, in);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, in, out, 1.0f, D, out, W, in,
+                    0.0f, next, in);
         if (l)
             relu_mask(next, Al, m->grads + m->b_off[l - 1], n, (size_t)in);
         D = next;

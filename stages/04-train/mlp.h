@@ -14,11 +14,11 @@
 #define MLP_MAX_LAYERS 8
 
 typedef struct {
-    uint32_t n_layers;                /* linear layers; the last maps to 1 output */
+    uint32_t n_layers;                 /* linear layers; the last maps to 1 output */
     uint32_t dims[MLP_MAX_LAYERS + 1]; /* dims[0] = input, dims[n_layers] = 1 */
-    float *params;                    /* [n_params]: per layer W [out][in], then b [out];
-                                         then n_extra values of the method's own */
-    float *grads;                     /* [n_params], same layout */
+    float *params;                     /* [n_params]: per layer W [out][in], then b [out];
+                                          then n_extra values of the method's own */
+    float *grads;                      /* [n_params], same layout */
     size_t n_params, n_extra;
     size_t w_off[MLP_MAX_LAYERS], b_off[MLP_MAX_LAYERS]; /* offsets into params */
 } mlp;

@@ -30,8 +30,8 @@ typedef struct {
 
 typedef struct {
     adamw_cfg cfg;
-    float *m, *v;       /* [n] first and second moments, float32 as in torch */
-    const uint8_t *decay; /* [n] 1 where weight decay applies, borrowed */
+    float *m, *v;         /* [n] first and second moments, float32 as in torch */
+    const uint8_t *decay; /* [n] 1 where weight decay applies; borrowed, not NULL */
     size_t n;
     uint64_t step;
 } adamw;
@@ -46,10 +46,11 @@ void adamw_release(adamw *o);
  * 0 from t = total on (Hugging Face's get_linear_schedule_with_warmup). */
 double adamw_lr(const adamw_cfg *cfg, uint64_t t);
 
-/* Clip grads [n] in place to cfg.clip in global L2 norm (scaled by
- * clip / (norm + 1e-6) when that is below 1, as torch's clip_grad_norm_), then
- * one AdamW step on params [n] at adamw_lr(cfg, step). Returns the norm
- * before clipping. */
+/* Clip grads [n] to cfg.clip in global L2 norm (scaled by clip / (norm +
+ * 1e-6) when that is below 1, as torch's clip_grad_norm_), then one AdamW step
+ * on params [n] at adamw_lr(cfg, step). The step consumes the gradient: grads
+ * are all zero on return, ready for the next minibatch to accumulate into
+ * (no zeroing pass needed between steps). Returns the norm before clipping. */
 double adamw_step(adamw *o, float *params, float *grads);
 
 #endif

@@ -47,6 +47,8 @@ int trainer_run(const trainer_task *t, const uint32_t *subset, size_t n_pairs,
         free(order);
         return rc;
     }
+    /* adamw_step leaves the gradients at zero for the next batch. */
+    memset(t->grads, 0, t->n * sizeof *t->grads);
     for (uint32_t epoch = 0; epoch < cfg->epochs && rc == PPR_OK; epoch++) {
         /* Fisher-Yates from the same start each epoch, so an epoch's order
          * depends on the seed and the epoch only. */
@@ -61,7 +63,6 @@ int trainer_run(const trainer_task *t, const uint32_t *subset, size_t n_pairs,
         }
         for (size_t at = 0; at < n_pairs && rc == PPR_OK; at += cfg->batch) {
             size_t b = n_pairs - at < cfg->batch ? n_pairs - at : cfg->batch;
-            memset(t->grads, 0, t->n * sizeof *t->grads);
             rc = t->batch(t->ctx, order + at, b, e);
             if (rc == PPR_OK)
                 adamw_step(&opt, t->params, t->grads);
