@@ -416,6 +416,34 @@ static int method_train(method *m, const pair_set *ps, const train_cfg *cfg, ppr
     return rc ? err_wrap(e, "training %s", m->name) : PPR_OK;
 }
 
+int method_init_from(method *m, const method *src, ppr_err *e)
+{
+    model *md = (model *)m;
+    const model *sd = (const model *)src;
+    if (sd->kind != KIND_SHARED || sd->n_heads != 1 || sd->user_dim)
+        return err_set(e, PPR_EINPUT, "cannot start %s from \"%s\": not a shared head",
+                       m->name, src->name);
+    if (sd->base.dim != m->dim || sd->n_hidden != md->n_hidden ||
+        memcmp(sd->hidden, md->hidden, sizeof sd->hidden) != 0)
+        return err_set(e, PPR_EINPUT, "cannot start %s from \"%s\": its features or hidden "
+                       "widths differ", m->name, src->name);
+    const mlp *from = &sd->heads[0];
+    for (uint32_t h = 0; h < md->n_heads; h++) {
+        mlp *to = &md->heads[h];
+        for (uint32_t l = 0; l < to->n_layers; l++) {
+            uint32_t out = to->dims[l + 1], in = to->dims[l], src_in = from->dims[l];
+            /* Row by row: PRM's first layer is wider by the user embedding. */
+            for (uint32_t o = 0; o < out; o++)
+                memcpy(to->params + to->w_off[l] + (size_t)o * in,
+                       from->params + from->w_off[l] + (size_t)o * src_in,
+                       src_in * sizeof(float));
+            memcpy(to->params + to->b_off[l], from->params + from->b_off[l],
+                   out * sizeof(float));
+        }
+    }
+    return PPR_OK;
+}
+
 /* ================ scoring ================ */
 
 /* The head that scores user u: -1 when an individual model has none. */

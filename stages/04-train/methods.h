@@ -66,6 +66,13 @@ static inline void method_free(method *m)
         m->free(m);
 }
 
+/* Start m's heads from src's, a trained shared-head method (the pre-trained
+ * reference) over the same features with the same hidden widths: every head of
+ * m (each user's, for individual) gets src's parameters; PRM's first layer
+ * gets them for the feature columns and keeps its own for the user embedding.
+ * Anything else is PPR_EINPUT saying what differs. */
+int method_init_from(method *m, const method *src, ppr_err *e);
+
 /* Strict accuracy (a tie is wrong, as in the official code): correct[u] and
  * total[u] [n_users] count pairs with r(chosen) > r(rejected) per user. */
 int method_accuracy(method *m, const pair_set *pairs, uint64_t *correct, uint64_t *total,

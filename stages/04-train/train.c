@@ -73,6 +73,8 @@ int train_setup_read(train_setup *ts, stage_run *r, ppr_err *e)
     for (int i = 0; i < n_hidden; i++)
         h->hidden[i] = (uint32_t)hidden[i];
     h->batch = (uint32_t)batch;
+    const cJSON *from = cJSON_GetObjectItemCaseSensitive(c, "from_pretrained");
+    ts->from_pretrained = cJSON_IsTrue(from) && strcmp(ts->method, "pretrained") != 0;
     const cJSON *prm = cJSON_GetObjectItemCaseSensitive(c, "prm");
     int64_t user_dim = 0;
     if (prm && (json_get_num(prm, "alpha", w, &h->alpha, e) ||
@@ -245,11 +247,14 @@ static int pairs_pick(const pairs_buf *b, const size_t *idx, size_t n, pairs_buf
 
 /* ---- training and evaluation -------------------------------------------------- */
 
-static int fit(const char *name, const pair_set *ps, const train_cfg *cfg, method **out,
-               ppr_err *e)
+/* A new method trained on ps; started from init's heads when init is not NULL. */
+static int fit(const char *name, const pair_set *ps, const train_cfg *cfg, const method *init,
+               method **out, ppr_err *e)
 {
     method *m;
     int rc = method_new(&m, name, ps->dim, ps->n_users, cfg, e);
+    if (rc == PPR_OK && init)
+        rc = method_init_from(m, init, e);
     if (rc == PPR_OK && (rc = m->train(m, ps, cfg, e)) != PPR_OK) {
         method_free(m);
         m = NULL;
@@ -278,8 +283,8 @@ static int accuracy_all(method *m, const pair_set *ps, double *acc, ppr_err *e)
  * share of them with each choice, keep the best validation accuracy (the
  * fewer epochs on a tie); one choice needs no validation. */
 static int choose_epochs(const train_setup *ts, const pairs_buf *all, const float *matrix,
-                         uint32_t dim, uint32_t n_users, uint64_t seed, cJSON *validation,
-                         int64_t *best, ppr_err *e)
+                         uint32_t dim, uint32_t n_users, uint64_t seed, const method *init,
+                         cJSON *validation, int64_t *best, ppr_err *e)
 {
     const epoch_rule *rule = rule_for(ts, (int64_t)all->n);
     *best = rule->choices[0];
@@ -314,7 +319,7 @@ static int choose_epochs(const train_setup *ts, const pairs_buf *all, const floa
         pair_set val_set = pair_view(&val, matrix, dim, n_users);
         method *m;
         double acc;
-        if ((rc = fit(ts->method, &fit_set, &cfg, &m, e)) == PPR_OK)
+        if ((rc = fit(ts->method, &fit_set, &cfg, init, &m, e)) == PPR_OK)
             rc = accuracy_all(m, &val_set, &acc, e);
         method_free(m);
         if (rc)
@@ -472,6 +477,29 @@ static cJSON *metrics_new(stage_run *r, const train_setup *ts, cJSON *minority)
     return m;
 }
 
+/* The reference's model of this seed (input "pretrained/model-s<seed>"),
+ * which must read dim-wide features. */
+static int reference_load(stage_run *r, uint64_t seed, uint32_t dim, method **out, ppr_err *e)
+{
+    char name[64];
+    snprintf(name, sizeof name, "pretrained/model-s%llu", (unsigned long long)seed);
+    void *payload;
+    size_t n;
+    *out = NULL;
+    int rc = stage_input(r, name, PAYLOAD_MODEL, &payload, &n, e);
+    if (rc)
+        return rc;
+    rc = method_load(out, payload, n, name, e);
+    free(payload);
+    if (rc == PPR_OK && (*out)->dim != dim) {
+        rc = err_set(e, PPR_EINPUT, "'%s' reads %u-wide features, the dataset has %u", name,
+                     (*out)->dim, dim);
+        method_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
 /* Users of the dataset without a single pair among these training pairs: an
  * Individual RM cannot learn them (its head stays as initialized), so the run
  * lists them under "untrained_users" instead of hiding it. */
@@ -523,16 +551,21 @@ int train_dataset(stage_run *r, const train_setup *ts, cJSON **metrics, ppr_err 
             cJSON *validation = cJSON_AddArrayToObject(run, "validation");
             untrained_users(&first, &d.v, run);
             train_cfg cfg = ts->head;
-            int64_t epochs;
-            rc = choose_epochs(ts, &first, d.f.matrix, dim, n_users, ts->seeds[k], validation,
-                               &epochs, e);
+            int64_t epochs = 0;
+            method *init = NULL;
+            if (ts->from_pretrained)
+                rc = reference_load(r, ts->seeds[k], dim, &init, e);
+            if (rc == PPR_OK)
+                rc = choose_epochs(ts, &first, d.f.matrix, dim, n_users, ts->seeds[k], init,
+                                   validation, &epochs, e);
             cfg.seed = ts->seeds[k];
             cfg.epochs = (uint32_t)epochs;
             cJSON_AddNumberToObject(run, "epochs", (double)epochs);
             method *m = NULL;
             pair_set ps = pair_view(&first, d.f.matrix, dim, n_users);
             if (rc == PPR_OK)
-                rc = fit(ts->method, &ps, &cfg, &m, e);
+                rc = fit(ts->method, &ps, &cfg, init, &m, e);
+            method_free(init);
             if (rc == PPR_OK)
                 rc = evaluate(m, &test, d.f.matrix, dim, &d.v,
                               cJSON_GetObjectItemCaseSensitive(*metrics, "minority_users"), run,
@@ -600,8 +633,8 @@ int train_reference(stage_run *r, const train_setup *ts, cJSON **metrics, ppr_er
         cJSON_AddNumberToObject(run, "size", (double)train.n);
         cJSON_AddNumberToObject(run, "seed", (double)ts->seeds[k]);
         train_cfg cfg = ts->head;
-        int64_t epochs;
-        rc = choose_epochs(ts, &train, matrix, dim, (uint32_t)n_sets, ts->seeds[k],
+        int64_t epochs = 0;
+        rc = choose_epochs(ts, &train, matrix, dim, (uint32_t)n_sets, ts->seeds[k], NULL,
                            cJSON_AddArrayToObject(run, "validation"), &epochs, e);
         cfg.seed = ts->seeds[k];
         cfg.epochs = (uint32_t)epochs;
@@ -609,7 +642,7 @@ int train_reference(stage_run *r, const train_setup *ts, cJSON **metrics, ppr_er
         method *m = NULL;
         pair_set ps = pair_view(&train, matrix, dim, (uint32_t)n_sets);
         if (rc == PPR_OK)
-            rc = fit("pretrained", &ps, &cfg, &m, e);
+            rc = fit("pretrained", &ps, &cfg, NULL, &m, e);
         cJSON *per = cJSON_AddObjectToObject(run, "test_accuracy");
         s = 0;
         for (const cJSON *it = on->child; it && rc == PPR_OK; it = it->next, s++) {
@@ -652,18 +685,9 @@ int train_evaluate_reference(stage_run *r, const train_setup *ts, cJSON **metric
     cJSON *runs = cJSON_GetObjectItemCaseSensitive(*metrics, "runs");
     rc = pairs_collect(&d, PREFS_TEST, 0, (size_t)ts->eval_size, 0, &test, e);
     for (int k = 0; k < ts->n_seeds && rc == PPR_OK; k++) {
-        char name[64];
-        snprintf(name, sizeof name, "pretrained/model-s%llu", (unsigned long long)ts->seeds[k]);
-        void *payload;
-        size_t n;
         method *m = NULL;
-        if ((rc = stage_input(r, name, PAYLOAD_MODEL, &payload, &n, e)))
+        if ((rc = reference_load(r, ts->seeds[k], d.f.h->dim, &m, e)))
             break;
-        rc = method_load(&m, payload, n, name, e);
-        free(payload);
-        if (rc == PPR_OK && m->dim != d.f.h->dim)
-            rc = err_set(e, PPR_EINPUT, "'%s' reads %u-wide features, \"%s\" has %u", name,
-                         m->dim, r->instance, d.f.h->dim);
         cJSON *run = cJSON_CreateObject();
         cJSON_AddItemToArray(runs, run);
         cJSON_AddNumberToObject(run, "size", 0);

@@ -33,6 +33,7 @@ typedef struct {
     double validation_fraction;
     int64_t eval_size;
     int threads;
+    int from_pretrained; /* start every head from the reference's (same seed) */
     train_cfg head; /* lr, decay, batch, widths, PRM's alpha and width; seed and
                        epochs set per run */
 } train_setup;

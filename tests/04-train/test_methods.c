@@ -553,6 +553,52 @@ static void test_ties(void)
     synth_free(&s);
 }
 
+/* Heads started from a trained reference score like it before any training
+ * of their own (every individual head). PRM accepts the reference
+ * (its user-embedding columns keep their own values, so its scores differ);
+ * other widths and a non-shared source are refused. */
+static void test_init_from(void)
+{
+    double theta[2 * DIM];
+    thetas_random(theta, 2, 23);
+    synth s = synth_make(theta, 2, 0, 50, 24);
+    train_cfg cfg = cfg_default();
+    cfg.epochs = 2;
+    method *ref = trained("pretrained", &s, &cfg);
+    method *ind = NULL, *prm = NULL, *wide = NULL;
+    ppr_err e = {0};
+    CU_ASSERT_EQUAL_FATAL(method_new(&ind, "individual", DIM, 2, &cfg, &e), PPR_OK);
+    CU_ASSERT_EQUAL_FATAL(method_init_from(ind, ref, &e), PPR_OK);
+    float *a = malloc(s.ps.n * sizeof *a), *b = malloc(s.ps.n * sizeof *b);
+    CU_ASSERT_FATAL(a && b);
+    for (int which = 0; which < 2; which++) {
+        CU_ASSERT_EQUAL_FATAL(ref->score(ref, &s.ps, which, a, &e), PPR_OK);
+        CU_ASSERT_EQUAL_FATAL(ind->score(ind, &s.ps, which, b, &e), PPR_OK);
+        /* Equal up to rounding: the individual heads score per-user batches,
+         * and sgemm may sum a batch of another height in another order. */
+        double worst = 0;
+        for (size_t i = 0; i < s.ps.n; i++)
+            worst = fmax(worst, fabs((double)a[i] - b[i]));
+        CU_ASSERT(worst < 1e-5);
+    }
+    CU_ASSERT_EQUAL_FATAL(method_new(&prm, "prm", DIM, 2, &cfg, &e), PPR_OK);
+    CU_ASSERT_EQUAL(method_init_from(prm, ref, &e), PPR_OK);
+    train_cfg other = cfg;
+    other.hidden[0] += 1;
+    CU_ASSERT_EQUAL_FATAL(method_new(&wide, "vanilla", DIM, 2, &other, &e), PPR_OK);
+    CU_ASSERT_EQUAL(method_init_from(wide, ref, &e), PPR_EINPUT);
+    CU_ASSERT(err_has(&e, "hidden widths differ"));
+    CU_ASSERT_EQUAL(method_init_from(ref, ind, &e), PPR_EINPUT);
+    CU_ASSERT(err_has(&e, "not a shared head"));
+    free(a);
+    free(b);
+    method_free(ref);
+    method_free(ind);
+    method_free(prm);
+    method_free(wide);
+    synth_free(&s);
+}
+
 int main(void)
 {
     static const test_case cases[] = {
@@ -565,6 +611,7 @@ int main(void)
         {"a corrupt, truncated or foreign model is refused", test_corrupt},
         {"unknown method, foreign user, wrong width, no pairs: refused", test_bad_input},
         {"strict accuracy: a tie is wrong", test_ties},
+        {"heads started from the reference score like it", test_init_from},
         {NULL, NULL},
     };
     return test_main("04-train methods", NULL, NULL, cases, CU_BRM_VERBOSE);

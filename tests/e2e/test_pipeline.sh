@@ -143,4 +143,15 @@ diff -r "$G/manifests/lock" manifests/lock > /dev/null || fail "h: restored lock
 ninja > h5.log 2>&1
 grep -q 'ninja: no work to do.' h5.log && ok "h: then no work to do" || fail "h: work left"
 
+# Heads started from the pre-trained reference: the training instances rerun
+# and read its models; the reference itself and everything upstream stay.
+cd "$G"
+set_key "$G" 's/"from_pretrained": false,/"from_pretrained": true,/'
+ninja > fp.log 2>&1 || { fail "from_pretrained: ninja"; cat fp.log; }
+expect=$(ls manifests/lock/04-train-*.*.json | grep -v '\.pretrained\.json' | sort)
+[ "$(stages_run fp.log)" = "$expect" ] && ok "from_pretrained: the training instances rerun, nothing else" ||
+    fail "from_pretrained: ran $(stages_run fp.log)"
+grep -q '"name":"pretrained/model-s1"' manifests/lock/04-train-sim-pllm.vanilla.json &&
+    ok "from_pretrained: they read the reference's models" || fail "from_pretrained: inputs"
+
 finish

@@ -138,14 +138,16 @@ static int encode_extras(const pipeline *p, pipe_node *n, ppr_err *e)
 }
 
 /* The pre-trained reference reads the general preference sets it is trained
- * on; a (dataset, "pretrained") instance reads the reference's models. */
+ * on; a (dataset, "pretrained") instance reads the reference's models, and so
+ * does every training instance when heads start from the reference. */
 static int train_extras(const pipeline *p, pipe_node *n, ppr_err *e)
 {
+    const cJSON *train = cJSON_GetObjectItemCaseSensitive(p->config, "train");
     if (n->data)
-        return strcmp(n->method, "pretrained") == 0
+        return strcmp(n->method, "pretrained") == 0 ||
+                       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(train, "from_pretrained"))
                    ? node_extra(n, "04-train-pretrained", "pretrained/", e)
                    : PPR_OK;
-    const cJSON *train = cJSON_GetObjectItemCaseSensitive(p->config, "train");
     const cJSON *on = cJSON_GetObjectItemCaseSensitive(train, "pretrained_on");
     int rc = PPR_OK;
     for (const cJSON *s = on->child; s && rc == PPR_OK; s = s->next) {
@@ -182,6 +184,9 @@ static int slice_train(const pipeline *p, const pipe_node *n, cJSON **cfg, ppr_e
     if (ok && !n->data)
         ok = cJSON_AddItemToObject(c, "pretrained_on", cJSON_Duplicate(
                  cJSON_GetObjectItemCaseSensitive(train, "pretrained_on"), 1)) != 0;
+    if (ok && strcmp(n->method, "pretrained") != 0)
+        ok = cJSON_AddItemToObject(c, "from_pretrained", cJSON_Duplicate(
+                 cJSON_GetObjectItemCaseSensitive(train, "from_pretrained"), 1)) != 0;
     if (ok && strcmp(n->method, "prm") == 0)
         ok = cJSON_AddItemToObject(c, "prm", cJSON_Duplicate(
                                        cJSON_GetObjectItemCaseSensitive(train, "prm"), 1)) != 0;
