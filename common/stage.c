@@ -73,6 +73,19 @@ int stage_init(stage_run *r, const char *stage, int argc, char **argv, ppr_err *
     return PPR_OK;
 }
 
+int stage_main(const char *stage, const char *prog, int argc, char **argv, stage_fn run)
+{
+    stage_run r;
+    ppr_err e = {0};
+    int rc = stage_init(&r, stage, argc, argv, &e);
+    if (rc == PPR_OK)
+        rc = run(&r, &e);
+    if (rc)
+        fprintf(stderr, "%s: %s\n", prog, e.msg);
+    stage_release(&r);
+    return rc;
+}
+
 void stage_release(stage_run *r)
 {
     if (!r)

@@ -73,6 +73,11 @@ int stage_put_json(stage_run *r, const char *name, const cJSON *v, uint64_t rows
 
 int stage_commit(stage_run *r, ppr_err *e);
 
+/* The whole life of a stage program: stage_init, run, and on failure one line
+ * "<prog>: <message>" on stderr; returns the exit code for main to return. */
+typedef int (*stage_fn)(stage_run *r, ppr_err *e);
+int stage_main(const char *stage, const char *prog, int argc, char **argv, stage_fn run);
+
 /* Prints "<stage> <instance>: <msg>" on stderr for the final summary line. */
 void stage_say(const stage_run *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -217,18 +217,17 @@ out:
     return rc;
 }
 
-int main(int argc, char **argv)
+/* libcurl's global state around the stage: set up once, before any thread. */
+static int run_with_curl(stage_run *r, ppr_err *e)
 {
-    stage_run r = {0};
-    ppr_err e = {0};
-    int rc = download_global_init(&e);
+    int rc = download_global_init(e);
     if (rc == PPR_OK)
-        rc = stage_init(&r, "01-fetch", argc, argv, &e);
-    if (rc == PPR_OK)
-        rc = run(&r, &e);
-    if (rc)
-        fprintf(stderr, "ppr-fetch: %s\n", e.msg);
-    stage_release(&r);
+        rc = run(r, e);
     download_global_release();
     return rc;
+}
+
+int main(int argc, char **argv)
+{
+    return stage_main("01-fetch", "ppr-fetch", argc, argv, run_with_curl);
 }

@@ -58,13 +58,5 @@ static int run(stage_run *r, ppr_err *e)
 
 int main(int argc, char **argv)
 {
-    stage_run r;
-    ppr_err e = {0};
-    int rc = stage_init(&r, "02-characterize", argc, argv, &e);
-    if (rc == PPR_OK)
-        rc = run(&r, &e);
-    if (rc)
-        fprintf(stderr, "ppr-characterize: %s\n", e.msg);
-    stage_release(&r);
-    return rc;
+    return stage_main("02-characterize", "ppr-characterize", argc, argv, run);
 }

@@ -2,7 +2,6 @@
  * Conditional RM's "User ID" prompts when that method runs) as a vector of the
  * configured encoder, each text encoded once: rows the previous matrix of the
  * same encoder holds are reused. Writes the feature matrix and a summary. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -106,13 +105,5 @@ out:
 
 int main(int argc, char **argv)
 {
-    stage_run r;
-    ppr_err e = {0};
-    int rc = stage_init(&r, "03-encode", argc, argv, &e);
-    if (rc == PPR_OK)
-        rc = run(&r, &e);
-    if (rc)
-        fprintf(stderr, "ppr-encode: %s\n", e.msg);
-    stage_release(&r);
-    return rc;
+    return stage_main("03-encode", "ppr-encode", argc, argv, run);
 }

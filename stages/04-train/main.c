@@ -6,7 +6,6 @@
  * metrics. The "pretrained" instance trains the reference on general
  * preference data; a (dataset, "pretrained") instance evaluates it. */
 #include <cblas.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "common/stage.h"
@@ -45,13 +44,5 @@ static int run(stage_run *r, ppr_err *e)
 
 int main(int argc, char **argv)
 {
-    stage_run r;
-    ppr_err e = {0};
-    int rc = stage_init(&r, "04-train", argc, argv, &e);
-    if (rc == PPR_OK)
-        rc = run(&r, &e);
-    if (rc)
-        fprintf(stderr, "ppr-train: %s\n", e.msg);
-    stage_release(&r);
-    return rc;
+    return stage_main("04-train", "ppr-train", argc, argv, run);
 }
