@@ -49,50 +49,35 @@ int repo_gc(int dry_run, FILE *out, uint64_t *freed_bytes, size_t *n_removed, pp
 {
     *freed_bytes = 0;
     *n_removed = 0;
-    store s;
-    int rc = store_init(&s, NULL, e);
+    repo_state st;
+    int rc = repo_state_load(&st, e);
     if (rc)
         return rc;
-    repo_lockset locks = {0}, runs = {0};
-    repo_refs refs = {0};
-    repo_files files = {0};
     const char *verb = dry_run ? "would remove" : "removed";
     uint64_t freed = 0;
     size_t removed = 0, kept = 0;
-    char *runs_dir = repo_runs_dir(&s);
-    if (!runs_dir) {
-        rc = err_nomem(e);
-        goto done;
-    }
-    if ((rc = repo_lockset_load(&locks, LOCK_DIR, e)) ||
-        (rc = repo_lockset_load(&runs, runs_dir, e)))
-        goto done;
-    if (locks.n_bad) {
+    if (st.locks.n_bad) {
         rc = err_set(e, PPR_EINPUT,
                      "lock '%s' is malformed, so gc cannot tell what it references; fix or "
                      "remove it first (%s)",
-                     locks.bad_paths[0], locks.bad_msgs[0]);
+                     st.locks.bad_paths[0], st.locks.bad_msgs[0]);
         goto done;
     }
-    for (size_t i = 0; i < locks.n && rc == PPR_OK; i++)
-        rc = repo_refs_add_lock(&refs, &locks.locks[i], e);
-    if (rc)
-        goto done;
 
     /* Dead run records go first: the objects only they named become garbage. */
-    for (size_t i = 0; i < runs.n_bad; i++) {
-        uint64_t bytes = file_size(runs.bad_paths[i]);
-        fprintf(out, "%s run record '%s': malformed\n", verb, runs.bad_paths[i]);
-        if ((rc = drop(runs.bad_paths[i], dry_run, e)))
+    for (size_t i = 0; i < st.runs.n_bad; i++) {
+        uint64_t bytes = file_size(st.runs.bad_paths[i]);
+        fprintf(out, "%s run record '%s': malformed\n", verb, st.runs.bad_paths[i]);
+        if ((rc = drop(st.runs.bad_paths[i], dry_run, e)))
             goto done;
         freed += bytes;
         removed++;
     }
-    for (size_t i = 0; i < runs.n; i++) {
-        const lock *l = &runs.locks[i];
-        const char *missing = first_missing(&s, l);
+    for (size_t i = 0; i < st.runs.n; i++) {
+        const lock *l = &st.runs.locks[i];
+        const char *missing = first_missing(&st.s, l);
         if (!missing) {
-            if ((rc = repo_refs_add_lock(&refs, l, e)))
+            if ((rc = repo_refs_add_lock(&st.refs, l, e)))
                 goto done;
             continue;
         }
@@ -103,15 +88,13 @@ int repo_gc(int dry_run, FILE *out, uint64_t *freed_bytes, size_t *n_removed, pp
         freed += bytes;
         removed++;
     }
-    repo_refs_sort(&refs);
+    repo_refs_sort(&st.refs);
 
-    if ((rc = repo_files_scan(&files, &s, e)))
-        goto done;
-    for (size_t i = 0; i < files.n; i++) {
-        const repo_file *f = &files.v[i];
+    for (size_t i = 0; i < st.files.n; i++) {
+        const repo_file *f = &st.files.v[i];
         if (f->kind != REPO_FILE_OBJECT)
             continue;
-        if (repo_refs_find(&refs, f->hex)) {
+        if (repo_refs_find(&st.refs, f->hex)) {
             kept++;
             continue;
         }
@@ -124,8 +107,8 @@ int repo_gc(int dry_run, FILE *out, uint64_t *freed_bytes, size_t *n_removed, pp
         freed += f->bytes;
         removed++;
     }
-    for (size_t i = 0; i < files.n; i++) {
-        const repo_file *f = &files.v[i];
+    for (size_t i = 0; i < st.files.n; i++) {
+        const repo_file *f = &st.files.v[i];
         if (f->kind != REPO_FILE_TEMP)
             continue;
         fprintf(out, "%s stale temp file '%s' (%llu bytes)\n", verb, f->path,
@@ -141,11 +124,6 @@ int repo_gc(int dry_run, FILE *out, uint64_t *freed_bytes, size_t *n_removed, pp
 done:
     *freed_bytes = freed;
     *n_removed = removed;
-    repo_files_release(&files);
-    repo_refs_release(&refs);
-    repo_lockset_release(&runs);
-    repo_lockset_release(&locks);
-    free(runs_dir);
-    store_release(&s);
+    repo_state_release(&st);
     return rc;
 }

@@ -114,6 +114,20 @@ typedef struct {
 int repo_files_scan(repo_files *f, const store *s, ppr_err *e);
 void repo_files_release(repo_files *f);
 
+/* What verify and gc both start from: the store, the locks and run records
+ * (malformed ones kept apart), the objects the locks reference, and the files
+ * of the store. Run records' references are each command's own decision. */
+typedef struct {
+    store s;
+    char *runs_dir;
+    repo_lockset locks, runs;
+    repo_refs refs; /* the locks' references, unsorted */
+    repo_files files;
+} repo_state;
+
+int repo_state_load(repo_state *st, ppr_err *e);
+void repo_state_release(repo_state *st);
+
 /* Whether "<dir2>/<file>" is a store object name (lower-case hex, ".zst");
  * if so hex receives the 64-char name. */
 int repo_object_name(const char *dir2, const char *file, char hex[SHA256_HEX_LEN + 1]);

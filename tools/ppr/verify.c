@@ -323,47 +323,67 @@ void repo_files_release(repo_files *f)
     memset(f, 0, sizeof *f);
 }
 
+int repo_state_load(repo_state *st, ppr_err *e)
+{
+    memset(st, 0, sizeof *st);
+    int rc = store_init(&st->s, NULL, e);
+    if (rc)
+        return rc;
+    if (!(st->runs_dir = repo_runs_dir(&st->s)))
+        rc = err_nomem(e);
+    if (rc == PPR_OK)
+        rc = repo_lockset_load(&st->locks, LOCK_DIR, e);
+    if (rc == PPR_OK)
+        rc = repo_lockset_load(&st->runs, st->runs_dir, e);
+    for (size_t i = 0; i < st->locks.n && rc == PPR_OK; i++)
+        rc = repo_refs_add_lock(&st->refs, &st->locks.locks[i], e);
+    if (rc == PPR_OK)
+        rc = repo_files_scan(&st->files, &st->s, e);
+    if (rc)
+        repo_state_release(st);
+    return rc;
+}
+
+void repo_state_release(repo_state *st)
+{
+    if (!st)
+        return;
+    repo_files_release(&st->files);
+    repo_refs_release(&st->refs);
+    repo_lockset_release(&st->runs);
+    repo_lockset_release(&st->locks);
+    free(st->runs_dir);
+    store_release(&st->s);
+    memset(st, 0, sizeof *st);
+}
+
 /* ---- ppr verify --------------------------------------------------------- */
 
 int repo_verify(FILE *out, size_t *n_bad, ppr_err *e)
 {
     *n_bad = 0;
-    store s;
-    int rc = store_init(&s, NULL, e);
+    repo_state st;
+    int rc = repo_state_load(&st, e);
     if (rc)
         return rc;
-    repo_lockset locks = {0}, runs = {0};
-    repo_refs refs = {0};
-    repo_files files = {0};
     size_t bad = 0, n_objects = 0, n_temps = 0;
-    char *runs_dir = repo_runs_dir(&s);
-    if (!runs_dir) {
-        rc = err_nomem(e);
-        goto done;
-    }
-    if ((rc = repo_lockset_load(&locks, LOCK_DIR, e)) ||
-        (rc = repo_lockset_load(&runs, runs_dir, e)))
-        goto done;
-    for (size_t i = 0; i < locks.n_bad; i++, bad++)
-        fprintf(out, "malformed lock '%s': %s\n", locks.bad_paths[i], locks.bad_msgs[i]);
-    for (size_t i = 0; i < runs.n_bad; i++, bad++)
+    for (size_t i = 0; i < st.locks.n_bad; i++, bad++)
+        fprintf(out, "malformed lock '%s': %s\n", st.locks.bad_paths[i], st.locks.bad_msgs[i]);
+    for (size_t i = 0; i < st.runs.n_bad; i++, bad++)
         fprintf(out, "malformed run record '%s': %s (ppr gc removes it)\n",
-                runs.bad_paths[i], runs.bad_msgs[i]);
-    for (size_t i = 0; i < locks.n && rc == PPR_OK; i++)
-        rc = repo_refs_add_lock(&refs, &locks.locks[i], e);
-    for (size_t i = 0; i < runs.n && rc == PPR_OK; i++)
-        rc = repo_refs_add_lock(&refs, &runs.locks[i], e);
-    if (rc || (rc = repo_files_scan(&files, &s, e)))
+                st.runs.bad_paths[i], st.runs.bad_msgs[i]);
+    for (size_t i = 0; i < st.runs.n && rc == PPR_OK; i++)
+        rc = repo_refs_add_lock(&st.refs, &st.runs.locks[i], e);
+    if (rc)
         goto done;
-    repo_refs_sort(&refs);
-
+    repo_refs_sort(&st.refs);
     size_t total = 0;
-    for (size_t i = 0; i < files.n; i++)
-        total += files.v[i].kind == REPO_FILE_OBJECT;
+    for (size_t i = 0; i < st.files.n; i++)
+        total += st.files.v[i].kind == REPO_FILE_OBJECT;
     progress pg;
     progress_init(&pg, "verify", total);
-    for (size_t i = 0; i < files.n; i++) {
-        const repo_file *f = &files.v[i];
+    for (size_t i = 0; i < st.files.n; i++) {
+        const repo_file *f = &st.files.v[i];
         if (f->kind == REPO_FILE_TEMP) {
             fprintf(out, "stale temp file '%s' (ppr gc removes it)\n", f->path);
             n_temps++;
@@ -383,19 +403,19 @@ int repo_verify(FILE *out, size_t *n_bad, ppr_err *e)
             goto done;
         }
         if (vrc) {
-            const repo_ref *r = repo_refs_find(&refs, f->hex);
+            const repo_ref *r = repo_refs_find(&st.refs, f->hex);
             fprintf(out, "corrupt object %s: %s%s%s%s\n", f->hex, ve.msg,
                     r ? " (referenced by '" : "", r ? r->from : "", r ? "')" : "");
             bad++;
         }
     }
     progress_done(&pg, "objects", NULL);
-    for (size_t i = 0; i < refs.n; i++) {
-        if (store_has(&s, refs.v[i].hex))
+    for (size_t i = 0; i < st.refs.n; i++) {
+        if (store_has(&st.s, st.refs.v[i].hex))
             continue;
-        int stale = strncmp(refs.v[i].from, runs_dir, strlen(runs_dir)) == 0;
-        fprintf(out, "missing object %s: referenced by '%s'%s\n", refs.v[i].hex,
-                refs.v[i].from, stale ? " (a stale run record; ppr gc removes it)" : "");
+        int stale = strncmp(st.refs.v[i].from, st.runs_dir, strlen(st.runs_dir)) == 0;
+        fprintf(out, "missing object %s: referenced by '%s'%s\n", st.refs.v[i].hex,
+                st.refs.v[i].from, stale ? " (a stale run record; ppr gc removes it)" : "");
         n_objects++;
         bad++;
     }
@@ -405,11 +425,6 @@ int repo_verify(FILE *out, size_t *n_bad, ppr_err *e)
     fputc('\n', out);
     *n_bad = bad;
 done:
-    repo_files_release(&files);
-    repo_refs_release(&refs);
-    repo_lockset_release(&runs);
-    repo_lockset_release(&locks);
-    free(runs_dir);
-    store_release(&s);
+    repo_state_release(&st);
     return rc;
 }
