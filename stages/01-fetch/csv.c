@@ -140,6 +140,14 @@ int csv_column(const csv_reader *r, const char *name, size_t *col, ppr_err *e)
     return err_set(e, PPR_EINPUT, "'%s': missing column \"%s\"", r->what, name);
 }
 
+int csv_columns(const csv_reader *r, const char *const *names, size_t *cols, ppr_err *e)
+{
+    int rc = PPR_OK;
+    for (size_t i = 0; names[i] && rc == PPR_OK; i++)
+        rc = csv_column(r, names[i], &cols[i], e);
+    return rc;
+}
+
 int csv_next(csv_reader *r, int *got, ppr_err *e)
 {
     *got = 0;

@@ -37,6 +37,9 @@ void csv_release(csv_reader *r);
 /* The index of the column called name; its absence is an input error. */
 int csv_column(const csv_reader *r, const char *name, size_t *col, ppr_err *e);
 
+/* csv_column for each of the NULL-ended names, into cols[i]. */
+int csv_columns(const csv_reader *r, const char *const *names, size_t *cols, ppr_err *e);
+
 /* Read the next record into r->rec: *got is 1, or 0 at the end of the data. */
 int csv_next(csv_reader *r, int *got, ppr_err *e);
 

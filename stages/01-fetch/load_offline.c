@@ -209,15 +209,13 @@ static void xs_free(xs_data *x)
 
 static int xs_read_prompts(xs_data *x, const src_file *f, ppr_err *e)
 {
+    static const char *const names[] = {"id", "prompt", "label", NULL};
     csv_reader r;
-    size_t c_id, c_prompt, c_label;
+    size_t col[3] = {0};
     int got, rc = csv_open(&r, f->data, f->n, f->name, e);
     if (!rc)
-        rc = csv_column(&r, "id", &c_id, e);
-    if (!rc)
-        rc = csv_column(&r, "prompt", &c_prompt, e);
-    if (!rc)
-        rc = csv_column(&r, "label", &c_label, e);
+        rc = csv_columns(&r, names, col, e);
+    const size_t c_id = col[0], c_prompt = col[1], c_label = col[2];
     while (!rc && !(rc = csv_next(&r, &got, e)) && got) {
         const char *id = csv_field(&r, c_id, NULL), *label = csv_field(&r, c_label, NULL);
         int unsafe = strcmp(label, "unsafe") == 0;
@@ -266,17 +264,13 @@ static int xs_is_completions(const char *name)
 /* One model's completions: each row's id "v2-N" joins prompt "N". */
 static int xs_read_model(xs_data *x, size_t m, const src_file *f, ppr_err *e)
 {
+    static const char *const names[] = {"id", "prompt", "completion", "final_label", NULL};
     csv_reader r;
-    size_t c_id, c_prompt, c_text, c_label;
+    size_t col[4] = {0};
     int got, rc = csv_open(&r, f->data, f->n, f->name, e);
     if (!rc)
-        rc = csv_column(&r, "id", &c_id, e);
-    if (!rc)
-        rc = csv_column(&r, "prompt", &c_prompt, e);
-    if (!rc)
-        rc = csv_column(&r, "completion", &c_text, e);
-    if (!rc)
-        rc = csv_column(&r, "final_label", &c_label, e);
+        rc = csv_columns(&r, names, col, e);
+    const size_t c_id = col[0], c_prompt = col[1], c_text = col[2], c_label = col[3];
     while (!rc && !(rc = csv_next(&r, &got, e)) && got) {
         const char *id = csv_field(&r, c_id, NULL), *label = csv_field(&r, c_label, NULL);
         size_t i = x->n, pn, tn;
