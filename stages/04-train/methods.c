@@ -107,6 +107,23 @@ static const struct {
 
 typedef struct model model;
 
+/* The input of a batch of rows as the head's column blocks (mlp_block), each
+ * by its distinct rows: block 0 the prompts' feature rows, 1 the responses',
+ * 2 (prm) the user embeddings. id says what each batch row reads: a feature
+ * row, or in block 2 0 for e_0 and 1 + u for user u's embedding. */
+enum { BLOCK_PROMPT, BLOCK_RESPONSE, BLOCK_USER, N_BLOCKS };
+
+typedef struct {
+    uint32_t *id[N_BLOCKS];    /* [rows] */
+    uint32_t *map[N_BLOCKS];   /* [rows] each row's distinct row */
+    uint32_t *first[N_BLOCKS]; /* [rows] the distinct ids, first seen first */
+    float *rows[N_BLOCKS];     /* [distinct][width] */
+    float *grad;               /* [distinct][user_dim] dLoss/d(block 2's rows) */
+    uint32_t *table;           /* [2 cap] scratch of dedupe */
+    mlp_block blocks[N_BLOCKS];
+    size_t cap;                /* rows each array holds */
+} batch_in;
+
 /* What a minibatch function needs beside the pair indices. */
 typedef struct {
     model *md;
@@ -129,9 +146,8 @@ struct model {
     float *offsets;    /* prm: [n_adapted][user_dim] o_new of each adapted user */
     uint8_t *decay;    /* [n_params] weight-decay mask of a head */
     mlp_ws ws;
-    float *X, *dX;     /* [rows][in] gathered inputs and dLoss/dX */
+    batch_in in_rows;  /* the current batch's input blocks */
     float *v;          /* [3 rows]: rewards [rows], dLoss/dr [rows], weights [rows / 2] */
-    size_t X_cap, dX_cap, v_cap;
     batch_ctx ctx;     /* the current training task's */
 };
 
@@ -173,29 +189,102 @@ static int pairs_check(const model *md, const pair_set *ps, uint32_t max_user, c
     return PPR_OK;
 }
 
-/* Room for rows input rows (and their dLoss/dX when grad). */
-static int scratch_fit(model *md, size_t rows, int grad, ppr_err *e)
+static void input_release(batch_in *in)
 {
-    size_t cells = rows * md->in;
-    if (mem_grow((void **)&md->X, &md->X_cap, cells, sizeof(float)) ||
-        (grad && mem_grow((void **)&md->dX, &md->dX_cap, cells, sizeof(float))) ||
-        mem_grow((void **)&md->v, &md->v_cap, 3 * rows, sizeof(float)))
+    for (int k = 0; k < N_BLOCKS; k++) {
+        free(in->id[k]);
+        free(in->map[k]);
+        free(in->first[k]);
+        free(in->rows[k]);
+    }
+    free(in->grad);
+    free(in->table);
+    memset(in, 0, sizeof *in);
+}
+
+/* Room for a batch of rows rows (and 3 rows of md->v). */
+static int input_fit(model *md, size_t rows, ppr_err *e)
+{
+    batch_in *in = &md->in_rows;
+    if (rows <= in->cap)
+        return PPR_OK;
+    size_t cap = 1, ud = md->user_dim ? md->user_dim : 1;
+    while (cap < rows)
+        cap *= 2;
+    input_release(in);
+    int ok = 1;
+    for (int k = 0; k < N_BLOCKS; k++) {
+        size_t width = k == BLOCK_USER ? ud : md->base.dim;
+        ok = ok && (in->id[k] = malloc(cap * sizeof *in->id[k])) &&
+             (in->map[k] = malloc(cap * sizeof *in->map[k])) &&
+             (in->first[k] = malloc(cap * sizeof *in->first[k])) &&
+             (in->rows[k] = malloc(cap * width * sizeof *in->rows[k]));
+    }
+    ok = ok && (in->grad = malloc(cap * ud * sizeof *in->grad)) &&
+         (in->table = malloc(2 * cap * sizeof *in->table));
+    float *v = realloc(md->v, 3 * cap * sizeof *v);
+    if (v)
+        md->v = v;
+    if (!ok || !v) {
+        input_release(in);
         return err_nomem(e);
+    }
+    in->cap = cap;
     return PPR_OK;
 }
 
-/* X [b][in]: row i starts [phi(prompt); phi(response)] of pair idx[i], the
- * response being the chosen (which 0) or the rejected (1) one; columns from
- * 2 dim on are left to the caller. */
-static void pairs_gather(const pair_set *ps, const uint32_t *idx, size_t b, int which, float *X,
-                         uint32_t in)
+/* map [n]: each id's slot among the distinct ids, which go to first in the
+ * order first seen; table [cap] (a power of two >= 2 n) is scratch. Returns
+ * how many are distinct. */
+static size_t dedupe(const uint32_t *id, size_t n, uint32_t *map, uint32_t *first,
+                     uint32_t *table, size_t cap)
 {
-    size_t d = ps->dim;
-    for (size_t i = 0; i < b; i++) {
-        const uint32_t *row = ps->rows + (size_t)idx[i] * 3;
-        memcpy(X + i * in, ps->matrix + (size_t)row[0] * d, d * sizeof(float));
-        memcpy(X + i * in + d, ps->matrix + (size_t)row[1 + which] * d, d * sizeof(float));
+    memset(table, 0, cap * sizeof *table); /* 1 + slot; 0 is empty */
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t h = (id[i] * 2654435761u) & (cap - 1);
+        while (table[h] && first[table[h] - 1] != id[i])
+            h = (h + 1) & (cap - 1);
+        if (!table[h]) {
+            first[k] = id[i];
+            table[h] = (uint32_t)++k;
+        }
+        map[i] = table[h] - 1;
     }
+    return k;
+}
+
+/* The blocks of a batch of rows rows whose ids are set: each block deduped,
+ * the feature blocks' distinct rows copied from ps's matrix; block 2's rows
+ * (prm) are the caller's to fill (in->first[BLOCK_USER] says whose). */
+static void input_build(model *md, const pair_set *ps, size_t rows)
+{
+    batch_in *in = &md->in_rows;
+    int n_blocks = md->user_dim ? N_BLOCKS : BLOCK_USER;
+    for (int k = 0; k < n_blocks; k++) {
+        size_t width = k == BLOCK_USER ? md->user_dim : ps->dim;
+        size_t n = dedupe(in->id[k], rows, in->map[k], in->first[k], in->table, 2 * in->cap);
+        for (size_t j = 0; k != BLOCK_USER && j < n; j++)
+            memcpy(in->rows[k] + j * width, ps->matrix + (size_t)in->first[k][j] * width,
+                   width * sizeof(float));
+        in->blocks[k] = (mlp_block){in->rows[k], n, (uint32_t)width, in->map[k],
+                                    k == BLOCK_USER ? in->grad : NULL};
+    }
+}
+
+/* Rows i and rows + i of a batch read pair idx[i]'s prompt: ids of block 0. */
+static void ids_prompt(const pair_set *ps, const uint32_t *idx, size_t b, uint32_t *id)
+{
+    for (size_t i = 0; i < b; i++)
+        id[i] = ps->rows[(size_t)idx[i] * 3];
+}
+
+/* Pair idx[i]'s chosen (which 0) or rejected (1) response: ids of block 1. */
+static void ids_response(const pair_set *ps, const uint32_t *idx, size_t b, int which,
+                         uint32_t *id)
+{
+    for (size_t i = 0; i < b; i++)
+        id[i] = ps->rows[(size_t)idx[i] * 3 + 1 + which];
 }
 
 /* [n] 0 .. n-1 (one entry when n is 0); malloc'd, NULL when out of memory. */
@@ -246,74 +335,103 @@ static void prm_embedding(const model *md, uint32_t u, float *out)
 
 /* ================ training ================ */
 
-/* The BT loss of one head on [prompt; response] rows: X [2b][in] holds the
- * chosen rows, then the rejected rows. */
+/* Block 2's distinct rows from their ids: e_0 for 0, user u's embedding for
+ * 1 + u. */
+static void prm_fill(model *md)
+{
+    batch_in *in = &md->in_rows;
+    size_t ud = md->user_dim;
+    for (size_t j = 0; j < in->blocks[BLOCK_USER].n_rows; j++) {
+        uint32_t id = in->first[BLOCK_USER][j];
+        float *out = in->rows[BLOCK_USER] + j * ud;
+        if (id == 0)
+            memcpy(out, prm_users(md), ud * sizeof *out);
+        else
+            prm_embedding(md, id - 1, out);
+    }
+}
+
+/* A batch of 2b rows, pair idx[i]'s chosen response at row i and its rejected
+ * one at row b + i, each with its prompt; block 2's ids are left to the
+ * caller. */
+static int input_pairs(model *md, const pair_set *ps, const uint32_t *idx, size_t b, ppr_err *e)
+{
+    int rc = input_fit(md, 2 * b, e);
+    if (rc)
+        return rc;
+    batch_in *in = &md->in_rows;
+    ids_prompt(ps, idx, b, in->id[BLOCK_PROMPT]);
+    ids_prompt(ps, idx, b, in->id[BLOCK_PROMPT] + b);
+    ids_response(ps, idx, b, 0, in->id[BLOCK_RESPONSE]);
+    ids_response(ps, idx, b, 1, in->id[BLOCK_RESPONSE] + b);
+    return PPR_OK;
+}
+
+/* The BT loss of one head over the rows of input_pairs. */
 static int batch_plain(void *vctx, const uint32_t *idx, size_t b, ppr_err *e)
 {
     batch_ctx *c = vctx;
     model *md = c->md;
-    int rc = scratch_fit(md, 2 * b, 0, e);
+    int rc = input_pairs(md, c->ps, idx, b, e);
     if (rc)
         return rc;
-    pairs_gather(c->ps, idx, b, 0, md->X, md->in);
-    pairs_gather(c->ps, idx, b, 1, md->X + b * md->in, md->in);
+    input_build(md, c->ps, 2 * b);
+    const mlp_block *blk = md->in_rows.blocks;
     float *r = md->v, *dr = md->v + 2 * b; /* [2b] each */
-    rc = mlp_forward(c->head, &md->ws, md->X, 2 * b, r, e);
+    rc = mlp_forward_blocks(c->head, &md->ws, blk, BLOCK_USER, 2 * b, r, e);
     if (rc)
         return rc;
     bt_loss(r, r + b, NULL, b, dr, dr + b);
-    return mlp_backward(c->head, &md->ws, md->X, 2 * b, dr, NULL, e);
+    return mlp_backward_blocks(c->head, &md->ws, blk, BLOCK_USER, 2 * b, dr, e);
 }
 
-/* prm's loss: X [4b][in] in blocks of b rows: chosen as the pair's user,
- * chosen as the generic user, rejected as the user, rejected as generic; the
- * user rows weigh alpha and the generic rows 1 - alpha, so bt_loss's weighted
- * mean is alpha * mean(user) + (1 - alpha) * mean(generic). The embeddings'
- * gradient is dX's last user_dim columns: every row's goes to e_0, a user
- * row's also to o_u. */
+/* prm's loss over 4b rows in blocks of b: chosen as the pair's user, chosen as
+ * the generic user, rejected as the user, rejected as generic (the user and
+ * generic rows share their features' rows, so their product is taken once);
+ * the user rows weigh alpha and the generic rows 1 - alpha, so bt_loss's
+ * weighted mean is alpha * mean(user) + (1 - alpha) * mean(generic). The
+ * embeddings' gradient is block 2's: every row's goes to e_0, a user row's
+ * also to o_u. */
 static int batch_prm(void *vctx, const uint32_t *idx, size_t b, ppr_err *e)
 {
     batch_ctx *c = vctx;
     model *md = c->md;
     const pair_set *ps = c->ps;
-    size_t in = md->in, at = 2 * (size_t)md->base.dim, ud = md->user_dim;
-    int rc = scratch_fit(md, 4 * b, 1, e);
+    size_t ud = md->user_dim;
+    int rc = input_fit(md, 4 * b, e);
     if (rc)
         return rc;
-    const float *e0 = prm_users(md);
-    for (int which = 0; which < 2; which++) {
-        float *user_rows = md->X + 2 * which * b * in, *generic_rows = user_rows + b * in;
-        pairs_gather(ps, idx, b, which, user_rows, md->in);
-        memcpy(generic_rows, user_rows, b * in * sizeof(float));
-        for (size_t i = 0; i < b; i++) {
-            prm_embedding(md, ps->user[idx[i]], user_rows + i * in + at);
-            memcpy(generic_rows + i * in + at, e0, ud * sizeof *e0);
-        }
+    batch_in *in = &md->in_rows;
+    for (int part = 0; part < 4; part++) {
+        ids_prompt(ps, idx, b, in->id[BLOCK_PROMPT] + part * b);
+        ids_response(ps, idx, b, part / 2, in->id[BLOCK_RESPONSE] + part * b);
+        for (size_t i = 0; i < b; i++)
+            in->id[BLOCK_USER][part * b + i] = part % 2 ? 0 : 1 + ps->user[idx[i]];
     }
+    input_build(md, ps, 4 * b);
+    prm_fill(md);
     float *r = md->v, *dr = md->v + 4 * b, *w = md->v + 8 * b; /* [4b], [4b], [2b] */
     for (size_t i = 0; i < b; i++) {
         w[i] = (float)md->alpha;
         w[b + i] = (float)(1 - md->alpha);
     }
-    rc = mlp_forward(c->head, &md->ws, md->X, 4 * b, r, e);
+    rc = mlp_forward_blocks(c->head, &md->ws, in->blocks, N_BLOCKS, 4 * b, r, e);
     if (rc)
         return rc;
     bt_loss(r, r + 2 * b, w, 2 * b, dr, dr + 2 * b);
-    rc = mlp_backward(c->head, &md->ws, md->X, 4 * b, dr, md->dX, e);
+    rc = mlp_backward_blocks(c->head, &md->ws, in->blocks, N_BLOCKS, 4 * b, dr, e);
     if (rc)
         return rc;
     mlp *h = c->head;
     float *g0 = h->grads + (h->n_params - h->n_extra); /* e_0's gradient, then o_u's */
-    for (size_t blk = 0; blk < 4; blk++)
-        for (size_t i = 0; i < b; i++) {
-            const float *g = md->dX + (blk * b + i) * in + at;
-            float *go = g0 + (size_t)(1 + ps->user[idx[i]]) * ud;
-            for (size_t k = 0; k < ud; k++)
-                g0[k] += g[k];
-            if (blk % 2 == 0)
-                for (size_t k = 0; k < ud; k++)
-                    go[k] += g[k];
-        }
+    for (size_t j = 0; j < in->blocks[BLOCK_USER].n_rows; j++) {
+        const float *g = in->grad + j * ud;
+        uint32_t id = in->first[BLOCK_USER][j];
+        for (size_t k = 0; k < ud; k++)
+            g0[k] += g[k];
+        for (size_t k = 0; id && k < ud; k++)
+            g0[(size_t)id * ud + k] += g[k];
+    }
     return PPR_OK;
 }
 
@@ -323,26 +441,25 @@ static int batch_offset(void *vctx, const uint32_t *idx, size_t b, ppr_err *e)
 {
     batch_ctx *c = vctx;
     model *md = c->md;
-    size_t in = md->in, at = 2 * (size_t)md->base.dim, ud = md->user_dim;
-    int rc = scratch_fit(md, 2 * b, 1, e);
+    size_t ud = md->user_dim;
+    int rc = input_pairs(md, c->ps, idx, b, e);
     if (rc)
         return rc;
+    batch_in *in = &md->in_rows;
+    memset(in->id[BLOCK_USER], 0, 2 * b * sizeof *in->id[BLOCK_USER]);
+    input_build(md, c->ps, 2 * b);
     const float *e0 = prm_users(md);
-    pairs_gather(c->ps, idx, b, 0, md->X, md->in);
-    pairs_gather(c->ps, idx, b, 1, md->X + b * in, md->in);
-    for (size_t i = 0; i < 2 * b; i++)
-        for (size_t k = 0; k < ud; k++)
-            md->X[i * in + at + k] = e0[k] + c->offset[k];
+    for (size_t k = 0; k < ud; k++)
+        in->rows[BLOCK_USER][k] = e0[k] + c->offset[k];
     float *r = md->v, *dr = md->v + 2 * b;
-    rc = mlp_forward(c->head, &md->ws, md->X, 2 * b, r, e);
+    rc = mlp_forward_blocks(c->head, &md->ws, in->blocks, N_BLOCKS, 2 * b, r, e);
     if (rc)
         return rc;
     bt_loss(r, r + b, NULL, b, dr, dr + b);
     mlp_zero_grad(c->head);
-    rc = mlp_backward(c->head, &md->ws, md->X, 2 * b, dr, md->dX, e);
-    for (size_t i = 0; i < 2 * b && rc == PPR_OK; i++)
-        for (size_t k = 0; k < ud; k++)
-            c->offset_grad[k] += md->dX[i * in + at + k];
+    rc = mlp_backward_blocks(c->head, &md->ws, in->blocks, N_BLOCKS, 2 * b, dr, e);
+    for (size_t k = 0; k < ud && rc == PPR_OK; k++)
+        c->offset_grad[k] += in->grad[k];
     return rc;
 }
 
@@ -482,18 +599,22 @@ static int method_score(method *m, const pair_set *ps, int which, float *r, ppr_
     }
     if (rc == PPR_OK)
         pairs_group(key, ps->n, md->n_heads, order, start);
-    size_t at = 2 * (size_t)m->dim;
+    int n_blocks = md->user_dim ? N_BLOCKS : BLOCK_USER;
+    batch_in *in = &md->in_rows;
     for (uint32_t h = 0; h < md->n_heads && rc == PPR_OK; h++)
         for (size_t lo = start[h]; lo < start[h + 1] && rc == PPR_OK; lo += SCORE_CHUNK) {
             size_t b = start[h + 1] - lo < SCORE_CHUNK ? start[h + 1] - lo : SCORE_CHUNK;
             const uint32_t *idx = order + lo;
-            if ((rc = scratch_fit(md, b, 0, e)))
+            if ((rc = input_fit(md, b, e)))
                 break;
-            pairs_gather(ps, idx, b, which, md->X, md->in);
-            if (md->kind == KIND_PRM)
-                for (size_t i = 0; i < b; i++)
-                    prm_embedding(md, ps->user[idx[i]], md->X + i * md->in + at);
-            rc = mlp_forward(&md->heads[h], &md->ws, md->X, b, md->v, e);
+            ids_prompt(ps, idx, b, in->id[BLOCK_PROMPT]);
+            ids_response(ps, idx, b, which, in->id[BLOCK_RESPONSE]);
+            for (size_t i = 0; md->user_dim && i < b; i++)
+                in->id[BLOCK_USER][i] = 1 + ps->user[idx[i]];
+            input_build(md, ps, b);
+            if (md->user_dim)
+                prm_fill(md);
+            rc = mlp_forward_blocks(&md->heads[h], &md->ws, in->blocks, n_blocks, b, md->v, e);
             for (size_t i = 0; i < b && rc == PPR_OK; i++)
                 r[idx[i]] = md->v[i];
         }
@@ -683,8 +804,7 @@ static void model_free(method *m)
     free(md->offsets);
     free(md->decay);
     mlp_ws_release(&md->ws);
-    free(md->X);
-    free(md->dX);
+    input_release(&md->in_rows);
     free(md->v);
     free(md);
 }

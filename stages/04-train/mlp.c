@@ -1,10 +1,12 @@
 /* mlp.c: the reward head of mlp.h. Each hidden layer is one row-major sgemm
  * (A W^T) and one pass that adds the bias and applies the ReLU; the output
- * layer has one unit, so it is a dot product per row. The backward pass
- * mirrors it: dW = delta^T A and dA = delta W as sgemms, while the bias
- * gradient (column sums of delta) and the ReLU's derivative ride along in the
- * one pass that builds each delta. The passes run in place over the
- * workspace, which stops growing once it fits the batch. */
+ * layer has one unit, so it is a dot product per row. The first layer runs per
+ * input block: one sgemm over the block's distinct rows, spread to the batch
+ * rows that read them (mlp_block). The backward pass mirrors it: dW = delta^T A
+ * and dA = delta W as sgemms (a block's deltas summed per distinct row first),
+ * while the bias gradient (column sums of delta) and the ReLU's derivative
+ * ride along in the one pass that builds each delta. The passes run in place
+ * over the workspace, which stops growing once it fits the batch. */
 #include "stages/04-train/mlp.h"
 
 #include <cblas.h>
@@ -87,6 +89,7 @@ void mlp_ws_release(mlp_ws *ws)
         free(ws->act[l]);
     free(ws->delta[0]);
     free(ws->delta[1]);
+    free(ws->part);
     memset(ws, 0, sizeof *ws);
 }
 
@@ -95,8 +98,39 @@ void mlp_zero_grad(mlp *m)
     memset(m->grads, 0, m->n_params * sizeof *m->grads);
 }
 
-/* Grow ws to hold the activations of n rows. */
-static int ws_fit(const mlp *m, mlp_ws *ws, size_t n, ppr_err *e)
+/* The blocks cover the input's columns, and every map entry names a row. */
+static int blocks_check(const mlp *m, const mlp_block *bl, int n_blocks, size_t n, ppr_err *e)
+{
+    size_t cols = 0;
+    for (int k = 0; k < n_blocks; k++) {
+        const mlp_block *b = &bl[k];
+        cols += b->width;
+        if (b->n_rows > INT_MAX || (!b->map && b->n_rows != n))
+            return err_set(e, PPR_EINTERNAL, "mlp: block %d has %zu rows for %zu batch rows", k,
+                           b->n_rows, n);
+        for (size_t i = 0; b->map && i < n; i++)
+            if (b->map[i] >= b->n_rows)
+                return err_set(e, PPR_EINTERNAL, "mlp: block %d maps batch row %zu to row %u of "
+                               "%zu", k, i, b->map[i], b->n_rows);
+    }
+    if (cols != m->dims[0])
+        return err_set(e, PPR_EINTERNAL, "mlp: blocks %zu columns wide for an input of %u", cols,
+                       m->dims[0]);
+    return PPR_OK;
+}
+
+/* Floats of ws->part the blocks need. */
+static size_t part_need(const mlp *m, const mlp_block *bl, int n_blocks)
+{
+    size_t need = 0;
+    for (int k = 0; k < n_blocks; k++)
+        if (bl[k].map && bl[k].n_rows * m->dims[1] > need)
+            need = bl[k].n_rows * m->dims[1];
+    return need;
+}
+
+/* Grow ws to hold the activations of n rows and the blocks' scratch. */
+static int ws_fit(const mlp *m, mlp_ws *ws, size_t n, size_t part, ppr_err *e)
 {
     if (n > INT_MAX)
         return err_set(e, PPR_EINTERNAL, "mlp: a batch of %zu rows is beyond a BLAS int", n);
@@ -110,6 +144,8 @@ static int ws_fit(const mlp *m, mlp_ws *ws, size_t n, ppr_err *e)
     for (int d = 0; d < 2 && widest; d++)
         if (mem_grow((void **)&ws->delta[d], &ws->delta_cap[d], n * widest, sizeof(float)))
             return err_nomem(e);
+    if (part && mem_grow((void **)&ws->part, &ws->part_cap, part, sizeof(float)))
+        return err_nomem(e);
     return PPR_OK;
 }
 
@@ -250,14 +286,100 @@ static void relu_mask(float *D, const float *A, float *gb, size_t n, size_t k)
         }
 }
 
-int mlp_forward(const mlp *m, mlp_ws *ws, const float *X, size_t n, float *r, ppr_err *e)
+/* Z [n][out] = T[map[i]] for every row i (or += when add), T [..][out]. */
+static void rows_spread(float *Z, const float *T, const uint32_t *map, size_t n, size_t out,
+                        int add)
 {
-    int rc = ws_fit(m, ws, n, e);
+    for (size_t i = 0; i < n; i++, Z += out) {
+        const float *t = T + (size_t)map[i] * out;
+        if (!add) {
+            memcpy(Z, t, out * sizeof *Z);
+            continue;
+        }
+        for (size_t j = VEC(axpy8(Z, 1.0f, t, out)); j < out; j++)
+            Z[j] += t[j];
+    }
+}
+
+/* The first layer without its bias: Z [n][dims[1]] = the sum over blocks of
+ * their rows times their columns of W. */
+static void first_forward(const mlp *m, mlp_ws *ws, const mlp_block *bl, int n_blocks, size_t n,
+                          float *Z)
+{
+    int in = (int)m->dims[0], out = (int)m->dims[1];
+    const float *W = m->params + m->w_off[0]; /* [out][in] */
+    size_t col = 0;
+    int any = 0;
+    for (int k = 0; k < n_blocks; col += bl[k].width, k++) {
+        const mlp_block *b = &bl[k];
+        int w = (int)b->width;
+        if (w == 0)
+            continue;
+        if (!b->map) {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, out, w, 1.0f, b->rows, w,
+                        W + col, in, any ? 1.0f : 0.0f, Z, out);
+        } else {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)b->n_rows, out, w, 1.0f,
+                        b->rows, w, W + col, in, 0.0f, ws->part, out);
+            rows_spread(Z, ws->part, b->map, n, (size_t)out, any);
+        }
+        any = 1;
+    }
+}
+
+/* The first layer's backward from D [n][dims[1]] = dL/d(its output): each
+ * block's rows' summed deltas times its rows into the weights' gradient, and
+ * times its columns of W into the block's grad when asked. */
+static void first_backward(mlp *m, mlp_ws *ws, const mlp_block *bl, int n_blocks, size_t n,
+                           const float *D)
+{
+    int in = (int)m->dims[0], out = (int)m->dims[1];
+    const float *W = m->params + m->w_off[0];
+    float *gW = m->grads + m->w_off[0];
+    size_t col = 0;
+    for (int k = 0; k < n_blocks; col += bl[k].width, k++) {
+        const mlp_block *b = &bl[k];
+        int w = (int)b->width, rows = (int)b->n_rows;
+        if (w == 0 || rows == 0)
+            continue;
+        const float *Ds = D; /* [rows][out] */
+        if (b->map) {
+            memset(ws->part, 0, b->n_rows * (size_t)out * sizeof *ws->part);
+            for (size_t i = 0; i < n; i++) {
+                float *t = ws->part + (size_t)b->map[i] * out;
+                const float *d = D + i * out;
+                for (size_t j = VEC(axpy8(t, 1.0f, d, (size_t)out)); j < (size_t)out; j++)
+                    t[j] += d[j];
+            }
+            Ds = ws->part;
+        }
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, w, rows, 1.0f, Ds, out, b->rows,
+                    w, 1.0f, gW + col, in);
+        if (b->grad)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, w, out, 1.0f, Ds, out,
+                        W + col, in, 0.0f, b->grad, w);
+    }
+}
+
+int mlp_forward_blocks(const mlp *m, mlp_ws *ws, const mlp_block *blocks, int n_blocks, size_t n,
+                       float *r, ppr_err *e)
+{
+    int rc = blocks_check(m, blocks, n_blocks, n, e);
+    if (rc == PPR_OK)
+        rc = ws_fit(m, ws, n, part_need(m, blocks, n_blocks), e);
     if (rc || n == 0)
         return rc;
-    const float *A = X; /* [n][dims[l]] the layer's input */
     uint32_t L = m->n_layers;
-    for (uint32_t l = 0; l + 1 < L; l++) {
+    if (L == 1) {
+        first_forward(m, ws, blocks, n_blocks, n, r);
+        for (size_t i = 0; i < n; i++)
+            r[i] += m->params[m->b_off[0]];
+        return PPR_OK;
+    }
+    first_forward(m, ws, blocks, n_blocks, n, ws->act[1]);
+    bias_relu(ws->act[1], m->params + m->b_off[0], n, m->dims[1]);
+    const float *A = ws->act[1]; /* [n][dims[l]] the layer's input */
+    for (uint32_t l = 1; l + 1 < L; l++) {
         int in = (int)m->dims[l], out = (int)m->dims[l + 1];
         float *C = ws->act[l + 1]; /* [n][out] */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, out, in, 1.0f, A, in,
@@ -269,50 +391,61 @@ int mlp_forward(const mlp *m, mlp_ws *ws, const float *X, size_t n, float *r, pp
     return PPR_OK;
 }
 
-int mlp_backward(mlp *m, mlp_ws *ws, const float *X, size_t n, const float *dr, float *dX,
-                 ppr_err *e)
+int mlp_forward(const mlp *m, mlp_ws *ws, const float *X, size_t n, float *r, ppr_err *e)
+{
+    mlp_block all = {X, n, m->dims[0], NULL, NULL};
+    return mlp_forward_blocks(m, ws, &all, 1, n, r, e);
+}
+
+int mlp_backward_blocks(mlp *m, mlp_ws *ws, const mlp_block *blocks, int n_blocks, size_t n,
+                        const float *dr, ppr_err *e)
 {
     uint32_t L = m->n_layers;
+    int rc = blocks_check(m, blocks, n_blocks, n, e);
+    if (rc)
+        return rc;
+    int fits = part_need(m, blocks, n_blocks) <= ws->part_cap;
     for (uint32_t l = 1; l < L; l++)
-        if (n * m->dims[l] > ws->act_cap[l])
-            return err_set(e, PPR_EINTERNAL, "mlp: backward over %zu rows without their forward",
-                           n);
+        fits = fits && n * m->dims[l] <= ws->act_cap[l];
+    if (!fits)
+        return err_set(e, PPR_EINTERNAL, "mlp: backward over %zu rows without their forward",
+                       n);
     if (n == 0)
         return PPR_OK;
-    /* The output layer: w [k], one bias; and D [n][k] = dL/d(pre-activation)
-     * of the last hidden layer, if any, with its bias gradient. */
-    size_t k = m->dims[L - 1];
-    const float *A = L > 1 ? ws->act[L - 1] : X; /* [n][k] */
-    const float *w = m->params + m->w_off[L - 1];
-    float *D = L > 1 ? ws->delta[0] : NULL;
-    out_backward(m->grads + m->w_off[L - 1], A, dr, w, D, L > 1 ? m->grads + m->b_off[L - 2] : NULL,
-                 n, k);
     float gb = 0;
     for (size_t i = 0; i < n; i++)
         gb += dr[i];
     m->grads[m->b_off[L - 1]] += gb;
-    if (L == 1) {
-        for (size_t i = 0; dX && i < n; i++)
-            for (size_t j = 0; j < k; j++)
-                dX[i * k + j] = dr[i] * w[j];
-        return PPR_OK;
-    }
-    int cur = 0;
-    for (uint32_t l = L - 1; l-- > 0;) {
-        int in = (int)m->dims[l], out = (int)m->dims[l + 1];
-        const float *Al = l ? ws->act[l] : X; /* [n][in] the layer's input */
-        const float *W = m->params + m->w_off[l];
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, (int)n, 1.0f, D, out, Al, in,
-                    1.0f, m->grads + m->w_off[l], in);
-        float *next = l ? ws->delta[cur ^ 1] : dX; /* [n][in] */
-        if (!next)
-            break;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, in, out, 1.0f, D, out, W, in,
-                    0.0f, next, in);
-        if (l)
+    const float *D = dr; /* [n][dims[1]] at the end: dL/d(the first layer's output) */
+    if (L > 1) {
+        /* The output layer: w [k], one bias; and D [n][k] = dL/d(pre-activation)
+         * of the last hidden layer, with its bias gradient. */
+        size_t k = m->dims[L - 1];
+        float *Dl = ws->delta[0];
+        out_backward(m->grads + m->w_off[L - 1], ws->act[L - 1], dr, m->params + m->w_off[L - 1],
+                     Dl, m->grads + m->b_off[L - 2], n, k);
+        int cur = 0;
+        for (uint32_t l = L - 2; l >= 1; l--) {
+            int in = (int)m->dims[l], out = (int)m->dims[l + 1];
+            const float *Al = ws->act[l]; /* [n][in] the layer's input */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, (int)n, 1.0f, Dl, out,
+                        Al, in, 1.0f, m->grads + m->w_off[l], in);
+            float *next = ws->delta[cur ^ 1]; /* [n][in] */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, in, out, 1.0f, Dl, out,
+                        m->params + m->w_off[l], in, 0.0f, next, in);
             relu_mask(next, Al, m->grads + m->b_off[l - 1], n, (size_t)in);
-        D = next;
-        cur ^= 1;
+            Dl = next;
+            cur ^= 1;
+        }
+        D = Dl;
     }
+    first_backward(m, ws, blocks, n_blocks, n, D);
     return PPR_OK;
+}
+
+int mlp_backward(mlp *m, mlp_ws *ws, const float *X, size_t n, const float *dr, float *dX,
+                 ppr_err *e)
+{
+    mlp_block all = {X, n, m->dims[0], NULL, dX};
+    return mlp_backward_blocks(m, ws, &all, 1, n, dr, e);
 }

@@ -29,10 +29,26 @@ typedef struct {
 typedef struct {
     float *act[MLP_MAX_LAYERS];     /* act[l] [rows][dims[l]] after the ReLU, 1 <= l < n_layers;
                                        act[0] unused (the input is the caller's) */
-    float *delta[2];                /* scratch [rows][widest hidden dim] for dL/d(pre-activation) */
+    float *delta[2];                /* scratch [rows][widest layer] for dL/d(pre-activation) */
+    float *part;                    /* scratch [distinct rows][dims[1]]: a block's share of
+                                       the first layer, or its rows' summed deltas */
     size_t act_cap[MLP_MAX_LAYERS]; /* floats each buffer holds */
-    size_t delta_cap[2];
+    size_t delta_cap[2], part_cap;
 } mlp_ws;
+
+/* One block of columns of the input, given by its distinct rows: batch row i
+ * reads rows[map[i]] in these columns (map NULL: rows[i]). A head over
+ * [phi(prompt); phi(response)] thus multiplies each prompt once per minibatch
+ * however many of the batch's rows share it, and PRM's user and generic rows
+ * share their features' product: W1 x = sum over blocks of W1[:, block] x_block,
+ * so the first layer's GEMMs run over distinct rows only. */
+typedef struct {
+    const float *rows;   /* [n_rows][width] */
+    size_t n_rows;
+    uint32_t width;      /* the blocks' widths add up to dims[0], in column order */
+    const uint32_t *map; /* [n] each batch row's row in rows, or NULL */
+    float *grad;         /* [n_rows][width] set to dL/drows by the backward pass, or NULL */
+} mlp_block;
 
 /* in inputs, hidden widths hidden[0 .. n_hidden-1], then one output. Weights
  * U(-1/sqrt(fan_in), 1/sqrt(fan_in)) like PyTorch's nn.Linear, biases too,
@@ -58,6 +74,14 @@ int mlp_forward(const mlp *m, mlp_ws *ws, const float *X, size_t n, float *r, pp
  * dX [n][dims[0]] = dL/dX, which costs one more GEMM of the first layer's size. */
 int mlp_backward(mlp *m, mlp_ws *ws, const float *X, size_t n, const float *dr, float *dX,
                  ppr_err *e);
+
+/* The same over n batch rows given as n_blocks blocks (mlp_forward is one
+ * block without a map). Widths that do not add up to dims[0], or a map entry
+ * beyond its block's rows, is PPR_EINTERNAL. */
+int mlp_forward_blocks(const mlp *m, mlp_ws *ws, const mlp_block *blocks, int n_blocks, size_t n,
+                       float *r, ppr_err *e);
+int mlp_backward_blocks(mlp *m, mlp_ws *ws, const mlp_block *blocks, int n_blocks, size_t n,
+                        const float *dr, ppr_err *e);
 
 void mlp_zero_grad(mlp *m);
 

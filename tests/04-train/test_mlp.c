@@ -9,7 +9,8 @@
  * it crosses a ReLU kink, which is detected from the activation pattern and
  * skipped), steps of 1e-2 measured as the float difference actually applied,
  * and sums in double. Relative errors are |a - n| / max(|a|, |n|, 1e-2).
- * Widths of 9 to 12 run both the 8-wide AVX2 part of mlp.c's row kernels and
+ * Blocks of distinct rows (mlp_block) are checked against the plain rows
+ * they stand for. Widths of 9 to 12 run both the 8-wide AVX2 part of mlp.c's row kernels and
  * their scalar rest. */
 #include <CUnit/Basic.h>
 #include <math.h>
@@ -349,6 +350,82 @@ static void test_bad_input(void)
     mlp_ws_release(&ws);
 }
 
+/* Blocks with maps give what the rows they stand for give: a batch of 10 rows
+ * over three blocks (5 columns from 4 distinct rows, 4 columns without a map,
+ * 3 columns from 2 distinct rows), against the same batch written out as plain
+ * rows, for 0, 1 and 2 hidden layers: the rewards, the parameters' gradients,
+ * and each block's gradient against the sum of the plain dL/dX rows it stands
+ * for. Only the order of float sums differs. */
+static void blocks_case(const uint32_t *hidden, uint32_t n_hidden)
+{
+    enum { N = 10, IN = 12 };
+    static const uint32_t width[3] = {5, 4, 3}, distinct[3] = {4, N, 2};
+    static const uint32_t map_a[N] = {0, 1, 2, 3, 0, 1, 2, 3, 3, 0};
+    static const uint32_t map_c[N] = {1, 0, 0, 1, 1, 1, 0, 0, 1, 0};
+    const uint32_t *map[3] = {map_a, NULL, map_c};
+    mlp m;
+    mlp_ws ws = {0}, ws_plain = {0};
+    CU_ASSERT_FATAL(mlp_init(&m, IN, hidden, n_hidden, 0, 21, NULL) == PPR_OK);
+    rng g;
+    rng_seed(&g, 22, 0);
+    float rows[3][N * 5], grad[3][N * 5], X[N * IN], dX[N * IN], r[N], r_plain[N], dr[N];
+    mlp_block blk[3];
+    for (int k = 0; k < 3; k++) {
+        fill(rows[k], distinct[k] * width[k], &g, -1, 1);
+        blk[k] = (mlp_block){rows[k], distinct[k], width[k], map[k], grad[k]};
+    }
+    for (size_t i = 0; i < N; i++)
+        for (int k = 0, col = 0; k < 3; col += (int)width[k], k++)
+            memcpy(X + i * IN + col, rows[k] + (map[k] ? map[k][i] : i) * width[k],
+                   width[k] * sizeof *X);
+    fill(dr, N, &g, -1, 1);
+    float *grads_plain = malloc(m.n_params * sizeof *grads_plain);
+    CU_ASSERT_FATAL(grads_plain != NULL);
+    mlp_zero_grad(&m);
+    CU_ASSERT_FATAL(mlp_forward(&m, &ws_plain, X, N, r_plain, NULL) == PPR_OK);
+    CU_ASSERT_FATAL(mlp_backward(&m, &ws_plain, X, N, dr, dX, NULL) == PPR_OK);
+    memcpy(grads_plain, m.grads, m.n_params * sizeof *grads_plain);
+    mlp_zero_grad(&m);
+    CU_ASSERT_FATAL(mlp_forward_blocks(&m, &ws, blk, 3, N, r, NULL) == PPR_OK);
+    CU_ASSERT_FATAL(mlp_backward_blocks(&m, &ws, blk, 3, N, dr, NULL) == PPR_OK);
+    double worst = 0;
+    for (size_t i = 0; i < N; i++)
+        worst = fmax(worst, rel_err(r[i], r_plain[i]));
+    for (size_t j = 0; j < m.n_params; j++)
+        worst = fmax(worst, rel_err(m.grads[j], grads_plain[j]));
+    for (int k = 0, col = 0; k < 3; col += (int)width[k], k++)
+        for (uint32_t row = 0; row < distinct[k]; row++)
+            for (uint32_t c = 0; c < width[k]; c++) {
+                double sum = 0;
+                for (size_t i = 0; i < N; i++)
+                    if ((map[k] ? map[k][i] : i) == row)
+                        sum += dX[i * IN + col + c];
+                worst = fmax(worst, rel_err(grad[k][row * width[k] + c], sum));
+            }
+    CU_ASSERT(worst < 1e-5);
+    /* blocks that do not cover the input, or a map beyond its rows */
+    ppr_err e = {0};
+    blk[2].width = 2;
+    CU_ASSERT(mlp_forward_blocks(&m, &ws, blk, 3, N, r, &e) == PPR_EINTERNAL);
+    CU_ASSERT(err_has(&e, "columns wide"));
+    blk[2].width = 3;
+    blk[0].n_rows = 3;
+    CU_ASSERT(mlp_forward_blocks(&m, &ws, blk, 3, N, r, &e) == PPR_EINTERNAL);
+    CU_ASSERT(err_has(&e, "maps batch row"));
+    free(grads_plain);
+    mlp_release(&m);
+    mlp_ws_release(&ws);
+    mlp_ws_release(&ws_plain);
+}
+
+static void test_blocks(void)
+{
+    static const uint32_t one[] = {9}, two[] = {11, 9};
+    blocks_case(NULL, 0);
+    blocks_case(one, 1);
+    blocks_case(two, 2);
+}
+
 static const adamw_cfg hand_cfg = {
     .lr = 0.01,
     .beta1 = 0.9,
@@ -516,6 +593,7 @@ int main(void)
         {"gradient, no hidden layer", test_grad_linear},
         {"gradient of the BT loss through the MLP", test_grad_bt_through_mlp},
         {"gradient of the input", test_grad_input},
+        {"input blocks with distinct rows", test_blocks},
         {"bt_loss derivative and large margins", test_grad_bt_loss},
         {"init bounds and decay mask", test_init_and_mask},
         {"bad input", test_bad_input},
