@@ -543,21 +543,22 @@ int train_dataset(stage_run *r, const train_setup *ts, cJSON **metrics, ppr_err 
         }
         pairs_buf first = all;
         first.n = (size_t)size;
+        int64_t epochs = 0; /* chosen with the first seed, kept for the others */
         for (int k = 0; k < ts->n_seeds && rc == PPR_OK; k++) {
             cJSON *run = cJSON_CreateObject();
             cJSON_AddItemToArray(runs, run);
             cJSON_AddNumberToObject(run, "size", (double)size);
             cJSON_AddNumberToObject(run, "seed", (double)ts->seeds[k]);
-            cJSON *validation = cJSON_AddArrayToObject(run, "validation");
             untrained_users(&first, &d.v, run);
             train_cfg cfg = ts->head;
-            int64_t epochs = 0;
             method *init = NULL;
             if (ts->from_pretrained)
                 rc = reference_load(r, ts->seeds[k], dim, &init, e);
-            if (rc == PPR_OK)
+            if (rc == PPR_OK && k == 0)
                 rc = choose_epochs(ts, &first, d.f.matrix, dim, n_users, ts->seeds[k], init,
-                                   validation, &epochs, e);
+                                   cJSON_AddArrayToObject(run, "validation"), &epochs, e);
+            else if (rc == PPR_OK)
+                cJSON_AddNumberToObject(run, "epochs_chosen_with_seed", (double)ts->seeds[0]);
             cfg.seed = ts->seeds[k];
             cfg.epochs = (uint32_t)epochs;
             cJSON_AddNumberToObject(run, "epochs", (double)epochs);
@@ -627,15 +628,18 @@ int train_reference(stage_run *r, const train_setup *ts, cJSON **metrics, ppr_er
             tests[k].user[i] = (uint32_t)k;
     }
     cJSON *runs = cJSON_GetObjectItemCaseSensitive(*metrics, "runs");
+    int64_t epochs = 0; /* chosen with the first seed, kept for the others */
     for (int k = 0; k < ts->n_seeds && rc == PPR_OK; k++) {
         cJSON *run = cJSON_CreateObject();
         cJSON_AddItemToArray(runs, run);
         cJSON_AddNumberToObject(run, "size", (double)train.n);
         cJSON_AddNumberToObject(run, "seed", (double)ts->seeds[k]);
         train_cfg cfg = ts->head;
-        int64_t epochs = 0;
-        rc = choose_epochs(ts, &train, matrix, dim, (uint32_t)n_sets, ts->seeds[k], NULL,
-                           cJSON_AddArrayToObject(run, "validation"), &epochs, e);
+        if (k == 0)
+            rc = choose_epochs(ts, &train, matrix, dim, (uint32_t)n_sets, ts->seeds[k], NULL,
+                               cJSON_AddArrayToObject(run, "validation"), &epochs, e);
+        else
+            cJSON_AddNumberToObject(run, "epochs_chosen_with_seed", (double)ts->seeds[0]);
         cfg.seed = ts->seeds[k];
         cfg.epochs = (uint32_t)epochs;
         cJSON_AddNumberToObject(run, "epochs", (double)epochs);
