@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# train_stage.sh: the whole stage 04 (every dataset x method instance and the
+# pre-trained reference) at the paper profile, as `ninja` runs it: wall clock
+# from the first training instance to the last (goal < 8 minutes on 2 cores),
+# Ninja's job count, the summed time of the instances and the largest one's
+# peak memory. Stages 01-03 run first and are not counted. JOBS=N passes -j N
+# to Ninja (default: Ninja's own, the cores + 2). Not a test.
+set -eu
+source "$(dirname "$0")/lib.bash"
+bench_copy paper
+ninja $(grep -o 'manifests/lock/0[123]-[^ ]*\.json' manifests/grid.ninja | sort -u) > /dev/null 2>&1
+train=$(grep -o 'manifests/lock/04-train-[^ ]*\.json' manifests/grid.ninja | sort -u)
+jobs=()
+[ -n "${JOBS:-}" ] && jobs=(-j "$JOBS")
+/usr/bin/time -f '%e %M' -o t.out ninja "${jobs[@]}" $train > /dev/null
+read -r s m < t.out
+n=$(echo "$train" | wc -l)
+sum=$(grep '"stage":"04-train"' artifacts/log/runs.jsonl |
+    sed 's/.*"seconds":\([0-9.]*\).*/\1/' | awk '{ t += $1 } END { print t }')
+report "stage 04, paper profile ($n instances)" "$s" 480 "$m"
+echo "ninja jobs: ${JOBS:-default ($(nproc) cores + 2)}; instances' summed wall time ${sum} s"
