@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# test_bad_input.sh: bad config, unknown source, missing or corrupt artifacts, a
-# wrong mirror file and an unwritable store each give one clear line naming what
-# and where, exit code 2, and leave nothing half-written; plus ppr status, why,
-# gc and the no-mirror fallback.
+# test_bad_input.sh: bad config, unknown source or method, a train size beyond
+# the data, missing or corrupt artifacts, a wrong mirror file and an unwritable
+# store each give one clear line naming what and where, exit code 2, and leave
+# nothing half-written; plus ppr status, why, gc and the no-mirror fallback.
 set -u
 source "$(dirname "$0")/lib.bash"
 
@@ -50,6 +50,24 @@ expect_error build/bin/ppr status && grep -q 'dataset "sim-nope" has no entry' e
     ok "unknown source" || { fail "unknown source"; cat err.log; }
 cp config.good manifests/config.json
 ninja > n.log 2>&1
+
+# Training: an unknown method is a config error; a train size beyond the
+# data is the stage's, naming both numbers, with no lock left behind.
+set_key "$A" 's/"methods": \["pretrained", "vanilla"/"methods": ["pretrained", "nosuch", "vanilla"/'
+expect_error build/bin/ppr status && grep -q 'key "methods\[1\]" has unknown value "nosuch"' err.log &&
+    ok "unknown method" || { fail "unknown method"; cat err.log; }
+cp config.good manifests/config.json
+set_key "$A" 's/"train": {"sizes": {"default": \[60\]}/"train": {"sizes": {"default": [60000]}/'
+ninja build/slice/04-train-sim-psoups.vanilla.json > n.log 2>&1
+rm -f manifests/lock/04-train-sim-psoups.vanilla.json
+rm -rf artifacts/runs
+expect_error build/bin/ppr-train build/slice/04-train-sim-psoups.vanilla.json \
+    manifests/lock/04-train-sim-psoups.vanilla.json &&
+    grep -q 'train size 60000 is larger than the [0-9]* training pairs of "sim-psoups.vanilla"' err.log &&
+    ok "train size beyond the data" || { fail "train size beyond the data"; cat err.log; }
+[ -e manifests/lock/04-train-sim-psoups.vanilla.json ] && fail "lock written after a failed training"
+cp config.good manifests/config.json
+ninja > n.log 2>&1 || fail "ninja after the training errors"
 
 # A missing artifact: the stage that needs it says which and exits 2, no lock.
 obj=$(grep -o '"name":"dataset","rows":[0-9]*,"sha256":"[0-9a-f]*"' \
