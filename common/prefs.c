@@ -157,6 +157,10 @@ int prefs_builder_finish(prefs_builder *b, void **payload, size_t *n, ppr_err *e
 {
     if (b->n_rows > UINT32_MAX)
         return err_set(e, PPR_EINPUT, "too many preference rows (%zu)", b->n_rows);
+    for (size_t u = 1; u < b->n_users; u++)
+        if (b->users[u].pool < b->users[u - 1].pool)
+            return err_set(e, PPR_EINTERNAL, "prefs: user %zu of the main pool was added after "
+                           "a new user", u);
     prefs_header h;
     memset(&h, 0, sizeof h);
     memcpy(h.magic, PREFS_MAGIC, 8);
@@ -229,9 +233,13 @@ int prefs_view_init(prefs_view *v, const void *payload, size_t n, const char *wh
     v->rows = (const prefs_row *)(p + h->rows_off);
     if (h->names_len && v->names[h->names_len - 1] != '\0')
         return err_set(e, PPR_EINPUT, "'%s': user names are not terminated", what);
-    for (uint32_t u = 0; u < h->n_users; u++)
+    for (uint32_t u = 0; u < h->n_users; u++) {
         if (v->users[u].name_off >= h->names_len || v->users[u].pool > PREFS_POOL_NEW)
             return err_set(e, PPR_EINPUT, "'%s': user %u is malformed", what, u);
+        if (u && v->users[u].pool < v->users[u - 1].pool)
+            return err_set(e, PPR_EINPUT, "'%s': user %u of the main pool follows a new user",
+                           what, u);
+    }
     if (v->offs[0] != 0)
         return err_set(e, PPR_EINPUT, "'%s': text offsets do not start at 0", what);
     for (uint64_t t = 0; t < nt; t++)
@@ -247,6 +255,14 @@ int prefs_view_init(prefs_view *v, const void *payload, size_t n, const char *wh
             return err_set(e, PPR_EINPUT, "'%s': row %u is malformed", what, i);
     }
     return PPR_OK;
+}
+
+uint32_t prefs_n_main(const prefs_view *v)
+{
+    uint32_t n = 0;
+    while (n < v->h->n_users && v->users[n].pool == PREFS_POOL_MAIN)
+        n++;
+    return n;
 }
 
 const char *prefs_user_name(const prefs_view *v, uint32_t user)

@@ -73,9 +73,13 @@ typedef struct {
     const prefs_row *rows;     /* [n_rows] */
 } prefs_view;
 
-/* Check every offset, length and id; a bad payload is PPR_EINPUT naming `what`. */
+/* Check every offset, length and id, and that the main pool's users come
+ * first (ids 0 .. prefs_n_main - 1, the new users after them); a bad payload
+ * is PPR_EINPUT naming `what`. */
 int prefs_view_init(prefs_view *v, const void *payload, size_t n, const char *what,
                     ppr_err *e);
+/* How many users the main pool has: the ids below it are theirs. */
+uint32_t prefs_n_main(const prefs_view *v);
 const char *prefs_user_name(const prefs_view *v, uint32_t user);
 const char *prefs_text(const prefs_view *v, uint32_t text, size_t *len);
 

@@ -528,7 +528,9 @@ int train_dataset(stage_run *r, const train_setup *ts, cJSON **metrics, ppr_err 
         return rc;
     int conditional = strcmp(ts->method, "conditional") == 0;
     pairs_buf all = {0}, test = {0};
-    uint32_t dim = d.f.h->dim, n_users = d.v.h->n_users;
+    /* The methods learn the main pool's users; the new users (ids from n_users
+     * on) are left for adaptation, as users the models have not seen. */
+    uint32_t dim = d.f.h->dim, n_users = prefs_n_main(&d.v);
     *metrics = metrics_new(r, ts, minority_of(r));
     cJSON *runs = cJSON_GetObjectItemCaseSensitive(*metrics, "runs");
     if ((rc = pairs_collect(&d, PREFS_TRAIN, conditional, 0, 0, &all, e)) ||

@@ -309,6 +309,7 @@ static void test_prefs_round_trip(void)
     CU_ASSERT_EQUAL(v.h->n_rows, 1);
     CU_ASSERT_STRING_EQUAL(prefs_user_name(&v, 1), "bob");
     CU_ASSERT_EQUAL(v.users[1].pool, PREFS_POOL_NEW);
+    CU_ASSERT_EQUAL(prefs_n_main(&v), 1);
     size_t len;
     CU_ASSERT_STRING_EQUAL(prefs_text(&v, (uint32_t)p, &len), "prompt");
     CU_ASSERT_EQUAL(len, 6);
@@ -320,6 +321,26 @@ static void test_prefs_round_trip(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "'fixture': row 0"));
     CU_ASSERT_EQUAL(prefs_view_init(&v, payload, 40, "short", &e), PPR_EINPUT);
     free(payload);
+    /* The main pool comes first: a main user after a new one is refused, by the
+     * view and by the builder. */
+    b = prefs_builder_new();
+    prefs_builder_user(b, "alice", PREFS_POOL_MAIN);
+    prefs_builder_user(b, "bob", PREFS_POOL_NEW);
+    CU_ASSERT_EQUAL_FATAL(prefs_builder_finish(b, &payload, &n, &e), PPR_OK);
+    prefs_builder_free(b);
+    CU_ASSERT_EQUAL_FATAL(prefs_view_init(&v, payload, n, "fixture", &e), PPR_OK);
+    prefs_user *users = (prefs_user *)v.users;
+    users[0].pool = PREFS_POOL_NEW;
+    users[1].pool = PREFS_POOL_MAIN;
+    CU_ASSERT_EQUAL(prefs_view_init(&v, payload, n, "fixture", &e), PPR_EINPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "'fixture': user 1 of the main pool follows a new user"));
+    free(payload);
+    b = prefs_builder_new();
+    prefs_builder_user(b, "newbie", PREFS_POOL_NEW);
+    prefs_builder_user(b, "alice", PREFS_POOL_MAIN);
+    CU_ASSERT_EQUAL(prefs_builder_finish(b, &payload, &n, &e), PPR_EINTERNAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "added after a new user"));
+    prefs_builder_free(b);
 }
 
 int main(void)
