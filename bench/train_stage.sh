@@ -2,9 +2,10 @@
 # train_stage.sh: the whole stage 04 (every dataset x method instance and the
 # pre-trained reference) at the paper profile, as `ninja` runs it: wall clock
 # from the first training instance to the last (goal < 8 minutes on 2 cores),
-# Ninja's job count, the summed time of the instances and the largest one's
-# peak memory. Stages 01-03 run first and are not counted. JOBS=N passes -j N
-# to Ninja (default: Ninja's own, the cores + 2). Not a test.
+# Ninja's job count, the summed time of the instances and which one peaks
+# highest in memory (artifacts/log/runs.jsonl records both per run). Stages
+# 01-03 run first and are not counted. JOBS=N passes -j N to Ninja (default:
+# Ninja's own, the cores + 2). Not a test.
 set -eu
 source "$(dirname "$0")/lib.bash"
 bench_copy paper
@@ -15,7 +16,10 @@ jobs=()
 /usr/bin/time -f '%e %M' -o t.out ninja "${jobs[@]}" $train > /dev/null
 read -r s m < t.out
 n=$(echo "$train" | wc -l)
-sum=$(grep '"stage":"04-train"' artifacts/log/runs.jsonl |
-    sed 's/.*"seconds":\([0-9.]*\).*/\1/' | awk '{ t += $1 } END { print t }')
+runs=$(grep '"stage":"04-train"' artifacts/log/runs.jsonl |
+    sed 's/.*"instance":"\([^"]*\)".*"seconds":\([0-9.]*\),"peak_kib":\([0-9]*\).*/\1 \2 \3/')
+sum=$(echo "$runs" | awk '{ t += $2 } END { print t }')
+top=$(echo "$runs" | sort -k3 -n | tail -1 | awk '{ printf "%s, %.0f MiB", $1, $3 / 1024 }')
 report "stage 04, paper profile ($n instances)" "$s" 480 "$m"
-echo "ninja jobs: ${JOBS:-default ($(nproc) cores + 2)}; instances' summed wall time ${sum} s"
+echo "ninja jobs: ${JOBS:-default ($(nproc) cores + 2)}; instances' summed wall time ${sum} s;" \
+    "largest peak: $top"

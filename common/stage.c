@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -295,13 +296,15 @@ static void append_run_log(const stage_run *r, const char *key)
     char *path = path_join(r->st.root, RUN_LOG);
     char host[256] = "";
     gethostname(host, sizeof host - 1);
+    struct rusage ru;
+    long peak_kib = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1; /* Linux: KiB */
     if (dir && path && dir_make(dir, NULL) == PPR_OK) {
         FILE *f = fopen(path, "a");
         if (f) {
             fprintf(f,
                     "{\"stage\":\"%s\",\"instance\":\"%s\",\"run\":\"%s\","
-                    "\"seconds\":%.3f,\"host\":\"%s\",\"unix_time\":%lld}\n",
-                    r->stage, r->instance, key, clock_seconds() - r->start, host,
+                    "\"seconds\":%.3f,\"peak_kib\":%ld,\"host\":\"%s\",\"unix_time\":%lld}\n",
+                    r->stage, r->instance, key, clock_seconds() - r->start, peak_kib, host,
                     (long long)time(NULL));
             fclose(f);
         }
