@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """make_tldr.py: writes a synthetic TL;DR comparisons set in the upstream
-layout (23 JSON-lines files under DIR/comparisons/, the json.dumps style of
-OpenAI's files) for bench/loaders.sh. Deterministic from the seed.
+layout (the JSON-lines files manifests/sources.json lists for "tldr" under
+DIR/comparisons/, the json.dumps style of OpenAI's files) for bench/loaders.sh.
+Deterministic from the seed.
 
     /usr/bin/python3 bench/make_tldr.py DIR MEGABYTES
 """
@@ -10,10 +11,10 @@ import os
 import random
 import sys
 
-FILES = ["batch3", "batch4", "batch5", "batch10", "batch11", "batch12", "batch13",
-         "batch14", "batch15", "batch16", "batch17", "batch18", "batch19", "batch20",
-         "batch22", "batch6", "batch7", "batch8", "batch9", "batch0_cnndm", "cnndm0",
-         "cnndm2", "edit_b2_eval_test"]
+SOURCES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "manifests",
+                       "sources.json")
+FILES = [os.path.basename(f["path"])[:-len(".json")]
+         for f in json.load(open(SOURCES))["tldr"]["files"]]
 WORDS = ("the my a cat dog work friend said because really never always today "
          "months money school help advice boyfriend girlfriend parents job "
          "apartment caf\u00e9 Z\u00fcrich \u65e5\u672c").split()
