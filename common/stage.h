@@ -12,7 +12,8 @@
  *      outputs) knows the run, that lock is re-emitted; else it computes:
  *   4. stage_input / stage_put: verified reads, content-addressed writes;
  *   5. stage_commit: writes the lock (only if its bytes change), records the run
- *      in the run cache and appends timing to artifacts/log/runs.jsonl. */
+ *      in the run cache and appends its time and peak memory to
+ *      artifacts/log/runs.jsonl. */
 #ifndef PPR_STAGE_H
 #define PPR_STAGE_H
 
