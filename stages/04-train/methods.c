@@ -272,14 +272,15 @@ static void input_build(model *md, const pair_set *ps, size_t rows)
     }
 }
 
-/* Rows i and rows + i of a batch read pair idx[i]'s prompt: ids of block 0. */
+/* id [b]: pair idx[i]'s prompt row, for block 0. */
 static void ids_prompt(const pair_set *ps, const uint32_t *idx, size_t b, uint32_t *id)
 {
     for (size_t i = 0; i < b; i++)
         id[i] = ps->rows[(size_t)idx[i] * 3];
 }
 
-/* Pair idx[i]'s chosen (which 0) or rejected (1) response: ids of block 1. */
+/* id [b]: pair idx[i]'s chosen (which 0) or rejected (1) response row, for
+ * block 1. */
 static void ids_response(const pair_set *ps, const uint32_t *idx, size_t b, int which,
                          uint32_t *id)
 {
