@@ -15,6 +15,10 @@ N=$(grep -c '^build manifests/lock/' manifests/grid.ninja)
 ninja > warm.log 2>&1
 grep -q 'ninja: no work to do.' warm.log && ok "a: second ninja does no work" ||
     { fail "a: second ninja did work"; cat warm.log; }
+# The run log has a line per run with its time and peak memory.
+[ "$(grep -c '"seconds":[0-9.]*,"peak_kib":[1-9][0-9]*,' artifacts/log/runs.jsonl)" -eq "$N" ] &&
+    ok "a: the run log records every run's time and peak memory" ||
+    { fail "a: run log"; cat artifacts/log/runs.jsonl; }
 cp -r manifests/lock "$A/first-locks"
 cp manifests/config.json config.first
 cmp -s manifests/grid.ninja "$ROOT/manifests/grid.ninja" &&
