@@ -254,14 +254,19 @@ static size_t dedupe(const uint32_t *id, size_t n, uint32_t *map, uint32_t *firs
     return k;
 }
 
+/* How many of the blocks a model's head reads: block 2 only for prm. */
+static int blocks_of(const model *md)
+{
+    return md->user_dim ? N_BLOCKS : BLOCK_USER;
+}
+
 /* The blocks of a batch of rows rows whose ids are set: each block deduped,
  * the feature blocks' distinct rows copied from ps's matrix; block 2's rows
  * (prm) are the caller's to fill (in->first[BLOCK_USER] says whose). */
 static void input_build(model *md, const pair_set *ps, size_t rows)
 {
     batch_in *in = &md->in_rows;
-    int n_blocks = md->user_dim ? N_BLOCKS : BLOCK_USER;
-    for (int k = 0; k < n_blocks; k++) {
+    for (int k = 0; k < blocks_of(md); k++) {
         size_t width = k == BLOCK_USER ? md->user_dim : ps->dim;
         size_t n = dedupe(in->id[k], rows, in->map[k], in->first[k], in->table, 2 * in->cap);
         for (size_t j = 0; k != BLOCK_USER && j < n; j++)
@@ -600,7 +605,6 @@ static int method_score(method *m, const pair_set *ps, int which, float *r, ppr_
     }
     if (rc == PPR_OK)
         pairs_group(key, ps->n, md->n_heads, order, start);
-    int n_blocks = md->user_dim ? N_BLOCKS : BLOCK_USER;
     batch_in *in = &md->in_rows;
     for (uint32_t h = 0; h < md->n_heads && rc == PPR_OK; h++)
         for (size_t lo = start[h]; lo < start[h + 1] && rc == PPR_OK; lo += SCORE_CHUNK) {
@@ -615,7 +619,8 @@ static int method_score(method *m, const pair_set *ps, int which, float *r, ppr_
             input_build(md, ps, b);
             if (md->user_dim)
                 prm_fill(md);
-            rc = mlp_forward_blocks(&md->heads[h], &md->ws, in->blocks, n_blocks, b, md->v, e);
+            rc = mlp_forward_blocks(&md->heads[h], &md->ws, in->blocks, blocks_of(md), b, md->v,
+                                    e);
             for (size_t i = 0; i < b && rc == PPR_OK; i++)
                 r[idx[i]] = md->v[i];
         }

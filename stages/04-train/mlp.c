@@ -286,18 +286,23 @@ static void relu_mask(float *D, const float *A, float *gb, size_t n, size_t k)
         }
 }
 
+/* y [k] += x [k] */
+static void row_add(float *y, const float *x, size_t k)
+{
+    for (size_t j = VEC(axpy8(y, 1.0f, x, k)); j < k; j++)
+        y[j] += x[j];
+}
+
 /* Z [n][out] = T[map[i]] for every row i (or += when add), T [..][out]. */
 static void rows_spread(float *Z, const float *T, const uint32_t *map, size_t n, size_t out,
                         int add)
 {
     for (size_t i = 0; i < n; i++, Z += out) {
         const float *t = T + (size_t)map[i] * out;
-        if (!add) {
+        if (add)
+            row_add(Z, t, out);
+        else
             memcpy(Z, t, out * sizeof *Z);
-            continue;
-        }
-        for (size_t j = VEC(axpy8(Z, 1.0f, t, out)); j < out; j++)
-            Z[j] += t[j];
     }
 }
 
@@ -345,12 +350,8 @@ static void first_backward(mlp *m, mlp_ws *ws, const mlp_block *bl, int n_blocks
         const float *Ds = D; /* [rows][out] */
         if (b->map) {
             memset(ws->part, 0, b->n_rows * (size_t)out * sizeof *ws->part);
-            for (size_t i = 0; i < n; i++) {
-                float *t = ws->part + (size_t)b->map[i] * out;
-                const float *d = D + i * out;
-                for (size_t j = VEC(axpy8(t, 1.0f, d, (size_t)out)); j < (size_t)out; j++)
-                    t[j] += d[j];
-            }
+            for (size_t i = 0; i < n; i++)
+                row_add(ws->part + (size_t)b->map[i] * out, D + i * out, (size_t)out);
             Ds = ws->part;
         }
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, w, rows, 1.0f, Ds, out, b->rows,
