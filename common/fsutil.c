@@ -196,6 +196,17 @@ int dir_make(const char *path, ppr_err *e)
     return rc;
 }
 
+int dir_make_parent(const char *path, ppr_err *e)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash || slash == path)
+        return PPR_OK;
+    char *dir = strndup(path, (size_t)(slash - path));
+    int rc = dir ? dir_make(dir, e) : err_nomem(e);
+    free(dir);
+    return rc;
+}
+
 char *path_join(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
@@ -212,4 +223,16 @@ int file_exists(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0;
+}
+
+int file_is_temp_name(const char *name)
+{
+    size_t len = strlen(name);
+    if (len <= 10 || strncmp(name + len - 10, ".tmp", 4) != 0)
+        return 0;
+    for (const char *p = name + len - 6; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
+              (*p >= 'A' && *p <= 'Z')))
+            return 0;
+    return 1;
 }

@@ -37,6 +37,9 @@ int fd_write_full(int fd, const void *data, size_t n);
 /* mkdir -p; existing directories are fine. */
 int dir_make(const char *path, ppr_err *e);
 
+/* mkdir -p of the directory a file path lies in (none for a bare name). */
+int dir_make_parent(const char *path, ppr_err *e);
+
 /* fsync a directory so that a rename inside it is durable. */
 int dir_sync(const char *dir, ppr_err *e);
 
@@ -44,5 +47,9 @@ int dir_sync(const char *dir, ppr_err *e);
 char *path_join(const char *a, const char *b);
 
 int file_exists(const char *path);
+
+/* Whether a file name is a staged_file's temp name: "<name>.tmp" plus the six
+ * letters or digits of mkstemp. */
+int file_is_temp_name(const char *name);
 
 #endif

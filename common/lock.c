@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fsutil.h"
 #include "json.h"
 
 static int parse_entries(const cJSON *arr, int outputs, lock_entry **out, size_t *n,
@@ -49,6 +50,9 @@ static int parse_entries(const cJSON *arr, int outputs, lock_entry **out, size_t
                         v[i].name, v[i].kind);
                 goto fail;
             }
+            if (strcmp(v[i].kind, "object") == 0 &&
+                json_get_str(it, "from", what, &v[i].from, e))
+                goto fail;
         }
     }
     *out = v;
@@ -158,4 +162,74 @@ const lock_entry *lock_output(const lock *l, const char *name)
         if (strcmp(l->outputs[i].name, name) == 0)
             return &l->outputs[i];
     return NULL;
+}
+
+void lock_node_id(const lock *l, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s-%s", l->stage, l->instance);
+}
+
+int lock_run_key(const cJSON *json, char hex[SHA256_HEX_LEN + 1], ppr_err *e)
+{
+    cJSON *copy = cJSON_Duplicate(json, 1);
+    if (!copy)
+        return err_nomem(e);
+    cJSON_DeleteItemFromObjectCaseSensitive(copy, "outputs");
+    char *s = json_canonical(copy, e);
+    cJSON_Delete(copy);
+    if (!s)
+        return e ? e->code : PPR_EINPUT;
+    unsigned char d[SHA256_LEN];
+    sha256_buf(s, strlen(s), d);
+    sha256_hex(d, hex);
+    free(s);
+    return PPR_OK;
+}
+
+char *lock_runs_dir(const store *s)
+{
+    return path_join(s->root, LOCK_RUNS_DIR);
+}
+
+char *lock_record_path(const store *s, const char *key)
+{
+    size_t n = strlen(s->root) + strlen(LOCK_RUNS_DIR) + SHA256_HEX_LEN + 8;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s/%s.json", s->root, LOCK_RUNS_DIR, key);
+    return p;
+}
+
+int lock_record_matches(const store *s, const lock *l, ppr_err *e)
+{
+    char *data = NULL, *rec = NULL, *rec_path = NULL;
+    size_t n, rec_n;
+    char key[SHA256_HEX_LEN + 1];
+    int rc = file_read_all(l->path, &data, &n, e);
+    if (rc == PPR_OK && (rc = lock_run_key(l->json, key, e)) == PPR_OK &&
+        !(rec_path = lock_record_path(s, key)))
+        rc = err_nomem(e);
+    if (rc == PPR_OK && file_read_all(rec_path, &rec, &rec_n, NULL) != PPR_OK)
+        rc = err_set(e, PPR_EINPUT, "lock '%s' has no run record '%s'", l->path, rec_path);
+    if (rc == PPR_OK && (rec_n != n || memcmp(rec, data, n) != 0))
+        rc = err_set(e, PPR_EINPUT, "lock '%s' differs from its run record '%s' (edited?)",
+                     l->path, rec_path);
+    free(data);
+    free(rec);
+    free(rec_path);
+    return rc;
+}
+
+int lock_load_checked(lock *l, const store *s, const char *path, ppr_err *e)
+{
+    int rc = lock_load(l, path, e);
+    if (rc == PPR_OK)
+        rc = lock_record_matches(s, l, e);
+    for (size_t i = 0; rc == PPR_OK && i < l->n_outputs; i++)
+        if (!store_has(s, l->outputs[i].sha256))
+            rc = err_set(e, PPR_EINPUT, "lock '%s': output \"%s\" (%.12s) is missing from the "
+                         "store", path, l->outputs[i].name, l->outputs[i].sha256);
+    if (rc)
+        lock_release(l);
+    return rc;
 }

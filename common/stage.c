@@ -1,6 +1,10 @@
-/* stage.c: slice in, verified artifacts and a byte-stable lock out, with a run cache. */
+/* stage.c: slice in, verified artifacts and a byte-stable lock out, with a run
+ * cache whose records are the evidence every lock is checked against. */
 #include "stage.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +18,7 @@
 #include "json.h"
 #include "lock.h"
 #include "progress.h"
+#include "strbuf.h"
 
 void stage_say(const stage_run *r, const char *fmt, ...)
 {
@@ -25,16 +30,62 @@ void stage_say(const stage_run *r, const char *fmt, ...)
     fputc('\n', stderr);
 }
 
+char **stage_temp_dirs(const store *s)
+{
+    char **dirs = calloc(4, sizeof *dirs);
+    if (!dirs || !(dirs[0] = lock_runs_dir(s)) || !(dirs[1] = strdup(LOCK_DIR)) ||
+        !(dirs[2] = strdup("manifests"))) {
+        stage_temp_dirs_free(dirs);
+        return NULL;
+    }
+    return dirs;
+}
+
+void stage_temp_dirs_free(char **dirs)
+{
+    for (size_t i = 0; dirs && dirs[i]; i++)
+        free(dirs[i]);
+    free(dirs);
+}
+
+/* Take the instance's lock, then the store lock shared. Whoever finds the
+ * store free holds it exclusive for a moment and sweeps the temp files of
+ * killed runs, which nobody can be writing then. */
+static int stage_lock(stage_run *r, const char *prog, ppr_err *e)
+{
+    char name[512];
+    snprintf(name, sizeof name, "node/%s-%s", r->stage, r->instance);
+    int got, rc = storelock_take(&r->node_lock, &r->st, name, STORELOCK_EXCLUSIVE, prog, e);
+    if (rc == PPR_OK)
+        rc = storelock_try(&r->store_lock, &r->st, "store", STORELOCK_EXCLUSIVE, &got, e);
+    if (rc)
+        return rc;
+    if (!got)
+        return storelock_take(&r->store_lock, &r->st, "store", STORELOCK_SHARED, prog, e);
+    char **dirs = stage_temp_dirs(&r->st);
+    size_t removed;
+    rc = dirs ? store_sweep_temps(&r->st, (const char *const *)dirs, &removed, e)
+              : err_nomem(e);
+    stage_temp_dirs_free(dirs);
+    if (rc == PPR_OK && removed)
+        stage_say(r, "removed %zu temp file%s left by an interrupted run", removed,
+                  removed == 1 ? "" : "s");
+    return rc ? rc : storelock_convert(&r->store_lock, STORELOCK_SHARED, prog, e);
+}
+
 int stage_init(stage_run *r, const char *stage, int argc, char **argv, ppr_err *e)
 {
     memset(r, 0, sizeof *r);
+    r->node_lock.fd = r->store_lock.fd = -1;
     r->stage = stage;
     r->threads = 1;
     r->start = clock_seconds();
-    if (argc != 3)
-        return err_set(e, PPR_EINPUT, "usage: %s <slice.json> <lock.json>", argv[0]);
+    if (argc != 3 && argc != 4)
+        return err_set(e, PPR_EINPUT, "usage: %s <slice.json> <lock.json> [<depfile>]",
+                       argv[0]);
     r->slice_path = argv[1];
     r->lock_path = argv[2];
+    r->depfile_path = argc == 4 ? argv[3] : NULL;
     if (!(r->slice = json_parse_file(r->slice_path, e)))
         return PPR_EINPUT;
     const char *name;
@@ -49,14 +100,11 @@ int stage_init(stage_run *r, const char *stage, int argc, char **argv, ppr_err *
                        r->slice_path, name, stage);
     if (store_init(&r->st, NULL, e))
         return PPR_EINPUT;
-    const char *slash = strrchr(r->lock_path, '/');
-    if (slash) {
-        char *dir = strndup(r->lock_path, (size_t)(slash - r->lock_path));
-        int rc = dir ? dir_make(dir, e) : err_nomem(e);
-        free(dir);
-        if (rc)
-            return rc;
-    }
+    int rc = dir_make_parent(r->lock_path, e);
+    if (rc == PPR_OK)
+        rc = stage_lock(r, argv[0], e);
+    if (rc)
+        return rc;
     unsigned char bin[SHA256_LEN];
     char hex[SHA256_HEX_LEN + 1];
     if (sha256_file("/proc/self/exe", bin, NULL, e))
@@ -69,18 +117,69 @@ int stage_init(stage_run *r, const char *stage, int argc, char **argv, ppr_err *
         !cJSON_AddItemToObject(r->lock, "config", cJSON_Duplicate(r->config, 1)) ||
         !cJSON_AddItemToObject(r->lock, "inputs", cJSON_Duplicate(inputs, 1)) ||
         !cJSON_AddStringToObject(tool, "binary_sha256", hex) ||
-        !cJSON_AddStringToObject(tool, "zstd", ZSTD_versionString()))
+        !cJSON_AddStringToObject(tool, "zstd", ZSTD_versionString()) ||
+        !(r->notes = cJSON_CreateObject()))
         return err_nomem(e);
     return PPR_OK;
 }
 
+/* One path in a depfile: spaces, '#' and '$' escaped as Ninja reads them. */
+static void depfile_add(strbuf *b, const char *path)
+{
+    strbuf_adds(b, " ");
+    for (const char *p = path; *p; p++) {
+        if (*p == ' ' || *p == '#')
+            strbuf_adds(b, "\\");
+        else if (*p == '$')
+            strbuf_adds(b, "$");
+        strbuf_add(b, p, 1);
+    }
+}
+
+/* "<lock>: <each output object> <run record>": what the lock stands on. */
+static int write_depfile(const stage_run *r, ppr_err *e)
+{
+    char key[SHA256_HEX_LEN + 1];
+    int rc = lock_run_key(r->lock, key, e);
+    if (rc)
+        return rc;
+    strbuf b = {0};
+    strbuf_adds(&b, r->lock_path);
+    strbuf_adds(&b, ":");
+    const cJSON *outs = cJSON_GetObjectItemCaseSensitive(r->lock, "outputs");
+    for (const cJSON *o = outs ? outs->child : NULL; o; o = o->next) {
+        const cJSON *sha = cJSON_GetObjectItemCaseSensitive(o, "sha256");
+        char *path = cJSON_IsString(sha) ? store_path(&r->st, sha->valuestring) : NULL;
+        if (path)
+            depfile_add(&b, path);
+        b.failed |= !path;
+        free(path);
+    }
+    char *record = lock_record_path(&r->st, key);
+    if (record)
+        depfile_add(&b, record);
+    b.failed |= !record;
+    free(record);
+    strbuf_adds(&b, "\n");
+    rc = b.failed ? err_nomem(e) : dir_make_parent(r->depfile_path, e);
+    if (rc == PPR_OK)
+        rc = file_write_atomic(r->depfile_path, b.p, b.len, e);
+    strbuf_release(&b);
+    return rc;
+}
+
 int stage_main(const char *stage, const char *prog, int argc, char **argv, stage_fn run)
 {
+    /* Past a file size limit a write fails (EFBIG) and says so, instead of a
+     * signal killing the stage before it can clean up. */
+    signal(SIGXFSZ, SIG_IGN);
     stage_run r;
     ppr_err e = {0};
     int rc = stage_init(&r, stage, argc, argv, &e);
     if (rc == PPR_OK)
         rc = run(&r, &e);
+    if (rc == PPR_OK && r.depfile_path)
+        rc = write_depfile(&r, &e);
     if (rc)
         fprintf(stderr, "%s: %s\n", prog, e.msg);
     stage_release(&r);
@@ -93,6 +192,9 @@ void stage_release(stage_run *r)
         return;
     cJSON_Delete(r->slice);
     cJSON_Delete(r->lock);
+    cJSON_Delete(r->notes);
+    storelock_release(&r->store_lock);
+    storelock_release(&r->node_lock);
     store_release(&r->st);
     memset(r, 0, sizeof *r);
 }
@@ -113,6 +215,12 @@ int stage_add_file(stage_run *r, const char *name, const char *sha256_hex,
     return PPR_OK;
 }
 
+int stage_note(stage_run *r, const char *key, double value, ppr_err *e)
+{
+    cJSON_DeleteItemFromObjectCaseSensitive(r->notes, key);
+    return cJSON_AddNumberToObject(r->notes, key, value) ? PPR_OK : err_nomem(e);
+}
+
 /* Complete the tool record; called once the computation's settings are known. */
 static int finish_tool(stage_run *r, ppr_err *e)
 {
@@ -126,98 +234,87 @@ static int finish_tool(stage_run *r, ppr_err *e)
     return PPR_OK;
 }
 
-/* The run key: SHA-256 of the canonical lock without its outputs. */
-static int run_key(const stage_run *r, char hex[SHA256_HEX_LEN + 1], char **canon,
-                   ppr_err *e)
+/* Whether the run record at path is the run `key` and every output it names
+ * verifies; *l receives it when so. A record that does not is a cache miss. */
+static int record_usable(const stage_run *r, const char *path, const char *key, lock *l)
 {
-    cJSON *copy = cJSON_Duplicate(r->lock, 1);
-    if (!copy)
-        return err_nomem(e);
-    cJSON_DeleteItemFromObjectCaseSensitive(copy, "outputs");
-    char *s = json_canonical(copy, e);
-    cJSON_Delete(copy);
-    if (!s)
-        return PPR_EINTERNAL;
-    unsigned char d[SHA256_LEN];
-    sha256_buf(s, strlen(s), d);
-    sha256_hex(d, hex);
-    if (canon)
-        *canon = s;
-    else
-        free(s);
-    return PPR_OK;
-}
-
-/* 1 if the lock at path describes the run `key` and all its outputs are stored. */
-static int lock_matches(const stage_run *r, const char *path, const char *key)
-{
-    cJSON *json = json_parse_file(path, NULL);
-    if (!json)
+    char hex[SHA256_HEX_LEN + 1];
+    if (lock_load(l, path, NULL))
         return 0;
-    lock l;
-    if (lock_from_json(&l, json, path, NULL))
-        return 0;
-    int ok = 1;
-    for (size_t i = 0; i < l.n_outputs && ok; i++)
-        ok = store_has(&r->st, l.outputs[i].sha256);
-    cJSON *copy = ok ? cJSON_Duplicate(l.json, 1) : NULL;
-    ok = 0;
-    if (copy) {
-        cJSON_DeleteItemFromObjectCaseSensitive(copy, "outputs");
-        char *s = json_canonical(copy, NULL);
-        if (s) {
-            unsigned char d[SHA256_LEN];
-            char hex[SHA256_HEX_LEN + 1];
-            sha256_buf(s, strlen(s), d);
-            sha256_hex(d, hex);
-            ok = strcmp(hex, key) == 0;
-            free(s);
-        }
-        cJSON_Delete(copy);
-    }
-    lock_release(&l);
+    int ok = lock_run_key(l->json, hex, NULL) == PPR_OK && strcmp(hex, key) == 0;
+    for (size_t i = 0; i < l->n_outputs && ok; i++)
+        ok = store_check(&r->st, l->outputs[i].sha256, l->outputs[i].type, l->outputs[i].bytes,
+                         NULL) == PPR_OK;
+    if (!ok)
+        lock_release(l);
     return ok;
-}
-
-static char *run_path(const stage_run *r, const char *key)
-{
-    size_t n = strlen(r->st.root) + strlen(RUNS_DIR) + SHA256_HEX_LEN + 8;
-    char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s/%s/%s.json", r->st.root, RUNS_DIR, key);
-    return p;
 }
 
 int stage_lookup(stage_run *r, int *done, ppr_err *e)
 {
     *done = 0;
     char key[SHA256_HEX_LEN + 1];
-    if (finish_tool(r, e) || run_key(r, key, NULL, e))
+    if (finish_tool(r, e) || lock_run_key(r->lock, key, e))
         return e ? e->code : PPR_EINTERNAL;
-    if (lock_matches(r, r->lock_path, key)) {
-        stage_say(r, "up to date");
-        *done = 1;
+    const char *again = getenv("PPR_RECOMPUTE");
+    if (again && *again && strcmp(again, "0") != 0)
         return PPR_OK;
-    }
-    char *cached = run_path(r, key);
-    if (!cached)
+    char *record = lock_record_path(&r->st, key);
+    if (!record)
         return err_nomem(e);
+    lock l;
     int rc = PPR_OK;
-    if (lock_matches(r, cached, key)) {
+    if (record_usable(r, record, key, &l)) {
         char *data;
         size_t n;
-        rc = file_read_all(cached, &data, &n, e);
+        int changed = 0;
+        rc = file_read_all(record, &data, &n, e);
         if (rc == PPR_OK) {
-            rc = file_write_if_changed(r->lock_path, data, n, NULL, e);
+            rc = file_write_if_changed(r->lock_path, data, n, &changed, e);
             free(data);
         }
         if (rc == PPR_OK) {
-            stage_say(r, "reused run %.12s from the run cache", key);
+            /* The record is now this run's lock (the depfile lists its outputs). */
+            cJSON_Delete(r->lock);
+            r->lock = l.json;
+            r->outputs = NULL;
+            l.json = NULL;
+            if (changed)
+                stage_say(r, "reused run %.12s from the run cache", key);
+            else
+                stage_say(r, "up to date");
             *done = 1;
         }
+        lock_release(&l);
     }
-    free(cached);
+    free(record);
     return rc;
+}
+
+/* Whether the lock of node `from` names the object sha as its output called
+ * name, or as name without a prefix ("pretrained/model-s1" is the output
+ * "model-s1" of 04-train-pretrained). */
+static int check_producer(const stage_run *r, const char *name, const char *from,
+                          const char *sha, ppr_err *e)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s.json", LOCK_DIR, from);
+    lock l;
+    int rc = lock_load_checked(&l, &r->st, path, e);
+    if (rc)
+        return err_wrap(e, "input \"%s\" of %s %s", name, r->stage, r->instance);
+    int found = 0;
+    for (size_t i = 0; i < l.n_outputs && !found; i++) {
+        const char *out = l.outputs[i].name;
+        size_t a = strlen(name), b = strlen(out);
+        found = strcmp(l.outputs[i].sha256, sha) == 0 && b <= a &&
+                strcmp(name + a - b, out) == 0 && (a == b || name[a - b - 1] == '/');
+    }
+    lock_release(&l);
+    return found ? PPR_OK
+                 : err_set(e, PPR_EINPUT, "input \"%s\" of %s %s (%.12s) is not an output of "
+                           "'%s' (a stale slice or an edited lock: run ninja)",
+                           name, r->stage, r->instance, sha, path);
 }
 
 int stage_input(stage_run *r, const char *name, int type, void **payload, size_t *n,
@@ -226,12 +323,27 @@ int stage_input(stage_run *r, const char *name, int type, void **payload, size_t
     const cJSON *in = cJSON_GetObjectItemCaseSensitive(r->slice, "inputs");
     for (const cJSON *it = in->child; it; it = it->next) {
         const cJSON *nm = cJSON_GetObjectItemCaseSensitive(it, "name");
-        const cJSON *sha = cJSON_GetObjectItemCaseSensitive(it, "sha256");
-        if (cJSON_IsString(nm) && strcmp(nm->valuestring, name) == 0 && cJSON_IsString(sha)) {
-            int rc = store_get(&r->st, sha->valuestring, type, payload, n, NULL, e);
-            return rc ? err_wrap(e, "input \"%s\" of %s %s", name, r->stage, r->instance)
-                      : PPR_OK;
+        if (!cJSON_IsString(nm) || strcmp(nm->valuestring, name) != 0)
+            continue;
+        const char *sha, *from;
+        int64_t bytes;
+        if (json_get_str(it, "sha256", r->slice_path, &sha, e) ||
+            json_get_str(it, "from", r->slice_path, &from, e) ||
+            json_get_int(it, "bytes", r->slice_path, &bytes, e))
+            return PPR_EINPUT;
+        int rc = check_producer(r, name, from, sha, e);
+        if (rc == PPR_OK &&
+            (rc = store_get(&r->st, sha, type, payload, n, NULL, e)) != PPR_OK)
+            err_wrap(e, "input \"%s\" of %s %s", name, r->stage, r->instance);
+        if (rc == PPR_OK && *n != (uint64_t)bytes) {
+            rc = err_set(e, PPR_EINPUT, "input \"%s\" of %s %s holds %zu bytes, not the %lld "
+                         "its producer recorded", name, r->stage, r->instance, *n,
+                         (long long)bytes);
+            free(*payload);
+            *payload = NULL;
+            *n = 0;
         }
+        return rc;
     }
     return err_set(e, PPR_EINPUT, "'%s' has no input \"%s\"", r->slice_path, name);
 }
@@ -242,7 +354,7 @@ void stage_previous(stage_run *r, const char *const *keys, const char *name, int
     *payload = NULL;
     *n = 0;
     lock l;
-    if (lock_load(&l, r->lock_path, NULL))
+    if (lock_load_checked(&l, &r->st, r->lock_path, NULL))
         return;
     const cJSON *was = cJSON_GetObjectItemCaseSensitive(l.json, "config");
     int same = 1;
@@ -290,6 +402,9 @@ int stage_put_json(stage_run *r, const char *name, const cJSON *v, uint64_t rows
     return rc;
 }
 
+/* One line of artifacts/log/runs.jsonl, written with one append so that a
+ * failed or concurrent write never leaves half a line inside another. The
+ * log is a diary, not a result: failing to write it does not fail the run. */
 static void append_run_log(const stage_run *r, const char *key)
 {
     char *dir = path_join(r->st.root, "log");
@@ -298,17 +413,24 @@ static void append_run_log(const stage_run *r, const char *key)
     gethostname(host, sizeof host - 1);
     struct rusage ru;
     long peak_kib = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1; /* Linux: KiB */
-    if (dir && path && dir_make(dir, NULL) == PPR_OK) {
-        FILE *f = fopen(path, "a");
-        if (f) {
-            fprintf(f,
-                    "{\"stage\":\"%s\",\"instance\":\"%s\",\"run\":\"%s\","
-                    "\"seconds\":%.3f,\"peak_kib\":%ld,\"host\":\"%s\",\"unix_time\":%lld}\n",
-                    r->stage, r->instance, key, clock_seconds() - r->start, peak_kib, host,
-                    (long long)time(NULL));
-            fclose(f);
-        }
+    char *notes = cJSON_PrintUnformatted(r->notes);
+    strbuf line = {0};
+    strbuf_addf(&line,
+                "{\"stage\":\"%s\",\"instance\":\"%s\",\"run\":\"%s\",\"seconds\":%.3f,"
+                "\"peak_kib\":%ld,\"host\":\"%s\",\"unix_time\":%lld,\"notes\":%s}\n",
+                r->stage, r->instance, key, clock_seconds() - r->start, peak_kib, host,
+                (long long)time(NULL), notes ? notes : "{}");
+    int fd = dir && path && !line.failed && dir_make(dir, NULL) == PPR_OK
+                 ? open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644)
+                 : -1;
+    if (fd >= 0) {
+        if (fd_write_full(fd, line.p, line.len) != 0)
+            fprintf(stderr, "%s %s: cannot append to '%s': %s\n", r->stage, r->instance, path,
+                    strerror(errno));
+        close(fd);
     }
+    strbuf_release(&line);
+    cJSON_free(notes);
     free(dir);
     free(path);
 }
@@ -318,18 +440,18 @@ int stage_commit(stage_run *r, ppr_err *e)
     if (!r->outputs && !(r->outputs = cJSON_AddArrayToObject(r->lock, "outputs")))
         return err_nomem(e);
     char key[SHA256_HEX_LEN + 1];
-    if (finish_tool(r, e) || run_key(r, key, NULL, e))
+    if (finish_tool(r, e) || lock_run_key(r->lock, key, e))
         return e ? e->code : PPR_EINTERNAL;
-    char *runs = path_join(r->st.root, RUNS_DIR);
-    char *cached = run_path(r, key);
-    int rc = !runs || !cached ? err_nomem(e) : dir_make(runs, e);
+    char *runs = lock_runs_dir(&r->st);
+    char *record = lock_record_path(&r->st, key);
+    int rc = !runs || !record ? err_nomem(e) : dir_make(runs, e);
     if (rc == PPR_OK)
-        rc = json_write_if_changed(cached, r->lock, NULL, e);
+        rc = json_write_if_changed(record, r->lock, NULL, e);
     if (rc == PPR_OK)
         rc = json_write_if_changed(r->lock_path, r->lock, NULL, e);
     if (rc == PPR_OK)
         append_run_log(r, key);
     free(runs);
-    free(cached);
+    free(record);
     return rc;
 }

@@ -1,9 +1,12 @@
 /* store.c: zstd-framed, SHA-256-named artifacts with atomic writes and verified reads. */
 #include "store.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zstd.h>
 
 #include "fsutil.h"
@@ -247,5 +250,61 @@ done:
     ZSTD_freeCCtx(cctx);
     free(file);
     free(path);
+    return rc;
+}
+
+int store_check(const store *s, const char *hex, const char *type, uint64_t bytes,
+                ppr_err *e)
+{
+    int want = type ? payload_type_parse(type) : -1;
+    if (type && want < 0)
+        return err_set(e, PPR_EINPUT, "artifact %s: unknown payload type \"%s\"", hex, type);
+    void *payload;
+    size_t n;
+    int rc = store_get(s, hex, want, &payload, &n, NULL, e);
+    if (rc)
+        return rc;
+    free(payload);
+    if (n != bytes)
+        return err_set(e, PPR_EINPUT, "artifact %s holds %zu bytes, not the %llu recorded", hex,
+                       n, (unsigned long long)bytes);
+    return PPR_OK;
+}
+
+/* Remove the temp files directly in dir (a missing dir has none). */
+static int sweep_dir(const char *dir, int buckets, size_t *removed, ppr_err *e)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? PPR_OK
+                               : err_set(e, PPR_EINPUT, "cannot read directory '%s': %s", dir,
+                                         strerror(errno));
+    int rc = PPR_OK;
+    struct dirent *de;
+    while (rc == PPR_OK && (de = readdir(d))) {
+        int bucket = buckets && strlen(de->d_name) == 2 && de->d_name[0] != '.';
+        if (!bucket && !file_is_temp_name(de->d_name))
+            continue;
+        char *path = path_join(dir, de->d_name);
+        if (!path)
+            rc = err_nomem(e);
+        else if (bucket)
+            rc = sweep_dir(path, 0, removed, e);
+        else if (unlink(path) == 0)
+            (*removed)++;
+        else if (errno != ENOENT)
+            rc = err_set(e, PPR_EINPUT, "cannot remove '%s': %s", path, strerror(errno));
+        free(path);
+    }
+    closedir(d);
+    return rc;
+}
+
+int store_sweep_temps(const store *s, const char *const *dirs, size_t *removed, ppr_err *e)
+{
+    *removed = 0;
+    int rc = sweep_dir(s->objects, 1, removed, e);
+    for (const char *const *d = dirs; rc == PPR_OK && *d; d++)
+        rc = sweep_dir(*d, 0, removed, e);
     return rc;
 }

@@ -63,4 +63,16 @@ int store_verify_file(const char *path, const char *hex, ppr_err *e);
 
 int store_has(const store *s, const char *hex);
 
+/* Check an object against everything a lock records about it: it is stored,
+ * whole and named by its content, holds `type` (a payload type name, or NULL
+ * for any) and `bytes` payload bytes. */
+int store_check(const store *s, const char *hex, const char *type, uint64_t bytes,
+                ppr_err *e);
+
+/* Remove the temp files ("<name>.tmpXXXXXX", fsutil.h) that killed writers
+ * left in the objects directory, its buckets and the directories in dirs
+ * (NULL-ended). Only safe while nobody writes: hold the store lock exclusive
+ * (storelock.h). *removed counts them. */
+int store_sweep_temps(const store *s, const char *const *dirs, size_t *removed, ppr_err *e);
+
 #endif

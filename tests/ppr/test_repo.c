@@ -11,6 +11,7 @@
 
 #include "common/fsutil.h"
 #include "common/json.h"
+#include "common/lock.h"
 #include "common/store.h"
 #include "tools/ppr/repo.h"
 #include "tests/testlib.h"
@@ -36,12 +37,19 @@ static void tmp_leave(const char *dir, const char *back)
     CU_ASSERT_EQUAL(system(cmd), 0);
 }
 
-static void put(const char *text, char hex[65])
+/* An object of the store and its payload size. */
+typedef struct {
+    char hex[65];
+    size_t n;
+} obj;
+
+static void put(const char *text, obj *o)
 {
     store s;
     ppr_err e = {0};
     CU_ASSERT_EQUAL_FATAL(store_init(&s, NULL, &e), PPR_OK);
-    CU_ASSERT_EQUAL_FATAL(store_put(&s, PAYLOAD_JSON, text, strlen(text), hex, &e), PPR_OK);
+    CU_ASSERT_EQUAL_FATAL(store_put(&s, PAYLOAD_JSON, text, strlen(text), o->hex, &e), PPR_OK);
+    o->n = strlen(text);
     store_release(&s);
 }
 
@@ -50,14 +58,17 @@ static void obj_path(const char *hex, char path[128])
     snprintf(path, 128, "artifacts/objects/%.2s/%s.zst", hex, hex + 2);
 }
 
-static cJSON *entry(const char *kind, const char *name, const char *hex, int output)
+static cJSON *entry(const char *kind, const char *name, const obj *o, int output,
+                    const char *from)
 {
     cJSON *it = cJSON_CreateObject();
     if (kind)
         cJSON_AddStringToObject(it, "kind", kind);
     cJSON_AddStringToObject(it, "name", name);
-    cJSON_AddStringToObject(it, "sha256", hex);
-    cJSON_AddNumberToObject(it, "bytes", 10);
+    cJSON_AddStringToObject(it, "sha256", o->hex);
+    cJSON_AddNumberToObject(it, "bytes", (double)o->n);
+    if (from)
+        cJSON_AddStringToObject(it, "from", from);
     if (output) {
         cJSON_AddStringToObject(it, "type", "json");
         cJSON_AddNumberToObject(it, "rows", 1);
@@ -65,34 +76,43 @@ static cJSON *entry(const char *kind, const char *name, const char *hex, int out
     return it;
 }
 
-/* A lock with one "object" input (in may be NULL), one "file" input that is
- * outside the store, and the given outputs. */
-static void write_lock(const char *path, const char *in, const char *const *outs, int n)
+/* The lock of node "<stage>-sim" run with config {"seed": seed}: one "object"
+ * input "out0" made by node `from` (in may be NULL), one "file" input outside the
+ * store, and outputs "out0", "out1", ... Written at path (NULL: nowhere) and,
+ * when record is set, as its run record. */
+static void write_lock(const char *path, const char *stage, int seed, const obj *in,
+                       const char *from, const obj *outs, int n, int record)
 {
+    static const obj mirror = {"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+                               10};
     cJSON *l = cJSON_CreateObject();
     cJSON *cfg = cJSON_AddObjectToObject(l, "config");
-    cJSON_AddNumberToObject(cfg, "seed", 7);
+    cJSON_AddNumberToObject(cfg, "seed", seed);
     cJSON *inputs = cJSON_AddArrayToObject(l, "inputs");
     if (in)
-        cJSON_AddItemToArray(inputs, entry("object", "data", in, 0));
-    cJSON_AddItemToArray(inputs, entry("file", "mirror",
-                                       "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
-                                       0));
+        cJSON_AddItemToArray(inputs, entry("object", "out0", in, 0, from));
+    cJSON_AddItemToArray(inputs, entry("file", "mirror", &mirror, 0, NULL));
     cJSON_AddStringToObject(l, "instance", "sim");
     cJSON *outputs = cJSON_AddArrayToObject(l, "outputs");
     for (int i = 0; i < n; i++) {
         char name[16];
         snprintf(name, sizeof name, "out%d", i);
-        cJSON_AddItemToArray(outputs, entry(NULL, name, outs[i], 1));
+        cJSON_AddItemToArray(outputs, entry(NULL, name, &outs[i], 1, NULL));
     }
-    cJSON_AddStringToObject(l, "stage", "02-characterize");
+    cJSON_AddStringToObject(l, "stage", stage);
     cJSON_AddObjectToObject(l, "tool");
     ppr_err e = {0};
-    const char *slash = strrchr(path, '/');
-    char dir[256];
-    snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    CU_ASSERT_EQUAL_FATAL(dir_make(dir, &e), PPR_OK);
-    CU_ASSERT_EQUAL_FATAL(json_write_if_changed(path, l, NULL, &e), PPR_OK);
+    if (path) {
+        CU_ASSERT_EQUAL_FATAL(dir_make_parent(path, &e), PPR_OK);
+        CU_ASSERT_EQUAL_FATAL(json_write_if_changed(path, l, NULL, &e), PPR_OK);
+    }
+    if (record) {
+        char key[65], rec[128];
+        CU_ASSERT_EQUAL_FATAL(lock_run_key(l, key, &e), PPR_OK);
+        snprintf(rec, sizeof rec, "artifacts/runs/%s.json", key);
+        CU_ASSERT_EQUAL_FATAL(dir_make_parent(rec, &e), PPR_OK);
+        CU_ASSERT_EQUAL_FATAL(json_write_if_changed(rec, l, NULL, &e), PPR_OK);
+    }
     cJSON_Delete(l);
 }
 
@@ -111,6 +131,28 @@ static char *slurp(const char *path, size_t *n)
     if (file_read_all(path, &data, n, NULL) != PPR_OK)
         return NULL;
     return data;
+}
+
+/* Replace `find` by `repl` in the lock at path and write the result as the
+ * lock and as its run record, so the two agree. */
+static void rewrite_both(const char *path, const char *find, const char *repl)
+{
+    size_t n;
+    char *text = slurp(path, &n), *at = text ? strstr(text, find) : NULL;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(at);
+    size_t head = (size_t)(at - text), m = n - strlen(find) + strlen(repl);
+    char *out = malloc(m + 1);
+    snprintf(out, m + 1, "%.*s%s%s", (int)head, text, repl, at + strlen(find));
+    ppr_err e = {0};
+    cJSON *json = json_parse_buf(out, m, path, &e);
+    char key[65], rec[128];
+    CU_ASSERT_EQUAL_FATAL(lock_run_key(json, key, &e), PPR_OK);
+    snprintf(rec, sizeof rec, "artifacts/runs/%s.json", key);
+    CU_ASSERT_EQUAL(file_write_atomic(path, out, m, &e), PPR_OK);
+    CU_ASSERT_EQUAL(file_write_atomic(rec, out, m, &e), PPR_OK);
+    cJSON_Delete(json);
+    free(text);
+    free(out);
 }
 
 static int same_file(const char *a, const char *b)
@@ -145,9 +187,13 @@ static const char *cap_close(capture *c)
     return c->text;
 }
 
-/* The usual checkout: config, grid, one lock with an input and two outputs,
- * plus an object nothing references. */
-static void make_checkout(char a[65], char b[65], char c[65], char junk[65])
+/* The usual checkout: config, grid, the lock of 01-fetch-sim making a, the
+ * lock of 02-characterize-sim reading a and making b and c, their run
+ * records, plus an object nothing references. */
+#define FETCH_LOCK "manifests/lock/01-fetch-sim.json"
+#define CHAR_LOCK "manifests/lock/02-characterize-sim.json"
+
+static void make_checkout(obj *a, obj *b, obj *c, obj *junk)
 {
     write_text("manifests/config.json", "{\"profile\":\"ci\"}\n");
     write_text("manifests/grid.ninja", "# grid\n");
@@ -155,8 +201,9 @@ static void make_checkout(char a[65], char b[65], char c[65], char junk[65])
     put("{\"b\":2}", b);
     put("{\"c\":3}", c);
     put("{\"junk\":true}", junk);
-    const char *outs[] = {b, c};
-    write_lock("manifests/lock/02-characterize-sim.json", a, outs, 2);
+    write_lock(FETCH_LOCK, "01-fetch", 7, NULL, NULL, a, 1, 1);
+    const obj outs[] = {*b, *c};
+    write_lock(CHAR_LOCK, "02-characterize", 7, a, "01-fetch-sim", outs, 2, 1);
 }
 
 /* Copy an archive entry by entry, changing one thing on the way. */
@@ -185,7 +232,7 @@ static void repack(const char *src, const char *dst, int how)
             data[n - 1] ^= 0x01; /* inside the zstd frame's checksum */
             flipped = 1;
         }
-        if (how == REPACK_EDIT_LOCK && strncmp(name, "manifests/lock/", 15) == 0) {
+        if (how == REPACK_EDIT_LOCK && strcmp(name, CHAR_LOCK) == 0) {
             char *seed = strstr(data, "\"seed\":7");
             CU_ASSERT_PTR_NOT_NULL_FATAL(seed);
             seed[7] = '8';
@@ -239,86 +286,134 @@ static void restore_refused(const char *archive)
 
 /* ---- tests -------------------------------------------------------------- */
 
-static void test_verify_good(void)
+/* Run repo_verify; *text receives its findings (caller frees). */
+static size_t verify_text(char **text)
 {
-    char dir[64], a[65], b[65], c[65], junk[65], run[65];
-    tmp_enter(dir);
-    make_checkout(a, b, c, junk);
-    put("{\"run\":1}", run);
-    const char *outs[] = {run};
-    write_lock("artifacts/runs/"
-               "1111111111111111111111111111111111111111111111111111111111111111.json",
-               NULL, outs, 1);
     capture cap;
     size_t bad = 99;
     ppr_err e = {0};
     CU_ASSERT_EQUAL(repo_verify(cap_open(&cap), &bad, &e), PPR_OK);
-    const char *text = cap_close(&cap);
-    CU_ASSERT_EQUAL(bad, 0);
-    CU_ASSERT_STRING_EQUAL(text, "verified 5 objects, 0 bad\n");
-    free(cap.text);
+    *text = (char *)cap_close(&cap);
+    return bad;
+}
+
+static void test_verify_good(void)
+{
+    char dir[64], *text;
+    obj a, b, c, junk, run;
+    tmp_enter(dir);
+    make_checkout(&a, &b, &c, &junk);
+    put("{\"run\":1}", &run);
+    write_lock(NULL, "02-characterize", 8, &a, "01-fetch-sim", &run, 1, 1);
+    CU_ASSERT_EQUAL(verify_text(&text), 0);
+    CU_ASSERT_STRING_EQUAL(text, "verified 5 objects, 2 locks, 3 run records: 0 bad\n");
+    free(text);
     tmp_leave(dir, origdir);
 }
 
 static void test_verify_bad(void)
 {
-    char dir[64], a[65], b[65], c[65], junk[65], path[128];
+    char dir[64], path[128], want[160], *text;
+    obj a, b, c, junk;
     tmp_enter(dir);
-    make_checkout(a, b, c, junk);
-    obj_path(b, path);
+    make_checkout(&a, &b, &c, &junk);
+    obj_path(b.hex, path);
     flip_byte(path, -1);
-    capture cap;
-    size_t bad = 0;
-    ppr_err e = {0};
-    CU_ASSERT_EQUAL(repo_verify(cap_open(&cap), &bad, &e), PPR_OK);
-    const char *text = cap_close(&cap);
-    CU_ASSERT_EQUAL(bad, 1);
-    char want[128];
-    snprintf(want, sizeof want, "corrupt object %s: ", b);
+    CU_ASSERT_EQUAL(verify_text(&text), 1);
+    snprintf(want, sizeof want, "corrupt object %s: ", b.hex);
     CU_ASSERT_PTR_NOT_NULL(strstr(text, want));
-    CU_ASSERT_PTR_NULL(strstr(text, a));
-    CU_ASSERT_PTR_NULL(strstr(text, c));
-    CU_ASSERT_PTR_NOT_NULL(strstr(text, "verified 4 objects, 1 bad\n"));
-    free(cap.text);
+    CU_ASSERT_PTR_NULL(strstr(text, a.hex));
+    CU_ASSERT_PTR_NULL(strstr(text, c.hex));
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "verified 4 objects, 2 locks, 2 run records: 1 bad\n"));
+    free(text);
 
-    /* A missing object names its lock; a misnamed file and a malformed lock are
-     * bad; a temp file is only reported. */
-    obj_path(c, path);
+    /* A missing object is named by each root that references it (the lock and
+     * its run record); a misnamed file, a malformed lock and a temp file left
+     * by a killed run are each bad. */
+    obj_path(c.hex, path);
     CU_ASSERT_EQUAL(unlink(path), 0);
     write_text("artifacts/objects/ab/not-an-object", "x");
     write_text("artifacts/objects/ab/0123.zst.tmpAbC123", "x");
     write_text("manifests/lock/broken.json", "{\"stage\":");
-    CU_ASSERT_EQUAL(repo_verify(cap_open(&cap), &bad, &e), PPR_OK);
-    text = cap_close(&cap);
-    CU_ASSERT_EQUAL(bad, 4);
-    snprintf(want, sizeof want, "missing object %s: referenced by 'manifests/lock/", c);
+    CU_ASSERT_EQUAL(verify_text(&text), 6);
+    snprintf(want, sizeof want, "missing object %s: output \"out1\" of lock '" CHAR_LOCK "'",
+             c.hex);
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, want));
+    snprintf(want, sizeof want, "missing object %s: output \"out1\" of run record 'artifacts/runs/",
+             c.hex);
     CU_ASSERT_PTR_NOT_NULL(strstr(text, want));
     CU_ASSERT_PTR_NOT_NULL(strstr(text, "misnamed file 'artifacts/objects/ab/not-an-object'"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(text, "malformed lock 'manifests/lock/broken.json'"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "malformed lock: 'manifests/lock/broken.json'"));
     CU_ASSERT_PTR_NOT_NULL(strstr(text, "stale temp file 'artifacts/objects/ab/0123.zst.tmpAbC123'"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(text, "verified 4 objects, 4 bad, 1 stale temp file\n"));
-    free(cap.text);
+    free(text);
+    tmp_leave(dir, origdir);
+}
+
+/* Every field a lock records about an object is checked, and a lock must be
+ * its run record's copy. */
+static void test_verify_fields(void)
+{
+    char dir[64], want[200], *text;
+    obj a, b, c, junk;
+    tmp_enter(dir);
+    make_checkout(&a, &b, &c, &junk);
+
+    /* Pointed at another valid object (its name edited, its size not): not
+     * its run record, and the size the lock records is not that object's. */
+    obj other = junk;
+    other.n = b.n;
+    const obj edited[] = {other, c};
+    write_lock(CHAR_LOCK, "02-characterize", 7, &a, "01-fetch-sim", edited, 2, 0);
+    CU_ASSERT_EQUAL(verify_text(&text), 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "lock '" CHAR_LOCK "' differs from its run record"));
+    snprintf(want, sizeof want,
+             "lock '" CHAR_LOCK "': output \"out0\" (%.12s) holds json, %zu bytes; the lock "
+             "records json, %zu bytes",
+             junk.hex, junk.n, b.n);
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, want));
+    free(text);
+
+    /* Edited together with its record (so the copies agree): an output of
+     * another type than the lock records. */
+    const obj swapped[] = {junk};
+    write_lock(CHAR_LOCK, "02-characterize", 7, &a, "01-fetch-sim", swapped, 1, 1);
+    CU_ASSERT_EQUAL(verify_text(&text), 0);
+    free(text);
+    rewrite_both(CHAR_LOCK, "\"type\":\"json\"", "\"type\":\"prefs\"");
+    CU_ASSERT_EQUAL(verify_text(&text), 2); /* the lock and its record */
+    snprintf(want, sizeof want, "output \"out0\" (%.12s) holds json, %zu bytes; the lock "
+             "records prefs, %zu bytes", junk.hex, junk.n, junk.n);
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, want));
+    free(text);
+
+    /* The input names a producer that never made it. */
+    rewrite_both(CHAR_LOCK, "\"from\":\"01-fetch-sim\"", "\"from\":\"01-fetch-old\"");
+    /* The old record's type; the new lock's and record's type and input. */
+    CU_ASSERT_EQUAL(verify_text(&text), 5);
+    snprintf(want, sizeof want, "lock '" CHAR_LOCK "': input \"out0\" (%.12s) is no output "
+             "\"out0\" of '01-fetch-old' in any lock or run record", a.hex);
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, want));
+    free(text);
     tmp_leave(dir, origdir);
 }
 
 static void test_gc(void)
 {
-    char dir[64], a[65], b[65], c[65], junk[65], kept[65], dead[65], path[128];
+    char dir[64], path[128];
+    obj a, b, c, junk, kept, dead, never;
     tmp_enter(dir);
-    make_checkout(a, b, c, junk);
+    make_checkout(&a, &b, &c, &junk);
     /* A live run record keeps its object; a record with a missing output dies
      * and takes its only other object with it. */
-    put("{\"cached\":1}", kept);
-    put("{\"dead\":1}", dead);
-    const char *live_outs[] = {kept};
-    const char *dead_outs[] = {dead,
-                               "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"};
-    const char *live = "artifacts/runs/"
-                       "2222222222222222222222222222222222222222222222222222222222222222.json";
-    const char *gone = "artifacts/runs/"
-                       "3333333333333333333333333333333333333333333333333333333333333333.json";
-    write_lock(live, NULL, live_outs, 1);
-    write_lock(gone, NULL, dead_outs, 2);
+    put("{\"cached\":1}", &kept);
+    put("{\"dead\":1}", &dead);
+    memset(&never, 0, sizeof never);
+    memset(never.hex, 'f', 64);
+    const obj dead_outs[] = {dead, never};
+    write_lock(NULL, "02-characterize", 8, &a, "01-fetch-sim", &kept, 1, 1);
+    write_lock("manifests/lock/dead.json", "02-characterize", 9, &a, "01-fetch-sim", dead_outs,
+               2, 1);
+    CU_ASSERT_EQUAL(unlink("manifests/lock/dead.json"), 0); /* only its record is left */
     write_text("manifests/lock/x.json.tmpQwErTy", "partial");
 
     capture cap;
@@ -328,9 +423,8 @@ static void test_gc(void)
     CU_ASSERT_EQUAL(repo_gc(1, cap_open(&cap), &freed, &removed, &e), PPR_OK);
     free((char *)cap_close(&cap));
     CU_ASSERT_EQUAL(removed, 4);
-    obj_path(junk, path);
+    obj_path(junk.hex, path);
     CU_ASSERT_TRUE(file_exists(path)); /* dry run */
-    CU_ASSERT_TRUE(file_exists(gone));
     CU_ASSERT_TRUE(file_exists("manifests/lock/x.json.tmpQwErTy"));
 
     uint64_t dry_freed = freed;
@@ -340,53 +434,51 @@ static void test_gc(void)
     CU_ASSERT_EQUAL(freed, dry_freed);
     CU_ASSERT_TRUE(freed > 0);
     char want[128];
-    snprintf(want, sizeof want, "removed object %s", junk);
+    snprintf(want, sizeof want, "removed object %s", junk.hex);
     CU_ASSERT_PTR_NOT_NULL(strstr(text, want));
     CU_ASSERT_PTR_NOT_NULL(strstr(text, "kept 4 referenced objects; removed 4 files"));
     free(cap.text);
     CU_ASSERT_FALSE(file_exists(path));
-    obj_path(dead, path);
+    obj_path(dead.hex, path);
     CU_ASSERT_FALSE(file_exists(path));
-    CU_ASSERT_FALSE(file_exists(gone));
     CU_ASSERT_FALSE(file_exists("manifests/lock/x.json.tmpQwErTy"));
-    const char *keep[] = {a, b, c, kept};
+    const obj *keep[] = {&a, &b, &c, &kept};
     for (int i = 0; i < 4; i++) {
-        obj_path(keep[i], path);
+        obj_path(keep[i]->hex, path);
         CU_ASSERT_TRUE(file_exists(path));
     }
-    CU_ASSERT_TRUE(file_exists(live));
-    size_t bad = 1;
-    CU_ASSERT_EQUAL(repo_verify(cap_open(&cap), &bad, &e), PPR_OK);
-    free((char *)cap_close(&cap));
-    CU_ASSERT_EQUAL(bad, 0);
+    char *vt;
+    CU_ASSERT_EQUAL(verify_text(&vt), 0);
+    free(vt);
 
     /* A malformed lock might reference anything: gc refuses to run. */
-    put("{\"orphan\":1}", junk);
+    put("{\"orphan\":1}", &junk);
     write_text("manifests/lock/broken.json", "[");
     CU_ASSERT_EQUAL(repo_gc(0, cap_open(&cap), &freed, &removed, &e), PPR_EINPUT);
     free((char *)cap_close(&cap));
     CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "'manifests/lock/broken.json'"));
     CU_ASSERT_EQUAL(removed, 0);
-    obj_path(junk, path);
+    obj_path(junk.hex, path);
     CU_ASSERT_TRUE(file_exists(path));
     tmp_leave(dir, origdir);
 }
 
 static void test_archive_round_trip(void)
 {
-    char src[64], dst[64], a[65], b[65], c[65], junk[65], path[128];
+    char src[64], dst[64], path[128];
     char archive[128], again[128], lock_copy[4096];
+    obj a, b, c, junk;
     tmp_enter(src);
-    make_checkout(a, b, c, junk);
+    make_checkout(&a, &b, &c, &junk);
     snprintf(archive, sizeof archive, "%s/state.tar.zst", src);
     snprintf(again, sizeof again, "%s/again.tar.zst", src);
-    snprintf(lock_copy, sizeof lock_copy, "%s/manifests/lock/02-characterize-sim.json", src);
+    snprintf(lock_copy, sizeof lock_copy, "%s/" CHAR_LOCK, src);
 
     capture cap;
     ppr_err e = {0};
     CU_ASSERT_EQUAL_FATAL(repo_archive(archive, cap_open(&cap), &e), PPR_OK);
     const char *text = cap_close(&cap);
-    CU_ASSERT_PTR_NOT_NULL(strstr(text, "archived 3 objects, 1 lock and 2 manifest files"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "archived 3 objects, 2 locks and 2 manifest files"));
     free(cap.text);
     /* Same state, later mtimes: the same bytes. */
     write_text("manifests/grid.ninja", "# grid\n");
@@ -401,35 +493,43 @@ static void test_archive_round_trip(void)
     CU_ASSERT_STRING_EQUAL(text, "verified 3 objects, 0 bad\n");
     free(cap.text);
 
+    /* Restored into an empty checkout: the locks get their run records back,
+     * so the store verifies. */
     tmp_enter(dst);
     CU_ASSERT_EQUAL(repo_restore(archive, cap_open(&cap), &e), PPR_OK);
     text = cap_close(&cap);
-    CU_ASSERT_PTR_NOT_NULL(strstr(text, "restored 3 objects (0 already present), 1 lock and 2 manifest files"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "restored 3 objects (0 already present), 2 locks and 2 manifest files"));
     free(cap.text);
-    CU_ASSERT_TRUE(same_file("manifests/lock/02-characterize-sim.json", lock_copy));
+    CU_ASSERT_TRUE(same_file(CHAR_LOCK, lock_copy));
     snprintf(lock_copy, sizeof lock_copy, "%s/manifests/config.json", src);
     CU_ASSERT_TRUE(same_file("manifests/config.json", lock_copy));
-    obj_path(junk, path);
+    obj_path(junk.hex, path);
     CU_ASSERT_FALSE(file_exists(path)); /* unreferenced: not archived */
-    CU_ASSERT_EQUAL(repo_verify(cap_open(&cap), &bad, &e), PPR_OK);
-    text = cap_close(&cap);
-    CU_ASSERT_EQUAL(bad, 0);
-    CU_ASSERT_STRING_EQUAL(text, "verified 3 objects, 0 bad\n");
-    free(cap.text);
+    char *vt;
+    CU_ASSERT_EQUAL(verify_text(&vt), 0);
+    CU_ASSERT_STRING_EQUAL(vt, "verified 3 objects, 2 locks, 2 run records: 0 bad\n");
+    free(vt);
     /* Restoring again finds everything in place. */
     CU_ASSERT_EQUAL(repo_restore(archive, cap_open(&cap), &e), PPR_OK);
     text = cap_close(&cap);
     CU_ASSERT_PTR_NOT_NULL(strstr(text, "(3 already present)"));
     free(cap.text);
     tmp_leave(dst, origdir);
+
+    /* A lock that is not its run record's copy is not archived. */
+    write_lock(CHAR_LOCK, "02-characterize", 8, &a, "01-fetch-sim", &b, 1, 0);
+    CU_ASSERT_EQUAL(repo_archive(again, cap_open(&cap), &e), PPR_EINPUT);
+    free((char *)cap_close(&cap));
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "cannot archive: lock '" CHAR_LOCK "' has no run record"));
     tmp_leave(src, origdir);
 }
 
 static void test_archive_rejects(void)
 {
-    char dir[64], a[65], b[65], c[65], junk[65], path[128], good[128], bad_path[128];
+    char dir[64], path[128], good[128], bad_path[128];
+    obj a, b, c, junk;
     tmp_enter(dir);
-    make_checkout(a, b, c, junk);
+    make_checkout(&a, &b, &c, &junk);
     snprintf(good, sizeof good, "%s/state.tar.zst", dir);
     snprintf(bad_path, sizeof bad_path, "%s/bad.tar.zst", dir);
     capture cap;
@@ -495,7 +595,7 @@ static void test_archive_rejects(void)
     CU_ASSERT_EQUAL(repo_archive("nodir/x.tar.zst", cap_open(&cap), &e), PPR_EINPUT);
     free((char *)cap_close(&cap));
     CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "'nodir/x.tar.zst'"));
-    obj_path(c, path);
+    obj_path(c.hex, path);
     flip_byte(path, -1);
     CU_ASSERT_EQUAL(repo_archive("new.tar.zst", cap_open(&cap), &e), PPR_EINPUT);
     free((char *)cap_close(&cap));
@@ -513,6 +613,7 @@ int main(void)
     static const test_case cases[] = {
         {"verify a good store", test_verify_good},
         {"verify finds bad objects", test_verify_bad},
+        {"verify checks every recorded field", test_verify_fields},
         {"gc", test_gc},
         {"archive round trip", test_archive_round_trip},
         {"archive rejects damage", test_archive_rejects},

@@ -250,11 +250,14 @@ static int pack_collect(pack_list *pl, const store *s, size_t *n_locks, size_t *
             rc = pack_add(pl, manifest_files[i], manifest_files[i], e);
     for (size_t i = 0; i < locks.n && !rc; i++) {
         const char *path = locks.locks[i].path;
+        ppr_err why = {0};
         if (!lock_name_ok(path))
             rc = err_set(e, PPR_EINPUT,
                          "cannot archive lock '%s': name it with letters, digits and "
                          "'.', '_', '-', '+' only",
                          path);
+        else if (lock_record_matches(s, &locks.locks[i], &why))
+            rc = err_set(e, PPR_EINPUT, "cannot archive: %s (ppr verify --repair)", why.msg);
         else if (!(rc = repo_refs_add_lock(&refs, &locks.locks[i], e)))
             rc = pack_add(pl, path, path, e);
     }
@@ -297,9 +300,14 @@ done:
 int repo_archive(const char *path, FILE *out, ppr_err *e)
 {
     store s;
+    storelock lk;
     int rc = store_init(&s, NULL, e);
     if (rc)
         return rc;
+    if ((rc = storelock_take(&lk, &s, "store", STORELOCK_EXCLUSIVE, "ppr archive", e))) {
+        store_release(&s);
+        return rc;
+    }
     pack_list pl = {0};
     staged_file t = {NULL, -1};
     struct archive *a = NULL;
@@ -364,6 +372,7 @@ done:
     free(index);
     free(buf);
     pack_list_release(&pl);
+    storelock_release(&lk);
     store_release(&s);
     return rc;
 }
@@ -907,6 +916,25 @@ static int note_foreign_locks(const scan *sc, FILE *out, ppr_err *e)
     return rc;
 }
 
+/* A restored lock's run record (lock.h): the archive's index vouched for the
+ * lock's bytes, so they are the record of its run. */
+static int record_write(const store *s, const text_entry *t, ppr_err *e)
+{
+    cJSON *json = json_parse_buf(t->data, t->n, t->name, e);
+    char key[SHA256_HEX_LEN + 1], *runs = lock_runs_dir(s), *path = NULL;
+    int rc = !json ? PPR_EINPUT : !runs ? err_nomem(e) : lock_run_key(json, key, e);
+    if (rc == PPR_OK && !(path = lock_record_path(s, key)))
+        rc = err_nomem(e);
+    if (rc == PPR_OK)
+        rc = dir_make(runs, e);
+    if (rc == PPR_OK)
+        rc = file_write_if_changed(path, t->data, t->n, NULL, e);
+    cJSON_Delete(json);
+    free(runs);
+    free(path);
+    return rc;
+}
+
 int repo_restore(const char *path, FILE *out, ppr_err *e)
 {
     scan sc;
@@ -922,8 +950,13 @@ int repo_restore(const char *path, FILE *out, ppr_err *e)
     /* Second pass: objects go straight into the store, each verified before its
      * rename; manifests are written only once every entry has passed again. */
     store s;
+    storelock lk;
     if ((rc = store_init(&s, NULL, e)))
         return rc;
+    if ((rc = storelock_take(&lk, &s, "store", STORELOCK_EXCLUSIVE, "ppr restore", e))) {
+        store_release(&s);
+        return rc;
+    }
     memset(&sc, 0, sizeof sc);
     sc.path = path;
     sc.out = out;
@@ -941,6 +974,8 @@ int repo_restore(const char *path, FILE *out, ppr_err *e)
     for (size_t i = 0; i < sc.n_texts && rc == PPR_OK; i++) {
         rc = file_write_if_changed(sc.texts[i].name, sc.texts[i].data, sc.texts[i].n, NULL,
                                    e);
+        if (rc == PPR_OK && sc.texts[i].is_lock)
+            rc = record_write(&s, &sc.texts[i], e);
         n_locks += sc.texts[i].is_lock;
     }
     if (rc == PPR_OK)
@@ -954,6 +989,7 @@ int repo_restore(const char *path, FILE *out, ppr_err *e)
                 n_manifests, plural(n_manifests), path);
 done:
     scan_release(&sc);
+    storelock_release(&lk);
     store_release(&s);
     return rc;
 }

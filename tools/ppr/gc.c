@@ -50,7 +50,7 @@ int repo_gc(int dry_run, FILE *out, uint64_t *freed_bytes, size_t *n_removed, pp
     *freed_bytes = 0;
     *n_removed = 0;
     repo_state st;
-    int rc = repo_state_load(&st, e);
+    int rc = repo_state_load(&st, "ppr gc", e);
     if (rc)
         return rc;
     const char *verb = dry_run ? "would remove" : "removed";

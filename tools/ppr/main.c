@@ -9,6 +9,7 @@
 #include "common/fsutil.h"
 #include "common/json.h"
 #include "pipeline.h"
+#include "repair.h"
 #include "repo.h"
 #include "status.h"
 
@@ -17,7 +18,9 @@ static const char usage[] =
     "  status                  which stages are stale and why\n"
     "  why <stage|node>        every reason a stage (02-characterize) or one instance\n"
     "                          of it (02-characterize-sim-psoups) would run\n"
-    "  verify                  re-hash every object the locks reference and the store holds\n"
+    "  verify                  re-hash every object the store holds and check every lock\n"
+    "                          and run record against the objects they name\n"
+    "  verify --repair         remove what is damaged, rebuild it with ninja, verify again\n"
     "  verify --archive <file> check an archive made by `ppr archive`\n"
     "  gc [--dry-run]          delete objects no lock or run-cache record references\n"
     "  archive <file>          pack config, locks and their objects into one tar.zst\n"
@@ -39,20 +42,19 @@ static int cmd_grid(ppr_err *e)
     return rc;
 }
 
+/* Write a node's slice, first repairing any upstream lock that is not valid
+ * (repair.h), since the slice would name that lock's outputs. */
 static int cmd_slice(const char *id, ppr_err *e)
 {
     pipeline p;
     if (pipeline_load(&p, e))
         return PPR_EINPUT;
     const pipe_node *n = pipeline_find(&p, id);
-    cJSON *slice = NULL;
+    size_t repaired = 0;
     int rc = !n ? err_set(e, PPR_EINPUT, "unknown pipeline node \"%s\"", id)
-                : pipeline_slice(&p, n, &slice, e);
+                : repair_upstream(&p, n, &repaired, e);
     if (rc == PPR_OK)
-        rc = dir_make(SLICE_DIR, e);
-    if (rc == PPR_OK)
-        rc = json_write_if_changed(n->slice_path, slice, NULL, e);
-    cJSON_Delete(slice);
+        rc = repair_write_slice(&p, n, e);
     pipeline_release(&p);
     return rc;
 }
@@ -104,18 +106,18 @@ int main(int argc, char **argv)
         rc = cmd_grid(&e);
     } else if (strcmp(cmd, "slice") == 0 && argc == 3) {
         rc = cmd_slice(argv[2], &e);
+
     } else if (strcmp(cmd, "status") == 0 && argc == 2) {
         rc = cmd_status(NULL, &e);
     } else if (strcmp(cmd, "why") == 0 && argc == 3) {
         rc = cmd_status(argv[2], &e);
-    } else if (strcmp(cmd, "verify") == 0 && (argc == 2 || argc == 4)) {
+    } else if (strcmp(cmd, "verify") == 0 &&
+               (argc == 2 || (argc == 3 && strcmp(argv[2], "--repair") == 0) ||
+                (argc == 4 && strcmp(argv[2], "--archive") == 0))) {
         size_t bad = 0;
-        if (argc == 4 && strcmp(argv[2], "--archive") != 0) {
-            fputs(usage, stderr);
-            return PPR_EINPUT;
-        }
-        rc = argc == 2 ? repo_verify(stdout, &bad, &e)
-                       : repo_archive_verify(argv[3], stdout, &bad, &e);
+        rc = argc == 2   ? repo_verify(stdout, &bad, &e)
+             : argc == 3 ? repo_repair(stdout, &bad, &e)
+                         : repo_archive_verify(argv[3], stdout, &bad, &e);
         if (rc == PPR_OK && bad)
             return 1;
     } else if (strcmp(cmd, "gc") == 0 &&

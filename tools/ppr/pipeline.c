@@ -9,6 +9,7 @@
 #include "common/fsutil.h"
 #include "common/json.h"
 #include "common/lock.h"
+#include "common/store.h"
 #include "common/strbuf.h"
 
 typedef int (*slice_fn)(const pipeline *p, const pipe_node *n, cJSON **cfg, ppr_err *e);
@@ -358,14 +359,17 @@ static const pipe_node *upstream_node(const pipeline *p, const pipe_node *n,
     return NULL;
 }
 
-/* Append the outputs of the lock of node u to inputs, named prefix + name. */
-static int add_outputs(cJSON *inputs, const pipe_node *u, const char *prefix,
+/* Append the outputs of the lock of node u to inputs, named prefix + name,
+ * each with the node it comes from. The lock must be valid (lock.h). */
+static int add_outputs(cJSON *inputs, const store *st, const pipe_node *u, const char *prefix,
                        const pipe_node *n, ppr_err *e)
 {
     lock l;
-    if (lock_load(&l, u->lock_path, e))
-        return err_set(e, PPR_EINPUT, "upstream lock '%s' of '%s' is missing or unreadable "
-                       "(run ninja)", u->lock_path, n->id);
+    if (!file_exists(u->lock_path))
+        return err_set(e, PPR_EINPUT, "upstream lock '%s' of '%s' is missing (run ninja)",
+                       u->lock_path, n->id);
+    if (lock_load_checked(&l, st, u->lock_path, e))
+        return err_wrap(e, "upstream of '%s'", n->id);
     int rc = PPR_OK;
     for (size_t i = 0; i < l.n_outputs && rc == PPR_OK; i++) {
         char name[256];
@@ -374,7 +378,8 @@ static int add_outputs(cJSON *inputs, const pipe_node *u, const char *prefix,
         if (!it || !cJSON_AddStringToObject(it, "kind", "object") ||
             !cJSON_AddStringToObject(it, "name", name) ||
             !cJSON_AddStringToObject(it, "sha256", l.outputs[i].sha256) ||
-            !cJSON_AddNumberToObject(it, "bytes", (double)l.outputs[i].bytes)) {
+            !cJSON_AddNumberToObject(it, "bytes", (double)l.outputs[i].bytes) ||
+            !cJSON_AddStringToObject(it, "from", u->id)) {
             cJSON_Delete(it);
             rc = err_nomem(e);
         } else {
@@ -383,6 +388,28 @@ static int add_outputs(cJSON *inputs, const pipe_node *u, const char *prefix,
     }
     lock_release(&l);
     return rc;
+}
+
+int pipeline_upstream(const pipeline *p, const pipe_node *n, const pipe_node **up,
+                      const char **prefix, size_t *n_up, ppr_err *e)
+{
+    *n_up = 0;
+    for (const char *const *s = n->def->upstream; n->data && *s; s++) {
+        const pipe_node *u = upstream_node(p, n, *s);
+        if (!u)
+            return err_set(e, PPR_EINPUT, "'%s' has no upstream %s", n->id, *s);
+        up[*n_up] = u;
+        prefix[(*n_up)++] = "";
+    }
+    for (size_t i = 0; i < n->n_extra; i++) {
+        const pipe_node *u = pipeline_find(p, n->extra[i]);
+        if (!u)
+            return err_set(e, PPR_EINPUT, "'%s' needs %s, which the config does not run", n->id,
+                           n->extra[i]);
+        up[*n_up] = u;
+        prefix[(*n_up)++] = n->extra_prefix[i];
+    }
+    return PPR_OK;
 }
 
 int pipeline_slice(const pipeline *p, const pipe_node *n, cJSON **slice, ppr_err *e)
@@ -402,17 +429,15 @@ int pipeline_slice(const pipeline *p, const pipe_node *n, cJSON **slice, ppr_err
     }
     cJSON_AddItemToObject(s, "config", cfg);
     cJSON_AddItemToObject(s, "inputs", inputs);
-    int rc = PPR_OK;
-    for (const char *const *up = n->def->upstream; n->data && *up && rc == PPR_OK; up++) {
-        const pipe_node *u = upstream_node(p, n, *up);
-        rc = u ? add_outputs(inputs, u, "", n, e)
-               : err_set(e, PPR_EINPUT, "'%s' has no upstream %s", n->id, *up);
-    }
-    for (size_t i = 0; i < n->n_extra && rc == PPR_OK; i++) {
-        const pipe_node *u = pipeline_find(p, n->extra[i]);
-        rc = u ? add_outputs(inputs, u, n->extra_prefix[i], n, e)
-               : err_set(e, PPR_EINPUT, "'%s' needs %s, which the config does not run", n->id,
-                         n->extra[i]);
+    const pipe_node *up[PIPE_MAX_UPSTREAM];
+    const char *prefix[PIPE_MAX_UPSTREAM];
+    size_t n_up;
+    store st;
+    int rc = pipeline_upstream(p, n, up, prefix, &n_up, e);
+    if (rc == PPR_OK && (rc = store_init(&st, NULL, e)) == PPR_OK) {
+        for (size_t i = 0; i < n_up && rc == PPR_OK; i++)
+            rc = add_outputs(inputs, &st, up[i], prefix[i], n, e);
+        store_release(&st);
     }
     if (rc) {
         cJSON_Delete(s);
@@ -438,8 +463,8 @@ int pipeline_write_grid(const pipeline *p, const char *path, int *changed, ppr_e
         for (size_t i = 0; i < n->n_extra; i++)
             strbuf_addf(&t, " %s/%s.json", LOCK_DIR, n->extra[i]);
         strbuf_addf(&t, " | build/bin/ppr\n  node = %s\n", n->id);
-        strbuf_addf(&t, "build %s: stage %s | %s\n  bin = %s\n", n->lock_path,
-                    n->slice_path, n->def->binary, n->def->binary);
+        strbuf_addf(&t, "build %s: stage %s | %s\n  bin = %s\n  node = %s\n", n->lock_path,
+                    n->slice_path, n->def->binary, n->def->binary, n->id);
     }
     strbuf_adds(&t, "\nbuild pipeline: phony");
     for (size_t k = 0; k < p->n_nodes; k++)

@@ -18,6 +18,7 @@
 typedef struct stage_def stage_def;
 
 #define NODE_MAX_EXTRA 16
+#define PIPE_MAX_UPSTREAM (4 + NODE_MAX_EXTRA) /* stage_def.upstream plus extras */
 
 typedef struct {
     const stage_def *def;
@@ -48,8 +49,14 @@ const char *pipe_node_binary(const pipe_node *n);
 /* The node with this id ("02-characterize-sim-psoups") or NULL. */
 const pipe_node *pipeline_find(const pipeline *p, const char *id);
 
+/* The nodes whose outputs n reads, each with the prefix its outputs get in
+ * n's slice: up and prefix hold PIPE_MAX_UPSTREAM. */
+int pipeline_upstream(const pipeline *p, const pipe_node *n, const pipe_node **up,
+                      const char **prefix, size_t *n_up, ppr_err *e);
+
 /* The slice a node would read now: its config values and the outputs of its
- * upstream locks. A missing upstream lock is PPR_EINPUT naming it. */
+ * upstream locks, each naming its node ("from"). A missing or invalid
+ * upstream lock (lock_load_checked) is PPR_EINPUT naming it. */
 int pipeline_slice(const pipeline *p, const pipe_node *n, cJSON **slice, ppr_err *e);
 
 /* Write the Ninja grid (only if its bytes change). */

@@ -24,16 +24,26 @@
 #include "common/sha256.h"
 #include "common/stage.h"
 #include "common/store.h"
+#include "common/storelock.h"
 
 /* First entry of every archive: "<sha256>  <entry name>\n" for every other
  * entry (sha256sum format), so a missing entry or any changed byte inside one
  * is caught, whatever the entry holds. */
 #define REPO_ARCHIVE_INDEX "SHA256SUMS"
 
-/* Re-hash every object in the store and every object a lock or run record
- * references. *n_bad counts corrupt, missing and misnamed objects and malformed
- * locks or records; stale temp files are reported but not counted. */
+/* Re-hash every object in the store, and check every field each lock and
+ * run record holds about an object: present, whole, of the recorded type and
+ * size, and (inputs) made by the node named "from"; each lock must equal its
+ * run record. *n_bad counts every finding: corrupt, missing and misnamed
+ * objects, malformed, edited or unrecorded locks, bad or stale run records,
+ * and temp files left by killed runs (under the exclusive store lock nobody
+ * is writing, so every temp file is stale). */
 int repo_verify(FILE *out, size_t *n_bad, ppr_err *e);
+
+/* Verify, remove every damaged file that can be rebuilt (corrupt objects,
+ * bad locks and run records, temp files), run `ninja` to recompute what they
+ * held, and verify again; *n_bad is the second verify's count. */
+int repo_repair(FILE *out, size_t *n_bad, ppr_err *e);
 
 /* Delete unreferenced objects, run records that name a missing object (or do
  * not parse) and stale temp files. A malformed lock stops gc before anything is
@@ -119,20 +129,20 @@ void repo_files_release(repo_files *f);
  * of the store. Run records' references are each command's own decision. */
 typedef struct {
     store s;
+    storelock lk; /* the store lock, held exclusive */
     char *runs_dir;
     repo_lockset locks, runs;
     repo_refs refs; /* the locks' references, unsorted */
     repo_files files;
 } repo_state;
 
-int repo_state_load(repo_state *st, ppr_err *e);
+/* who names the command in the message printed while it waits for the store
+ * lock (storelock.h). */
+int repo_state_load(repo_state *st, const char *who, ppr_err *e);
 void repo_state_release(repo_state *st);
 
 /* Whether "<dir2>/<file>" is a store object name (lower-case hex, ".zst");
  * if so hex receives the 64-char name. */
 int repo_object_name(const char *dir2, const char *file, char hex[SHA256_HEX_LEN + 1]);
-
-/* malloc'd "<store root>/runs"; NULL when out of memory. */
-char *repo_runs_dir(const store *s);
 
 #endif

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "common/fsutil.h"
 #include "common/json.h"
 #include "common/lock.h"
 #include "common/sha256.h"
@@ -56,9 +57,17 @@ int status_explain(const pipeline *p, const pipe_node *n, FILE *out, const char 
     *stale = 0;
     lock l;
     ppr_err why;
-    if (lock_load(&l, n->lock_path, &why)) {
-        fprintf(out, "%sno valid lock '%s': never ran\n", indent, n->lock_path);
+    store st;
+    if (store_init(&st, NULL, e))
+        return PPR_EINPUT;
+    int valid = lock_load_checked(&l, &st, n->lock_path, &why) == PPR_OK;
+    if (!valid) {
+        if (file_exists(n->lock_path))
+            fprintf(out, "%s%s\n", indent, why.msg);
+        else
+            fprintf(out, "%sno lock '%s': never ran\n", indent, n->lock_path);
         *stale = 1;
+        store_release(&st);
         return PPR_OK;
     }
     cJSON *slice;
@@ -66,6 +75,7 @@ int status_explain(const pipeline *p, const pipe_node *n, FILE *out, const char 
         fprintf(out, "%s%s\n", indent, why.msg);
         *stale = 1;
         lock_release(&l);
+        store_release(&st);
         return PPR_OK;
     }
     diff_json(cJSON_GetObjectItemCaseSensitive(l.json, "config"),
@@ -97,17 +107,14 @@ int status_explain(const pipeline *p, const pipe_node *n, FILE *out, const char 
             (*stale)++;
         }
     }
-    store st;
-    if (store_init(&st, NULL, e)) {
-        lock_release(&l);
-        return PPR_EINPUT;
-    }
-    for (size_t i = 0; i < l.n_outputs; i++)
-        if (!store_has(&st, l.outputs[i].sha256)) {
-            fprintf(out, "%soutput \"%s\" (%.12s) is missing from the store\n", indent,
-                    l.outputs[i].name, l.outputs[i].sha256);
+    for (size_t i = 0; i < l.n_outputs; i++) {
+        const lock_entry *o = &l.outputs[i];
+        if (store_check(&st, o->sha256, o->type, o->bytes, &why) != PPR_OK) {
+            fprintf(out, "%soutput \"%s\" is not as its lock records: %s\n", indent, o->name,
+                    why.msg);
             (*stale)++;
         }
+    }
     store_release(&st);
     lock_release(&l);
     return PPR_OK;

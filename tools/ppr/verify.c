@@ -5,11 +5,16 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <spawn.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "common/fsutil.h"
+#include "common/mem.h"
 #include "common/progress.h"
 
 /* ---- references --------------------------------------------------------- */
@@ -168,24 +173,6 @@ int repo_object_name(const char *dir2, const char *file, char hex[SHA256_HEX_LEN
     return 1;
 }
 
-/* Whether a file name ends in ".tmp" plus the six characters of mkstemp. */
-static int is_temp_name(const char *name)
-{
-    size_t len = strlen(name);
-    if (len <= 10 || strncmp(name + len - 10, ".tmp", 4) != 0)
-        return 0;
-    for (const char *p = name + len - 6; *p; p++)
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
-              (*p >= 'A' && *p <= 'Z')))
-            return 0;
-    return 1;
-}
-
-char *repo_runs_dir(const store *s)
-{
-    return path_join(s->root, RUNS_DIR);
-}
-
 static int files_add(repo_files *f, int kind, char *path, const char *hex,
                      uint64_t bytes, const char *why, ppr_err *e)
 {
@@ -248,7 +235,7 @@ static int temp_entry(repo_files *f, char *path, const char *name, const struct 
                       const void *arg, ppr_err *e)
 {
     (void)arg;
-    if (S_ISREG(st->st_mode) && is_temp_name(name))
+    if (S_ISREG(st->st_mode) && file_is_temp_name(name))
         return files_add(f, REPO_FILE_TEMP, path, NULL, (uint64_t)st->st_size, NULL, e);
     free(path);
     return PPR_OK;
@@ -263,7 +250,7 @@ static int bucket_entry(repo_files *f, char *path, const char *name, const struc
         return files_add(f, REPO_FILE_MISNAMED, path, NULL, 0, "not a regular file", e);
     if (repo_object_name(arg, name, hex))
         return files_add(f, REPO_FILE_OBJECT, path, hex, bytes, NULL, e);
-    if (is_temp_name(name))
+    if (file_is_temp_name(name))
         return files_add(f, REPO_FILE_TEMP, path, NULL, bytes, NULL, e);
     return files_add(f, REPO_FILE_MISNAMED, path, NULL, bytes,
                      "not an object name (<62 hex>.zst)", e);
@@ -278,7 +265,7 @@ static int objects_entry(repo_files *f, char *path, const char *name,
         free(path);
         return rc;
     }
-    if (S_ISREG(st->st_mode) && is_temp_name(name))
+    if (S_ISREG(st->st_mode) && file_is_temp_name(name))
         return files_add(f, REPO_FILE_TEMP, path, NULL, (uint64_t)st->st_size, NULL, e);
     return files_add(f, REPO_FILE_MISNAMED, path, NULL,
                      S_ISREG(st->st_mode) ? (uint64_t)st->st_size : 0,
@@ -293,17 +280,11 @@ static int file_cmp(const void *a, const void *b)
 int repo_files_scan(repo_files *f, const store *s, ppr_err *e)
 {
     memset(f, 0, sizeof *f);
-    char *runs = repo_runs_dir(s);
-    int rc = runs ? PPR_OK : err_nomem(e);
-    if (rc == PPR_OK)
-        rc = dir_each(f, s->objects, objects_entry, NULL, e);
-    if (rc == PPR_OK)
-        rc = dir_each(f, runs, temp_entry, NULL, e);
-    if (rc == PPR_OK)
-        rc = dir_each(f, LOCK_DIR, temp_entry, NULL, e);
-    if (rc == PPR_OK)
-        rc = dir_each(f, "manifests", temp_entry, NULL, e);
-    free(runs);
+    char **dirs = stage_temp_dirs(s);
+    int rc = dirs ? dir_each(f, s->objects, objects_entry, NULL, e) : err_nomem(e);
+    for (size_t i = 0; rc == PPR_OK && dirs[i]; i++)
+        rc = dir_each(f, dirs[i], temp_entry, NULL, e);
+    stage_temp_dirs_free(dirs);
     if (rc) {
         repo_files_release(f);
         return rc;
@@ -323,13 +304,18 @@ void repo_files_release(repo_files *f)
     memset(f, 0, sizeof *f);
 }
 
-int repo_state_load(repo_state *st, ppr_err *e)
+int repo_state_load(repo_state *st, const char *who, ppr_err *e)
 {
     memset(st, 0, sizeof *st);
+    st->lk.fd = -1;
     int rc = store_init(&st->s, NULL, e);
     if (rc)
         return rc;
-    if (!(st->runs_dir = repo_runs_dir(&st->s)))
+    if ((rc = storelock_take(&st->lk, &st->s, "store", STORELOCK_EXCLUSIVE, who, e))) {
+        store_release(&st->s);
+        return rc;
+    }
+    if (!(st->runs_dir = lock_runs_dir(&st->s)))
         rc = err_nomem(e);
     if (rc == PPR_OK)
         rc = repo_lockset_load(&st->locks, LOCK_DIR, e);
@@ -353,78 +339,337 @@ void repo_state_release(repo_state *st)
     repo_lockset_release(&st->runs);
     repo_lockset_release(&st->locks);
     free(st->runs_dir);
+    storelock_release(&st->lk);
     store_release(&st->s);
     memset(st, 0, sizeof *st);
 }
 
 /* ---- ppr verify --------------------------------------------------------- */
 
-int repo_verify(FILE *out, size_t *n_bad, ppr_err *e)
-{
-    *n_bad = 0;
+/* An object as the store holds it, from the pass over its files. */
+typedef struct {
+    char hex[SHA256_HEX_LEN + 1];
+    int type;      /* its payload type; -1 when it is damaged */
+    uint64_t size; /* its payload bytes */
+} held;
+
+/* One output of one lock or run record: which node made which object. */
+typedef struct {
+    char hex[SHA256_HEX_LEN + 1];
+    char node[256];
+    const char *name;
+} made;
+
+typedef struct {
     repo_state st;
-    int rc = repo_state_load(&st, e);
-    if (rc)
-        return rc;
-    size_t bad = 0, n_objects = 0, n_temps = 0;
-    for (size_t i = 0; i < st.locks.n_bad; i++, bad++)
-        fprintf(out, "malformed lock '%s': %s\n", st.locks.bad_paths[i], st.locks.bad_msgs[i]);
-    for (size_t i = 0; i < st.runs.n_bad; i++, bad++)
-        fprintf(out, "malformed run record '%s': %s (ppr gc removes it)\n",
-                st.runs.bad_paths[i], st.runs.bad_msgs[i]);
-    for (size_t i = 0; i < st.runs.n && rc == PPR_OK; i++)
-        rc = repo_refs_add_lock(&st.refs, &st.runs.locks[i], e);
-    if (rc)
-        goto done;
-    repo_refs_sort(&st.refs);
+    held *objects; /* [n_objects], sorted by hex */
+    size_t n_objects;
+    made *outputs; /* [n_outputs], sorted by hex */
+    size_t n_outputs;
+    FILE *out;
+    size_t bad;
+    char **doomed; /* [n_doomed] files a repair removes */
+    size_t n_doomed, cap_doomed;
+} verifier;
+
+static int held_cmp(const void *a, const void *b)
+{
+    return strcmp(((const held *)a)->hex, ((const held *)b)->hex);
+}
+
+static int held_key_cmp(const void *key, const void *elem)
+{
+    return strcmp(key, ((const held *)elem)->hex);
+}
+
+static int made_cmp(const void *a, const void *b)
+{
+    return strcmp(((const made *)a)->hex, ((const made *)b)->hex);
+}
+
+static const held *held_find(const verifier *v, const char *hex)
+{
+    return v->n_objects ? bsearch(hex, v->objects, v->n_objects, sizeof *v->objects, held_key_cmp)
+                        : NULL;
+}
+
+/* Report one finding; when the file it is about can be rebuilt, a repair
+ * removes it (a stage reruns, or a cache entry is dropped). */
+static int finding(verifier *v, const char *doom, ppr_err *e, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int finding(verifier *v, const char *doom, ppr_err *e, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(v->out, fmt, ap);
+    va_end(ap);
+    fputc('\n', v->out);
+    v->bad++;
+    if (!doom)
+        return PPR_OK;
+    for (size_t i = 0; i < v->n_doomed; i++)
+        if (strcmp(v->doomed[i], doom) == 0)
+            return PPR_OK;
+    if (mem_grow((void **)&v->doomed, &v->cap_doomed, v->n_doomed + 1, sizeof *v->doomed) ||
+        !(v->doomed[v->n_doomed] = strdup(doom)))
+        return err_nomem(e);
+    v->n_doomed++;
+    return PPR_OK;
+}
+
+/* Decompress and re-hash every file of the store. */
+static int verify_files(verifier *v, ppr_err *e)
+{
+    const repo_files *f = &v->st.files;
     size_t total = 0;
-    for (size_t i = 0; i < st.files.n; i++)
-        total += st.files.v[i].kind == REPO_FILE_OBJECT;
+    for (size_t i = 0; i < f->n; i++)
+        total += f->v[i].kind == REPO_FILE_OBJECT;
+    if (!(v->objects = calloc(total ? total : 1, sizeof *v->objects)))
+        return err_nomem(e);
     progress pg;
     progress_init(&pg, "verify", total);
-    for (size_t i = 0; i < st.files.n; i++) {
-        const repo_file *f = &st.files.v[i];
-        if (f->kind == REPO_FILE_TEMP) {
-            fprintf(out, "stale temp file '%s' (ppr gc removes it)\n", f->path);
-            n_temps++;
+    int rc = PPR_OK;
+    for (size_t i = 0; i < f->n && rc == PPR_OK; i++) {
+        const repo_file *rf = &f->v[i];
+        if (rf->kind == REPO_FILE_TEMP) {
+            rc = finding(v, rf->path, e, "stale temp file '%s' (left by a killed run)",
+                         rf->path);
             continue;
         }
-        if (f->kind == REPO_FILE_MISNAMED) {
-            fprintf(out, "misnamed file '%s': %s\n", f->path, f->why);
-            bad++;
+        if (rf->kind == REPO_FILE_MISNAMED) {
+            rc = finding(v, NULL, e, "misnamed file '%s': %s", rf->path, rf->why);
             continue;
         }
-        n_objects++;
+        held *h = &v->objects[v->n_objects++];
+        memcpy(h->hex, rf->hex, sizeof h->hex);
+        void *payload;
+        size_t n;
         ppr_err ve = {0};
-        int vrc = store_verify_file(f->path, f->hex, &ve);
+        int vrc = store_get(&v->st.s, rf->hex, -1, &payload, &n, &h->type, &ve);
         progress_add(&pg, 1);
-        if (vrc == PPR_EINTERNAL) {
+        if (vrc == PPR_EINTERNAL)
             rc = err_set(e, vrc, "%s", ve.msg);
-            goto done;
-        }
-        if (vrc) {
-            const repo_ref *r = repo_refs_find(&st.refs, f->hex);
-            fprintf(out, "corrupt object %s: %s%s%s%s\n", f->hex, ve.msg,
-                    r ? " (referenced by '" : "", r ? r->from : "", r ? "')" : "");
-            bad++;
+        else if (vrc == PPR_OK)
+            free(payload);
+        h->size = n;
+        if (vrc == PPR_EINPUT) {
+            h->type = -1;
+            const repo_ref *r = repo_refs_find(&v->st.refs, rf->hex);
+            rc = finding(v, rf->path, e, "corrupt object %s: %s%s%s%s", rf->hex, ve.msg,
+                         r ? " (referenced by '" : "", r ? r->from : "", r ? "')" : "");
         }
     }
     progress_done(&pg, "objects", NULL);
-    for (size_t i = 0; i < st.refs.n; i++) {
-        if (store_has(&st.s, st.refs.v[i].hex))
-            continue;
-        int stale = strncmp(st.refs.v[i].from, st.runs_dir, strlen(st.runs_dir)) == 0;
-        fprintf(out, "missing object %s: referenced by '%s'%s\n", st.refs.v[i].hex,
-                st.refs.v[i].from, stale ? " (a stale run record; ppr gc removes it)" : "");
-        n_objects++;
-        bad++;
-    }
-    fprintf(out, "verified %zu objects, %zu bad", n_objects, bad);
-    if (n_temps)
-        fprintf(out, ", %zu stale temp file%s", n_temps, n_temps == 1 ? "" : "s");
-    fputc('\n', out);
-    *n_bad = bad;
-done:
-    repo_state_release(&st);
     return rc;
+}
+
+/* Index every output of every lock and run record by object. */
+static int index_outputs(verifier *v, ppr_err *e)
+{
+    const repo_lockset *sets[2] = {&v->st.locks, &v->st.runs};
+    size_t total = 0;
+    for (int k = 0; k < 2; k++)
+        for (size_t i = 0; i < sets[k]->n; i++)
+            total += sets[k]->locks[i].n_outputs;
+    if (!(v->outputs = calloc(total ? total : 1, sizeof *v->outputs)))
+        return err_nomem(e);
+    for (int k = 0; k < 2; k++)
+        for (size_t i = 0; i < sets[k]->n; i++) {
+            const lock *l = &sets[k]->locks[i];
+            for (size_t j = 0; j < l->n_outputs; j++) {
+                made *m = &v->outputs[v->n_outputs++];
+                memcpy(m->hex, l->outputs[j].sha256, sizeof m->hex);
+                lock_node_id(l, m->node, sizeof m->node);
+                m->name = l->outputs[j].name;
+            }
+        }
+    if (v->n_outputs)
+        qsort(v->outputs, v->n_outputs, sizeof *v->outputs, made_cmp);
+    return PPR_OK;
+}
+
+/* Whether node `from` made object hex under name, or name without a prefix. */
+static int made_by(const verifier *v, const char *hex, const char *from, const char *name)
+{
+    made key;
+    memcpy(key.hex, hex, sizeof key.hex);
+    const made *m = v->n_outputs ? bsearch(&key, v->outputs, v->n_outputs, sizeof *v->outputs,
+                                           made_cmp)
+                                 : NULL;
+    while (m && m > v->outputs && strcmp(m[-1].hex, hex) == 0)
+        m--;
+    for (; m && m < v->outputs + v->n_outputs && strcmp(m->hex, hex) == 0; m++) {
+        size_t a = strlen(name), b = strlen(m->name);
+        if (strcmp(m->node, from) == 0 && b <= a && strcmp(name + a - b, m->name) == 0 &&
+            (a == b || name[a - b - 1] == '/'))
+            return 1;
+    }
+    return 0;
+}
+
+/* Every field l records about an object, against the store: each output is
+ * there, whole, of its type and size; each object input too, and made by the
+ * node it names. `what` is "lock" or "run record"; a record with a missing
+ * object is stale (gc drops it), which is only counted. */
+static int verify_entries(verifier *v, const lock *l, const char *what, ppr_err *e)
+{
+    int rc = PPR_OK;
+    for (size_t i = 0; i < l->n_outputs && rc == PPR_OK; i++) {
+        const lock_entry *o = &l->outputs[i];
+        const held *h = held_find(v, o->sha256);
+        if (!h)
+            rc = finding(v, l->path, e, "missing object %s: output \"%s\" of %s '%s'", o->sha256,
+                         o->name, what, l->path);
+        else if (h->type >= 0 && (strcmp(payload_type_name(h->type) ? payload_type_name(h->type)
+                                                                     : "?",
+                                         o->type) != 0 ||
+                                  h->size != o->bytes))
+            rc = finding(v, l->path, e,
+                         "%s '%s': output \"%s\" (%.12s) holds %s, %llu bytes; the %s records "
+                         "%s, %llu bytes",
+                         what, l->path, o->name, o->sha256,
+                         payload_type_name(h->type) ? payload_type_name(h->type) : "?",
+                         (unsigned long long)h->size, what, o->type,
+                         (unsigned long long)o->bytes);
+    }
+    for (size_t i = 0; i < l->n_inputs && rc == PPR_OK; i++) {
+        const lock_entry *in = &l->inputs[i];
+        if (strcmp(in->kind, "object") != 0)
+            continue;
+        const held *h = held_find(v, in->sha256);
+        if (!h)
+            rc = finding(v, NULL, e, "missing object %s: input \"%s\" of %s '%s'", in->sha256,
+                         in->name, what, l->path);
+        else if (h->type >= 0 && h->size != in->bytes)
+            rc = finding(v, l->path, e,
+                         "%s '%s': input \"%s\" (%.12s) holds %llu bytes; the %s records %llu",
+                         what, l->path, in->name, in->sha256, (unsigned long long)h->size, what,
+                         (unsigned long long)in->bytes);
+        else if (!made_by(v, in->sha256, in->from, in->name))
+            rc = finding(v, l->path, e,
+                         "%s '%s': input \"%s\" (%.12s) is no output \"%s\" of '%s' in any lock "
+                         "or run record",
+                         what, l->path, in->name, in->sha256, in->name, in->from);
+    }
+    return rc;
+}
+
+static int verify_roots(verifier *v, ppr_err *e)
+{
+    const repo_lockset *locks = &v->st.locks, *runs = &v->st.runs;
+    int rc = PPR_OK;
+    for (size_t i = 0; i < locks->n_bad && rc == PPR_OK; i++)
+        rc = finding(v, locks->bad_paths[i], e, "malformed lock: %s", locks->bad_msgs[i]);
+    for (size_t i = 0; i < runs->n_bad && rc == PPR_OK; i++)
+        rc = finding(v, runs->bad_paths[i], e, "malformed run record: %s", runs->bad_msgs[i]);
+    for (size_t i = 0; i < runs->n && rc == PPR_OK; i++) {
+        const lock *l = &runs->locks[i];
+        char key[SHA256_HEX_LEN + 1];
+        const char *base = strrchr(l->path, '/');
+        rc = lock_run_key(l->json, key, e);
+        if (rc == PPR_OK && (strncmp(base ? base + 1 : l->path, key, SHA256_HEX_LEN) != 0))
+            rc = finding(v, l->path, e, "run record '%s' is not named by its run key %.12s",
+                         l->path, key);
+        else if (rc == PPR_OK)
+            rc = verify_entries(v, l, "run record", e);
+    }
+    for (size_t i = 0; i < locks->n && rc == PPR_OK; i++) {
+        const lock *l = &locks->locks[i];
+        ppr_err why = {0};
+        if (lock_record_matches(&v->st.s, l, &why))
+            rc = finding(v, l->path, e, "%s", why.msg);
+        if (rc == PPR_OK)
+            rc = verify_entries(v, l, "lock", e);
+    }
+    return rc;
+}
+
+static void verifier_release(verifier *v)
+{
+    repo_state_release(&v->st);
+    free(v->objects);
+    free(v->outputs);
+    for (size_t i = 0; i < v->n_doomed; i++)
+        free(v->doomed[i]);
+    free(v->doomed);
+    memset(v, 0, sizeof *v);
+}
+
+/* The whole check, under the store lock held exclusive. */
+static int verify_run(verifier *v, FILE *out, const char *who, ppr_err *e)
+{
+    memset(v, 0, sizeof *v);
+    v->out = out;
+    int rc = repo_state_load(&v->st, who, e);
+    if (rc == PPR_OK) {
+        repo_refs_sort(&v->st.refs);
+        rc = verify_files(v, e);
+    }
+    if (rc == PPR_OK && v->n_objects)
+        qsort(v->objects, v->n_objects, sizeof *v->objects, held_cmp);
+    if (rc == PPR_OK)
+        rc = index_outputs(v, e);
+    if (rc == PPR_OK)
+        rc = verify_roots(v, e);
+    if (rc == PPR_OK)
+        fprintf(out, "verified %zu objects, %zu locks, %zu run records: %zu bad\n",
+                v->n_objects, v->st.locks.n + v->st.locks.n_bad, v->st.runs.n + v->st.runs.n_bad,
+                v->bad);
+    return rc;
+}
+
+int repo_verify(FILE *out, size_t *n_bad, ppr_err *e)
+{
+    verifier v;
+    int rc = verify_run(&v, out, "ppr verify", e);
+    *n_bad = v.bad;
+    verifier_release(&v);
+    return rc;
+}
+
+extern char **environ;
+
+/* Run `ninja` in the checkout and wait for it. */
+static int run_ninja(ppr_err *e)
+{
+    char *argv[] = {"ninja", NULL};
+    pid_t pid;
+    int status, en = posix_spawnp(&pid, "ninja", NULL, NULL, argv, environ);
+    if (en)
+        return err_set(e, PPR_EINPUT, "cannot run 'ninja': %s", strerror(en));
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return err_set(e, PPR_EINTERNAL, "waitpid: %s", strerror(errno));
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return PPR_OK;
+    return err_set(e, PPR_EINPUT, "'ninja' failed while rebuilding what was removed (%s %d)",
+                   WIFEXITED(status) ? "exit code" : "signal",
+                   WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+}
+
+int repo_repair(FILE *out, size_t *n_bad, ppr_err *e)
+{
+    *n_bad = 0;
+    verifier v;
+    int rc = verify_run(&v, out, "ppr verify --repair", e);
+    size_t removed = 0;
+    for (size_t i = 0; i < v.n_doomed && rc == PPR_OK; i++) {
+        if (unlink(v.doomed[i]) != 0 && errno != ENOENT)
+            rc = err_set(e, PPR_EINPUT, "cannot remove '%s': %s", v.doomed[i], strerror(errno));
+        removed++;
+    }
+    size_t found = v.bad;
+    verifier_release(&v);
+    if (rc)
+        return rc;
+    if (!found) {
+        *n_bad = 0;
+        return PPR_OK;
+    }
+    fprintf(out, "repair: removed %zu damaged file%s; rebuilding them with ninja\n", removed,
+            removed == 1 ? "" : "s");
+    if ((rc = run_ninja(e)))
+        return rc;
+    return repo_verify(out, n_bad, e);
 }
