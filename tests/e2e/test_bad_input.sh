@@ -12,14 +12,6 @@ ninja > cold.log 2>&1 || { fail "cold ninja"; cat cold.log; }
 cp -r manifests/lock locks.good
 cp manifests/config.json config.good
 
-# expect_error CMD... : exit code 2 and exactly one line on stderr, kept in err.log.
-expect_error() {
-    "$@" > out.log 2> err.log
-    local rc=$?
-    [ "$rc" -eq 2 ] || { fail "'$*' exited $rc, not 2"; cat err.log; return 1; }
-    [ "$(wc -l < err.log)" -eq 1 ] || { fail "'$*' printed more than one line"; cat err.log; return 1; }
-}
-
 # Config errors name the key and the file; no lock changes.
 set_key "$A" 's/"highly_threshold": 0.3,/"highly_threshold": 0.3, "typo": 1,/'
 expect_error build/bin/ppr slice 02-characterize-sim-psoups &&
