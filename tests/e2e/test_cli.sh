@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# test_cli.sh: the `ppr` command line itself: help on request and `ppr why`
-# given a lock or slice path.
+# test_cli.sh: the `ppr` command line itself: help on request, `ppr why` given a
+# lock or slice path, and `ppr restore` keeping the manifests it replaces.
 set -u
 source "$(dirname "$0")/lib.bash"
 
@@ -22,7 +22,7 @@ for args in "" "nosuch"; do
         ok "ppr '$args': usage on stderr, exit 2" || { fail "ppr '$args' exited $rc"; cat out.log err.log; }
 done
 
-# A little state to explain: sim-psoups fetched and characterized.
+# A little state to explain and to archive: sim-psoups fetched and characterized.
 ninja manifests/lock/02-characterize-sim-psoups.json > n.log 2>&1 || { fail "ninja"; cat n.log; }
 cp manifests/config.json config.good
 
@@ -41,5 +41,37 @@ expect_error build/bin/ppr why manifests/lock/02-characterize-nosuch.json &&
     grep -q 'unknown pipeline node "02-characterize-nosuch"' err.log && ok "why an unknown lock path" ||
     { fail "why an unknown lock path"; cat err.log; }
 cp config.good manifests/config.json
+
+# restore keeps an edited manifest as <file>.before-restore, says so, and
+# restores the archive's bytes.
+build/bin/ppr archive state.tar.zst > a.log 2>&1 || { fail "archive"; cat a.log; }
+set_key "$A" 's/"minority_below": 0.5/"minority_below": 0.4/'
+cp manifests/config.json edit1.json
+build/bin/ppr restore state.tar.zst > r.log 2>&1 || { fail "restore over an edit"; cat r.log; }
+grep -qxF "kept 'manifests/config.json' as 'manifests/config.json.before-restore': it differs from the archive's" r.log &&
+    [ "$(grep -c '^kept ' r.log)" -eq 1 ] && ok "restore names the one manifest it kept" ||
+    { fail "restore output"; cat r.log; }
+cmp -s manifests/config.json.before-restore edit1.json && cmp -s manifests/config.json config.good &&
+    ok "restore kept the edit and restored the archive's config" || fail "restore: config bytes"
+[ "$(ls manifests/*.before-restore)" = "manifests/config.json.before-restore" ] ||
+    fail "restore copied manifests that had not changed"
+
+# Restoring again changes nothing and keeps nothing more.
+build/bin/ppr restore state.tar.zst > r.log 2>&1 && ! grep -q '^kept ' r.log &&
+    cmp -s manifests/config.json.before-restore edit1.json && ok "restore again: no copy" ||
+    { fail "restore again"; cat r.log; }
+
+# A second edit while the first copy is still there: refused before anything
+# is written, the edit, the copy and the store as they were.
+set_key "$A" 's/"minority_below": 0.5/"minority_below": 0.3/'
+cp manifests/config.json edit2.json
+rm -rf artifacts/objects manifests/lock
+expect_error build/bin/ppr restore state.tar.zst &&
+    grep -qF "'manifests/config.json.before-restore' holds other bytes" err.log &&
+    ok "restore refuses to overwrite an earlier copy" || { fail "restore over a copy"; cat err.log; }
+cmp -s manifests/config.json edit2.json && cmp -s manifests/config.json.before-restore edit1.json &&
+    ok "refused restore left both edits" || fail "refused restore changed the config or its copy"
+[ -z "$(find artifacts/objects manifests/lock -type f 2> /dev/null)" ] &&
+    ok "refused restore wrote no object and no lock" || fail "refused restore wrote files"
 
 finish

@@ -23,7 +23,8 @@ static const char usage[] =
     "  verify --archive <file> check an archive made by `ppr archive`\n"
     "  gc [--dry-run]          delete objects no lock or run-cache record references\n"
     "  archive <file>          pack config, locks and their objects into one tar.zst\n"
-    "  restore <file>          unpack such an archive into this checkout\n"
+    "  restore <file>          unpack such an archive into this checkout; a manifest\n"
+    "                          it changes is kept as <manifest>.before-restore\n"
     "  grid                    regenerate " GRID_PATH " (Ninja does this)\n"
     "  slice <node>            write the config slice of <node> (Ninja does this)\n";
 
