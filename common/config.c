@@ -207,6 +207,9 @@ int config_check(const cJSON *v, const cJSON *s, const char *path, int partial,
         const cJSON *each = cJSON_GetObjectItemCaseSensitive(s, "each");
         for (const cJSON *c = v->child; c; c = c->next) {
             child_path(sub, sizeof sub, path, c->string);
+            for (const cJSON *b = v->child; b != c; b = b->next)
+                if (strcmp(b->string, c->string) == 0) /* JSON allows it; only one would count */
+                    return err_set(e, PPR_EINPUT, "'%s': key \"%s\" appears twice", file, sub);
             const cJSON *cs = keys ? cJSON_GetObjectItemCaseSensitive(keys, c->string) : each;
             if (!cs)
                 return unknown_key(file, path, c->string, s, s->next, e);

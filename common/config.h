@@ -12,10 +12,10 @@
  *   string:  optional "enum": [...]
  *   integer, number: optional "min", "max" (inclusive)
  * An unknown key (with the allowed keys, or the one it is a typo of), a wrong
- * type, an out-of-range value or a repeated item is an error naming the key
- * path and the file. `profiles.<name>` holds partial overrides that are
- * checked against the same schema and merged onto the base: objects key by
- * key, everything else replaced whole. */
+ * type, an out-of-range value, a repeated item or a member given twice is an
+ * error naming the key path and the file. `profiles.<name>` holds partial
+ * overrides that are checked against the same schema and merged onto the
+ * base: objects key by key, everything else replaced whole. */
 #ifndef PPR_CONFIG_H
 #define PPR_CONFIG_H
 

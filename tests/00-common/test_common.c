@@ -316,7 +316,8 @@ static void test_config(void)
         "'c.json': unknown key \"profiles.p.t.b\" (allowed: kind, a, triples)");
 }
 
-/* Item counts and "unique" lists, in the base and in a profile. */
+/* Item counts, "unique" lists and repeated members, in the base and in a
+ * profile. */
 static void test_config_lists(void)
 {
     const char *base = "{\"profile\":\"p\",\"n\":1,\"x\":0,\"mode\":\"a\",\"m\":{},";
@@ -336,6 +337,10 @@ static void test_config_lists(void)
     CU_ASSERT_STRING_EQUAL(load(cfg, NULL), "'c.json': key \"r\" lists id 1 twice");
     snprintf(cfg, sizeof cfg, "%s\"profiles\":{\"p\":{\"u\":[\"x\",\"x\"]}}}", base);
     CU_ASSERT_STRING_EQUAL(load(cfg, NULL), "'c.json': key \"profiles.p.u\" lists \"x\" twice");
+    /* A member given twice in one object (JSON allows it) is a repeat too. */
+    CU_ASSERT_STRING_EQUAL(load("{\"profile\":\"p\",\"n\":1,\"x\":0,\"mode\":\"a\","
+                                "\"m\":{\"k\":[1],\"k\":[2]},\"profiles\":{\"p\":{}}}", NULL),
+                           "'c.json': key \"m.k\" appears twice");
 }
 
 static void test_prefs_round_trip(void)

@@ -69,6 +69,9 @@ config_error "an epoch choice listed twice in a profile" \
     'key "profiles.ci.train.epochs[0].choices" lists 3 twice'
 config_error "two simulated users of one name" 's/{"name": "P1B"/{"name": "P1A"/' \
     'key "fetch.sources.sim-psoups.users" lists name "P1A" twice'
+config_error "a source given twice in a profile" \
+    's/"sim-tldr": {"triples": 200},/"sim-tldr": {"triples": 200}, "sim-tldr": {"triples": 300},/' \
+    'key "profiles.ci.fetch.sources.sim-tldr" appears twice'
 config_error "a typo beside a valid key in a profile" \
     's/"sim-psoups": {"triples": 50}/"sim-psoups": {"triples": 50, "triplez": 50}/' \
     'unknown key "profiles.ci.fetch.sources.sim-psoups.triplez" (did you mean "triples"?)'
