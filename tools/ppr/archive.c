@@ -389,7 +389,7 @@ typedef struct {
  * into that store (manifests are kept in memory for the caller to write). */
 typedef struct {
     const char *path; /* the archive */
-    FILE *out;        /* findings */
+    FILE *out;        /* findings; NULL in index_peek, which only reads the index */
     const store *dest;
     char *scratch_dir, *scratch; /* check only */
     index_line *index;           /* [n_index], sorted by name */
