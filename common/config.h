@@ -6,13 +6,16 @@
  *            node has "optional": true) or "each": node (a map of any keys), or
  *            "tag": member name and "variants": {tag value: object node}: the
  *            value of the tag member picks the schema (which lists the tag too)
- *   array:   "items": node, optional "min_items", "max_items"
+ *   array:   "items": node, optional "min_items", "max_items", and "unique":
+ *            true (no two items are equal) or "unique": "<member>" (no two
+ *            object items have equal values of that member)
  *   string:  optional "enum": [...]
  *   integer, number: optional "min", "max" (inclusive)
- * An unknown key, a wrong type or an out-of-range value is an error naming the
- * key path and the file. `profiles.<name>` holds partial overrides that are
- * checked against the same schema and merged onto the base: objects key by
- * key, everything else replaced whole. */
+ * An unknown key (with the allowed keys, or the one it is a typo of), a wrong
+ * type, an out-of-range value, a repeated item or a member given twice is an
+ * error naming the key path and the file. `profiles.<name>` holds partial
+ * overrides that are checked against the same schema and merged onto the
+ * base: objects key by key, everything else replaced whole. */
 #ifndef PPR_CONFIG_H
 #define PPR_CONFIG_H
 

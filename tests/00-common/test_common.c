@@ -199,8 +199,14 @@ static const char *schema =
     "\"opt\":{\"type\":\"boolean\",\"optional\":true},"
     "\"m\":{\"type\":\"object\",\"each\":{\"type\":\"array\",\"items\":{\"type\":\"integer\"}}},"
     "\"t\":{\"type\":\"object\",\"optional\":true,\"tag\":\"kind\",\"variants\":{"
-    "\"p\":{\"type\":\"object\",\"keys\":{\"kind\":{\"type\":\"string\"},\"a\":{\"type\":\"integer\"}}},"
-    "\"q\":{\"type\":\"object\",\"keys\":{\"kind\":{\"type\":\"string\"},\"b\":{\"type\":\"string\"}}}}}}}";
+    "\"p\":{\"type\":\"object\",\"keys\":{\"kind\":{\"type\":\"string\"},\"a\":{\"type\":\"integer\"},"
+    "\"triples\":{\"type\":\"integer\",\"optional\":true}}},"
+    "\"q\":{\"type\":\"object\",\"keys\":{\"kind\":{\"type\":\"string\"},\"b\":{\"type\":\"string\"}}}}},"
+    "\"u\":{\"type\":\"array\",\"optional\":true,\"unique\":true,\"min_items\":1,\"max_items\":3,"
+    "\"items\":{\"type\":\"string\"}},"
+    "\"r\":{\"type\":\"array\",\"optional\":true,\"unique\":\"id\",\"items\":{\"type\":\"object\","
+    "\"keys\":{\"id\":{\"type\":\"integer\"},\"w\":{\"type\":\"number\"}}}},"
+    "\"h\":{\"type\":\"array\",\"optional\":true,\"items\":{\"type\":\"integer\"}}}}";
 
 /* Write cfg to c.json and load it; returns the error message or "" on success. */
 static const char *load(const char *cfg, cJSON **out)
@@ -232,7 +238,11 @@ static void test_config(void)
     CU_ASSERT_STRING_EQUAL(
         load("{\"profile\":\"p\",\"n\":3,\"x\":0.5,\"mode\":\"a\",\"m\":{},\"typo\":1,"
              "\"profiles\":{\"p\":{}}}", NULL),
-        "'c.json': unknown key \"typo\"");
+        "'c.json': unknown key \"typo\" (allowed: profile, n, x, mode, opt, m, t, u, r, h)");
+    CU_ASSERT_STRING_EQUAL(
+        load("{\"profile\":\"p\",\"n\":3,\"x\":0.5,\"modes\":\"a\",\"m\":{},"
+             "\"profiles\":{\"p\":{}}}", NULL),
+        "'c.json': unknown key \"modes\" (did you mean \"mode\"?)");
     CU_ASSERT_STRING_EQUAL(
         load("{\"profile\":\"p\",\"n\":\"3\",\"x\":0.5,\"mode\":\"a\",\"m\":{},"
              "\"profiles\":{\"p\":{}}}", NULL),
@@ -271,7 +281,7 @@ static void test_config(void)
     CU_ASSERT_STRING_EQUAL(
         load("{\"profile\":\"p\",\"n\":1,\"x\":0,\"mode\":\"a\",\"m\":{},"
              "\"t\":{\"kind\":\"q\",\"a\":1},\"profiles\":{\"p\":{}}}", NULL),
-        "'c.json': unknown key \"t.a\"");
+        "'c.json': unknown key \"t.a\" (allowed: kind, b)");
     CU_ASSERT_STRING_EQUAL(
         load("{\"profile\":\"p\",\"n\":1,\"x\":0,\"mode\":\"a\",\"m\":{},"
              "\"t\":{\"kind\":\"r\"},\"profiles\":{\"p\":{}}}", NULL),
@@ -281,7 +291,56 @@ static void test_config(void)
         load("{\"profile\":\"p\",\"n\":1,\"x\":0,\"mode\":\"a\",\"m\":{},"
              "\"t\":{\"kind\":\"q\",\"b\":\"s\"},\"profiles\":{\"p\":{\"t\":{\"a\":2}}}}",
              NULL),
-        "'c.json': unknown key \"t.a\"");
+        "'c.json': unknown key \"t.a\" (allowed: kind, b)");
+    /* Without its tag, a typo beside a valid key is named, not the valid key
+     * the other variant lacks; a key only one variant has picks that variant's
+     * error; keys of two variants get the error of the first. */
+    CU_ASSERT_STRING_EQUAL(
+        load("{\"profile\":\"p\",\"n\":1,\"x\":0,\"mode\":\"a\",\"m\":{},"
+             "\"t\":{\"kind\":\"p\",\"a\":1},"
+             "\"profiles\":{\"p\":{\"t\":{\"triples\":5,\"triplez\":5}}}}", NULL),
+        "'c.json': unknown key \"profiles.p.t.triplez\" (did you mean \"triples\"?)");
+    CU_ASSERT_STRING_EQUAL(
+        load("{\"profile\":\"p\",\"n\":1,\"x\":0,\"mode\":\"a\",\"m\":{},"
+             "\"t\":{\"kind\":\"p\",\"a\":1},\"profiles\":{\"p\":{\"t\":{\"zz\":5}}}}", NULL),
+        "'c.json': unknown key \"profiles.p.t.zz\" (allowed: kind, a, triples, b)");
+    CU_ASSERT_STRING_EQUAL(
+        load("{\"profile\":\"p\",\"n\":1,\"x\":0,\"mode\":\"a\",\"m\":{},"
+             "\"t\":{\"kind\":\"p\",\"a\":1},\"profiles\":{\"p\":{\"t\":{\"a\":\"s\"}}}}",
+             NULL),
+        "'c.json': key \"profiles.p.t.a\" must be an integer");
+    CU_ASSERT_STRING_EQUAL(
+        load("{\"profile\":\"p\",\"n\":1,\"x\":0,\"mode\":\"a\",\"m\":{},"
+             "\"t\":{\"kind\":\"p\",\"a\":1},"
+             "\"profiles\":{\"p\":{\"t\":{\"a\":1,\"b\":\"s\"}}}}", NULL),
+        "'c.json': unknown key \"profiles.p.t.b\" (allowed: kind, a, triples)");
+}
+
+/* Item counts, "unique" lists and repeated members, in the base and in a
+ * profile. */
+static void test_config_lists(void)
+{
+    const char *base = "{\"profile\":\"p\",\"n\":1,\"x\":0,\"mode\":\"a\",\"m\":{},";
+    char cfg[512];
+    snprintf(cfg, sizeof cfg, "%s\"u\":[\"a\",\"b\",\"c\"],\"h\":[1,1],"
+             "\"r\":[{\"id\":1,\"w\":0},{\"id\":2,\"w\":0}],\"profiles\":{\"p\":{}}}", base);
+    CU_ASSERT_STRING_EQUAL(load(cfg, NULL), "");
+    snprintf(cfg, sizeof cfg, "%s\"u\":[\"a\",\"b\",\"a\"],\"profiles\":{\"p\":{}}}", base);
+    CU_ASSERT_STRING_EQUAL(load(cfg, NULL), "'c.json': key \"u\" lists \"a\" twice");
+    snprintf(cfg, sizeof cfg, "%s\"u\":[],\"profiles\":{\"p\":{}}}", base);
+    CU_ASSERT_STRING_EQUAL(load(cfg, NULL), "'c.json': key \"u\" must have at least 1 item");
+    snprintf(cfg, sizeof cfg, "%s\"u\":[\"a\",\"b\",\"c\",\"d\"],\"profiles\":{\"p\":{}}}",
+             base);
+    CU_ASSERT_STRING_EQUAL(load(cfg, NULL), "'c.json': key \"u\" must have at most 3 items");
+    snprintf(cfg, sizeof cfg, "%s\"r\":[{\"id\":1,\"w\":0},{\"id\":2,\"w\":0},"
+             "{\"id\":1,\"w\":1}],\"profiles\":{\"p\":{}}}", base);
+    CU_ASSERT_STRING_EQUAL(load(cfg, NULL), "'c.json': key \"r\" lists id 1 twice");
+    snprintf(cfg, sizeof cfg, "%s\"profiles\":{\"p\":{\"u\":[\"x\",\"x\"]}}}", base);
+    CU_ASSERT_STRING_EQUAL(load(cfg, NULL), "'c.json': key \"profiles.p.u\" lists \"x\" twice");
+    /* A member given twice in one object (JSON allows it) is a repeat too. */
+    CU_ASSERT_STRING_EQUAL(load("{\"profile\":\"p\",\"n\":1,\"x\":0,\"mode\":\"a\","
+                                "\"m\":{\"k\":[1],\"k\":[2]},\"profiles\":{\"p\":{}}}", NULL),
+                           "'c.json': key \"m.k\" appears twice");
 }
 
 static void test_prefs_round_trip(void)
@@ -352,6 +411,7 @@ int main(void)
         {"canonical json", test_json_canonical},
         {"write if changed", test_write_if_changed},
         {"config checks", test_config},
+        {"config lists", test_config_lists},
         {"prefs round trip", test_prefs_round_trip},
         {NULL, NULL},
     };

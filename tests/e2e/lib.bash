@@ -52,6 +52,15 @@ flip_byte() {
     printf "$(printf '\\%03o' $((b ^ 1)))" | dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
 }
 
+# expect_error CMD... : exit code 2 and exactly one line on stderr, kept in
+# err.log (stdout in out.log).
+expect_error() {
+    "$@" > out.log 2> err.log
+    local rc=$?
+    [ "$rc" -eq 2 ] || { fail "'$*' exited $rc, not 2"; cat err.log; return 1; }
+    [ "$(wc -l < err.log)" -eq 1 ] || { fail "'$*' printed more than one line"; cat err.log; return 1; }
+}
+
 finish() {
     if [ "$FAILS" -eq 0 ]; then echo "all checks passed"; exit 0; fi
     echo "$FAILS checks failed"; exit 1

@@ -12,14 +12,6 @@ ninja > cold.log 2>&1 || { fail "cold ninja"; cat cold.log; }
 cp -r manifests/lock locks.good
 cp manifests/config.json config.good
 
-# expect_error CMD... : exit code 2 and exactly one line on stderr, kept in err.log.
-expect_error() {
-    "$@" > out.log 2> err.log
-    local rc=$?
-    [ "$rc" -eq 2 ] || { fail "'$*' exited $rc, not 2"; cat err.log; return 1; }
-    [ "$(wc -l < err.log)" -eq 1 ] || { fail "'$*' printed more than one line"; cat err.log; return 1; }
-}
-
 # Config errors name the key and the file; no lock changes.
 set_key "$A" 's/"highly_threshold": 0.3,/"highly_threshold": 0.3, "typo": 1,/'
 expect_error build/bin/ppr slice 02-characterize-sim-psoups &&
@@ -48,6 +40,64 @@ cp config.good manifests/config.json
 set_key "$A" 's/"datasets": \["sim-psoups"/"datasets": ["sim-nope", "sim-psoups"/'
 expect_error build/bin/ppr status && grep -q 'dataset "sim-nope" has no entry' err.log &&
     ok "unknown source" || { fail "unknown source"; cat err.log; }
+cp config.good manifests/config.json
+
+# config_error WHAT SED-EXPRESSION MESSAGE: after the edit, `ppr status` and the
+# `ppr grid` that Ninja runs each exit 2 with the one line
+# "'manifests/config.json': MESSAGE", and ninja stops showing it.
+config_error() {
+    local line="'manifests/config.json': $3"
+    set_key "$A" "$2"
+    if ! expect_error build/bin/ppr status || [ "$(cat err.log)" != "ppr status: $line" ]; then
+        fail "$1: status"; cat err.log
+    elif ! expect_error build/bin/ppr grid || [ "$(cat err.log)" != "ppr grid: $line" ]; then
+        fail "$1: grid"; cat err.log
+    elif ninja > n.log 2>&1 || ! grep -qxF "ppr grid: $line" n.log; then
+        fail "$1: ninja"; cat n.log
+    else
+        ok "$1"
+    fi
+    cp config.good manifests/config.json
+}
+config_error "a method listed twice" \
+    's/"methods": \["pretrained", "vanilla"/"methods": ["pretrained", "vanilla", "vanilla"/' \
+    'key "methods" lists "vanilla" twice'
+config_error "a seed listed twice" 's/"seeds": \[1, 2, 3\]/"seeds": [1, 1, 3]/' \
+    'key "train.seeds" lists 1 twice'
+config_error "an epoch choice listed twice in a profile" \
+    's/"up_to": 100000000, "choices": \[1, 3\]/"up_to": 100000000, "choices": [3, 3]/' \
+    'key "profiles.ci.train.epochs[0].choices" lists 3 twice'
+config_error "two simulated users of one name" 's/{"name": "P1B"/{"name": "P1A"/' \
+    'key "fetch.sources.sim-psoups.users" lists name "P1A" twice'
+config_error "a source given twice in a profile" \
+    's/"sim-tldr": {"triples": 200},/"sim-tldr": {"triples": 200}, "sim-tldr": {"triples": 300},/' \
+    'key "profiles.ci.fetch.sources.sim-tldr" appears twice'
+config_error "a typo beside a valid key in a profile" \
+    's/"sim-psoups": {"triples": 50}/"sim-psoups": {"triples": 50, "triplez": 50}/' \
+    'unknown key "profiles.ci.fetch.sources.sim-psoups.triplez" (did you mean "triples"?)'
+config_error "an empty list" '0,/"datasets": \[[^]]*\]/s//"datasets": []/' \
+    'key "datasets" must have at least 1 item'
+config_error "a set both trained on and held out" \
+    's/"evalsets": \["hep"/"evalsets": ["sim-tldr", "hep"/' \
+    '"sim-tldr" is listed in both "datasets" and "evalsets"; a set is trained on or held out, not both'
+config_error "an unknown set in train.pretrained_on" \
+    's/"pretrained_on": \["hh-harmless"/"pretrained_on": ["hh-harmles"/' \
+    'key "train.pretrained_on[0]" is "hh-harmles"; it must name a set in "datasets" or "evalsets"'
+config_error "an empty train.pretrained_on" 's/"pretrained_on": \[[^]]*\]/"pretrained_on": []/' \
+    'key "train.pretrained_on" must have at least 1 item when "methods" lists "pretrained"'
+config_error "from_pretrained without the reference" \
+    's/"from_pretrained": false/"from_pretrained": true/; s/"methods": \["pretrained", /"methods": [/' \
+    'key "train.from_pretrained" is true, so "methods" must list "pretrained"'
+config_error "train.sizes for an unknown dataset" \
+    's/"sizes": {"default": \[60\]}/"sizes": {"default": [60], "sim-nope": [10]}/' \
+    'key "train.sizes.sim-nope" must be "default" or a name under "fetch.sources"'
+config_error "a dataset without train.sizes" \
+    's/"sizes": {"default": \[250, 1000\]}/"sizes": {}/; s/"sizes": {"default": \[60\]}/"sizes": {"sim-psoups": [60]}/' \
+    'key "train.sizes" needs "default" or an entry for "sim-tldr"'
+# Sizes for a source the lists do not run are fine (a profile may run it).
+set_key "$A" 's/"sizes": {"default": \[60\]}/"sizes": {"default": [60], "psoups": [10]}/'
+build/bin/ppr status > st.log 2>&1 && ok "train.sizes for a source not in datasets" ||
+    { fail "train.sizes for a source not in datasets"; cat st.log; }
 cp config.good manifests/config.json
 ninja > n.log 2>&1
 

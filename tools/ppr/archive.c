@@ -27,6 +27,7 @@
 #define CHUNK (1 << 16)
 #define TEXT_MAX ((size_t)64 << 20) /* manifests, locks and the index live in memory */
 #define OBJECTS_PREFIX "artifacts/objects/"
+#define RESTORE_BACKUP_SUFFIX ".before-restore" /* keeps a manifest restore replaced */
 
 /* The committed inputs an archive carries besides the locks. */
 static const char *const manifest_files[] = {
@@ -397,7 +398,7 @@ typedef struct {
  * into that store (manifests are kept in memory for the caller to write). */
 typedef struct {
     const char *path; /* the archive */
-    FILE *out;        /* findings */
+    FILE *out;        /* findings; NULL in index_peek, which only reads the index */
     const store *dest;
     char *scratch_dir, *scratch; /* check only */
     index_line *index;           /* [n_index], sorted by name */
@@ -496,7 +497,9 @@ static int index_parse(scan *sc, const char *data, size_t n, ppr_err *e)
                 why = "it lists an entry twice";
     }
     if (why) {
-        fprintf(sc->out, "malformed index '%s:%s': %s\n", sc->path, REPO_ARCHIVE_INDEX, why);
+        if (sc->out)
+            fprintf(sc->out, "malformed index '%s:%s': %s\n", sc->path, REPO_ARCHIVE_INDEX,
+                    why);
         sc->n_bad++;
         return PPR_OK;
     }
@@ -775,29 +778,38 @@ static int scan_finish(scan *sc, ppr_err *e)
     return PPR_OK;
 }
 
-static int scan_run(scan *sc, ppr_err *e)
+/* Open sc->path for reading entries; on success the caller frees *a and
+ * closes *fd. */
+static int archive_open_read(const scan *sc, int *fd, struct archive **a, ppr_err *e)
 {
-    int fd = open(sc->path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    *fd = open(sc->path, O_RDONLY | O_CLOEXEC);
+    if (*fd < 0)
         return err_set(e, PPR_EINPUT, "cannot open archive '%s': %s", sc->path,
                        strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return err_set(e, PPR_EINPUT, "archive '%s' is not a regular file", sc->path);
-    }
-    struct archive *a = archive_read_new();
-    if (!a) {
-        close(fd);
-        return err_nomem(e);
-    }
     int rc = PPR_OK;
-    if (archive_read_support_filter_zstd(a) != ARCHIVE_OK ||
-        archive_read_support_format_tar(a) != ARCHIVE_OK ||
-        archive_read_open_fd(a, fd, CHUNK) != ARCHIVE_OK) {
-        rc = container_error(sc, a, e);
-        goto done;
+    if (fstat(*fd, &st) != 0 || !S_ISREG(st.st_mode))
+        rc = err_set(e, PPR_EINPUT, "archive '%s' is not a regular file", sc->path);
+    else if (!(*a = archive_read_new()))
+        rc = err_nomem(e);
+    else if (archive_read_support_filter_zstd(*a) != ARCHIVE_OK ||
+             archive_read_support_format_tar(*a) != ARCHIVE_OK ||
+             archive_read_open_fd(*a, *fd, CHUNK) != ARCHIVE_OK) {
+        rc = container_error(sc, *a, e);
+        archive_read_free(*a);
     }
+    if (rc)
+        close(*fd);
+    return rc;
+}
+
+static int scan_run(scan *sc, ppr_err *e)
+{
+    int fd;
+    struct archive *a;
+    int rc = archive_open_read(sc, &fd, &a, e);
+    if (rc)
+        return rc;
     progress_init(&sc->pg, sc->dest ? "restore" : "verify archive", 0);
     struct archive_entry *en;
     int r = ARCHIVE_OK;
@@ -844,7 +856,35 @@ static int scan_run(scan *sc, ppr_err *e)
     }
     if (rc == PPR_OK)
         rc = scan_finish(sc, e);
-done:
+    archive_read_free(a);
+    close(fd);
+    return rc;
+}
+
+/* Read only the index (the first entry) into sc, before any pass: an archive
+ * that does not start with a well-formed one is left to the pass to report,
+ * and sc->out NULL keeps index_parse quiet. */
+static int index_peek(scan *sc, const char *path, ppr_err *e)
+{
+    memset(sc, 0, sizeof *sc);
+    sc->path = path;
+    int fd;
+    struct archive *a;
+    int rc = archive_open_read(sc, &fd, &a, e);
+    if (rc)
+        return rc;
+    struct archive_entry *en;
+    const char *name;
+    la_int64_t size;
+    if (archive_read_next_header(a, &en) == ARCHIVE_OK && (name = archive_entry_pathname(en)) &&
+        strcmp(name, REPO_ARCHIVE_INDEX) == 0 && (size = archive_entry_size(en)) >= 0 &&
+        (uint64_t)size <= TEXT_MAX) {
+        char *data, hex[SHA256_HEX_LEN + 1];
+        size_t n;
+        if ((rc = read_text(sc, a, size, &data, &n, hex, e)) == PPR_OK)
+            rc = index_parse(sc, data, n, e);
+        free(data);
+    }
     archive_read_free(a);
     close(fd);
     return rc;
@@ -935,10 +975,60 @@ static int record_write(const store *s, const text_entry *t, ppr_err *e)
     return rc;
 }
 
+/* A manifest restore would change may hold edits committed nowhere: keep its
+ * bytes as <file>.before-restore, and refuse rather than overwrite an earlier
+ * copy there with other bytes. want_hex is the archive's version (its index
+ * line, which every entry has matched by the time anything is written). With
+ * keep unset this only checks. */
+static int backup_keep(const char *name, const char *want_hex, int keep, FILE *out,
+                       ppr_err *e)
+{
+    char *mine, *copy = NULL, backup[256], hex[SHA256_HEX_LEN + 1];
+    size_t n, copy_n;
+    unsigned char d[SHA256_LEN];
+    if (!file_exists(name))
+        return PPR_OK;
+    int rc = sha256_file(name, d, NULL, e);
+    if (rc)
+        return rc;
+    sha256_hex(d, hex);
+    if (strcmp(hex, want_hex) == 0 || (rc = file_read_all(name, &mine, &n, e)))
+        return rc;
+    snprintf(backup, sizeof backup, "%s" RESTORE_BACKUP_SUFFIX, name); /* a manifest_files name */
+    if (file_exists(backup) && (rc = file_read_all(backup, &copy, &copy_n, e)) == PPR_OK &&
+        (copy_n != n || memcmp(copy, mine, n) != 0))
+        rc = err_set(e, PPR_EINPUT, "restore would replace '%s', whose earlier copy '%s' holds "
+                     "other bytes; move that copy away first", name, backup);
+    if (rc == PPR_OK && keep && (rc = file_write_if_changed(backup, mine, n, NULL, e)) == PPR_OK)
+        fprintf(out, "kept '%s' as '%s': it differs from the archive's\n", name, backup);
+    free(copy);
+    free(mine);
+    return rc;
+}
+
+/* backup_keep for every manifest the index lists; locks need no copy (the
+ * run cache under the store holds every lock a run produced). */
+static int backups_keep(const scan *sc, int keep, FILE *out, ppr_err *e)
+{
+    int rc = PPR_OK;
+    char hex[SHA256_HEX_LEN + 1];
+    for (size_t i = 0; sc->have_index && i < sc->n_index && rc == PPR_OK; i++)
+        if (entry_classify(sc->index[i].name, hex) == ENTRY_MANIFEST)
+            rc = backup_keep(sc->index[i].name, sc->index[i].hex, keep, out, e);
+    return rc;
+}
+
 int repo_restore(const char *path, FILE *out, ppr_err *e)
 {
+    /* Refuse to lose an edit before the long passes, from the index alone. */
     scan sc;
-    int rc = scan_check(&sc, path, out, e);
+    int rc = index_peek(&sc, path, e);
+    if (rc == PPR_OK)
+        rc = backups_keep(&sc, 0, out, e);
+    scan_release(&sc);
+    if (rc)
+        return rc;
+    rc = scan_check(&sc, path, out, e);
     size_t bad = sc.n_bad;
     scan_release(&sc);
     if (rc)
@@ -971,6 +1061,7 @@ int repo_restore(const char *path, FILE *out, ppr_err *e)
                      path);
         goto done;
     }
+    rc = backups_keep(&sc, 1, out, e);
     for (size_t i = 0; i < sc.n_texts && rc == PPR_OK; i++) {
         rc = file_write_if_changed(sc.texts[i].name, sc.texts[i].data, sc.texts[i].n, NULL,
                                    e);

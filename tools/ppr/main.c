@@ -15,16 +15,19 @@
 
 static const char usage[] =
     "usage: ppr <command>\n"
+    "  help, -h, --help        print this text\n"
     "  status                  which stages are stale and why\n"
-    "  why <stage|node>        every reason a stage (02-characterize) or one instance\n"
-    "                          of it (02-characterize-sim-psoups) would run\n"
+    "  why <stage|node|path>   every reason a stage (02-characterize) or one instance\n"
+    "                          of it (02-characterize-sim-psoups, or its lock or slice\n"
+    "                          path) would run\n"
     "  verify                  re-hash every object the store holds and check every lock\n"
     "                          and run record against the objects they name\n"
     "  verify --repair         remove what is damaged, rebuild it with ninja, verify again\n"
     "  verify --archive <file> check an archive made by `ppr archive`\n"
     "  gc [--dry-run]          delete objects no lock or run-cache record references\n"
     "  archive <file>          pack config, locks and their objects into one tar.zst\n"
-    "  restore <file>          unpack such an archive into this checkout\n"
+    "  restore <file>          unpack such an archive into this checkout; a manifest\n"
+    "                          it changes is kept as <manifest>.before-restore\n"
     "  grid                    regenerate " GRID_PATH " (Ninja does this)\n"
     "  slice <node>            write the config slice of <node> (Ninja does this)\n";
 
@@ -97,11 +100,39 @@ static int cmd_status(const char *only, ppr_err *e)
     return rc;
 }
 
+/* What `ppr why` names: the node of a lock or slice path (manifests/lock/<id>.json,
+ * build/slice/<id>.json, also with a leading "./"), else arg itself (a node id
+ * or a stage name). */
+static const char *why_target(const char *arg, char *buf, size_t cap)
+{
+    static const char *const dirs[] = {LOCK_DIR "/", SLICE_DIR "/"};
+    const char *path = arg;
+    while (strncmp(path, "./", 2) == 0)
+        path += 2;
+    size_t len = strlen(path), ext = strlen(".json");
+    for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
+        size_t d = strlen(dirs[i]);
+        if (strncmp(path, dirs[i], d) == 0 && len > d + ext && len - d - ext < cap &&
+            strcmp(path + len - ext, ".json") == 0) {
+            memcpy(buf, path + d, len - d - ext);
+            buf[len - d - ext] = '\0';
+            return buf;
+        }
+    }
+    return arg;
+}
+
 int main(int argc, char **argv)
 {
     ppr_err e = {0};
     int rc;
     const char *cmd = argc > 1 ? argv[1] : "";
+    char node[256];
+    if (argc == 2 &&
+        (strcmp(cmd, "help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0)) {
+        fputs(usage, stdout);
+        return 0;
+    }
     if (strcmp(cmd, "grid") == 0 && argc == 2) {
         rc = cmd_grid(&e);
     } else if (strcmp(cmd, "slice") == 0 && argc == 3) {
@@ -110,7 +141,7 @@ int main(int argc, char **argv)
     } else if (strcmp(cmd, "status") == 0 && argc == 2) {
         rc = cmd_status(NULL, &e);
     } else if (strcmp(cmd, "why") == 0 && argc == 3) {
-        rc = cmd_status(argv[2], &e);
+        rc = cmd_status(why_target(argv[2], node, sizeof node), &e);
     } else if (strcmp(cmd, "verify") == 0 &&
                (argc == 2 || (argc == 3 && strcmp(argv[2], "--repair") == 0) ||
                 (argc == 4 && strcmp(argv[2], "--archive") == 0))) {

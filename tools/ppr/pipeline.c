@@ -244,10 +244,12 @@ static int node_add(pipeline *p, const stage_def *def, const char *data, const c
         return err_nomem(e);
     for (size_t k = 0; k < p->n_nodes; k++)
         if (p->nodes[k].def == def && strcmp(p->nodes[k].instance, n->instance) == 0) {
+            int rc = err_set(e, PPR_EINPUT, "'%s': \"%s\" is listed in both \"datasets\" and "
+                             "\"evalsets\"; a set is trained on or held out, not both",
+                             CONFIG_PATH, n->instance);
             free(n->instance);
             n->instance = NULL;
-            return err_set(e, PPR_EINPUT, "'%s': \"%s\" is listed twice in datasets and "
-                           "evalsets", CONFIG_PATH, data);
+            return rc;
         }
     p->n_nodes++;
     if ((data && !(n->data = strdup(data))) || (method && !(n->method = strdup(method))) ||
@@ -258,11 +260,64 @@ static int node_add(pipeline *p, const stage_def *def, const char *data, const c
     return def->extras ? def->extras(p, n, e) : PPR_OK;
 }
 
+/* Whether the string array a lists name. */
+static int list_has(const cJSON *a, const char *name)
+{
+    for (const cJSON *c = a ? a->child : NULL; c; c = c->next)
+        if (cJSON_IsString(c) && strcmp(c->valuestring, name) == 0)
+            return 1;
+    return 0;
+}
+
+/* Names one part of the config gives to another, which the schema cannot
+ * check: a train.sizes key is "default" or a source (a profile may give sizes
+ * for a set the base lists do not run), every trained dataset has sizes, the
+ * pre-trained reference trains on at least one set and only on sets that run,
+ * and heads start from the reference only when it is trained. */
+static int refs_check(const cJSON *cfg, ppr_err *e)
+{
+    const cJSON *train = cJSON_GetObjectItemCaseSensitive(cfg, "train");
+    const cJSON *sizes = cJSON_GetObjectItemCaseSensitive(train, "sizes");
+    const cJSON *sources = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(cfg, "fetch"), "sources");
+    const cJSON *datasets = cJSON_GetObjectItemCaseSensitive(cfg, "datasets");
+    const cJSON *evalsets = cJSON_GetObjectItemCaseSensitive(cfg, "evalsets");
+    const cJSON *methods = cJSON_GetObjectItemCaseSensitive(cfg, "methods");
+    for (const cJSON *s = sizes->child; s; s = s->next)
+        if (strcmp(s->string, "default") != 0 &&
+            !cJSON_GetObjectItemCaseSensitive(sources, s->string))
+            return err_set(e, PPR_EINPUT, "'%s': key \"train.sizes.%s\" must be \"default\" "
+                           "or a name under \"fetch.sources\"", CONFIG_PATH, s->string);
+    /* every method but "pretrained" trains on each dataset, at its sizes */
+    int per_dataset = cJSON_GetArraySize(methods) > list_has(methods, "pretrained");
+    const cJSON *fallback = cJSON_GetObjectItemCaseSensitive(sizes, "default");
+    for (const cJSON *d = datasets->child; per_dataset && !fallback && d; d = d->next)
+        if (!cJSON_GetObjectItemCaseSensitive(sizes, d->valuestring))
+            return err_set(e, PPR_EINPUT, "'%s': key \"train.sizes\" needs \"default\" or an "
+                           "entry for \"%s\"", CONFIG_PATH, d->valuestring);
+    if (!list_has(methods, "pretrained"))
+        return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(train, "from_pretrained"))
+                   ? err_set(e, PPR_EINPUT, "'%s': key \"train.from_pretrained\" is true, so "
+                             "\"methods\" must list \"pretrained\"", CONFIG_PATH)
+                   : PPR_OK;
+    const cJSON *on = cJSON_GetObjectItemCaseSensitive(train, "pretrained_on");
+    if (!on->child)
+        return err_set(e, PPR_EINPUT, "'%s': key \"train.pretrained_on\" must have at least 1 "
+                       "item when \"methods\" lists \"pretrained\"", CONFIG_PATH);
+    int i = 0;
+    for (const cJSON *s = on->child; s; s = s->next, i++)
+        if (!list_has(datasets, s->valuestring) && !list_has(evalsets, s->valuestring))
+            return err_set(e, PPR_EINPUT, "'%s': key \"train.pretrained_on[%d]\" is \"%s\"; it "
+                           "must name a set in \"datasets\" or \"evalsets\"", CONFIG_PATH, i,
+                           s->valuestring);
+    return PPR_OK;
+}
+
 int pipeline_load(pipeline *p, ppr_err *e)
 {
     memset(p, 0, sizeof *p);
     if (config_load(CONFIG_PATH, CONFIG_SCHEMA_PATH, &p->config, e) ||
-        !(p->sources = json_parse_file(SOURCES_PATH, e))) {
+        refs_check(p->config, e) || !(p->sources = json_parse_file(SOURCES_PATH, e))) {
         pipeline_release(p);
         return PPR_EINPUT;
     }

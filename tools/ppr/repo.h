@@ -62,7 +62,10 @@ int repo_archive(const char *path, FILE *out, ppr_err *e);
 int repo_archive_verify(const char *path, FILE *out, size_t *n_bad, ppr_err *e);
 
 /* Verify an archive (as repo_archive_verify; any bad entry restores nothing),
- * then write its objects into the store and its manifests and locks in place. */
+ * then write its objects into the store and its manifests and locks in place.
+ * A manifest that would change is first copied to <file>.before-restore (one
+ * line on out each); when such a copy exists with other bytes, nothing is
+ * restored. */
 int repo_restore(const char *path, FILE *out, ppr_err *e);
 
 /* ---- shared by verify.c, gc.c and archive.c ---------------------------- */
