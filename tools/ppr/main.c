@@ -52,6 +52,11 @@ static int cmd_slice(const char *id, ppr_err *e)
         rc = dir_make(SLICE_DIR, e);
     if (rc == PPR_OK)
         rc = json_write_if_changed(n->slice_path, slice, NULL, e);
+    char warning[1200];
+    if (rc == PPR_OK)
+        rc = pipeline_slice_deps(&p, n, slice, warning, sizeof warning, e);
+    if (rc == PPR_OK && warning[0])
+        fprintf(stderr, "ppr slice: warning: %s\n", warning);
     cJSON_Delete(slice);
     pipeline_release(&p);
     return rc;
