@@ -74,6 +74,7 @@ static int cmd_status(const char *only, ppr_err *e)
         if (only && strcmp(only, n->id) != 0 && strcmp(only, pipe_node_stage(n)) != 0)
             continue;
         matched++;
+        status_warn_texts(n, only ? "ppr why" : "ppr status", stderr);
         size_t reasons = 0;
         char *buf = NULL;
         size_t len = 0;
