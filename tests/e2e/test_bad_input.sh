@@ -173,10 +173,17 @@ expect_error env PPR_MIRROR="$M" build/bin/ppr-fetch build/slice/01-fetch-sim-ps
 [ "$(find artifacts/objects -type f | wc -l)" -eq "$before" ] || fail "objects stored from a bad mirror"
 [ -e manifests/lock/01-fetch-sim-psoups.json ] && fail "lock written from a bad mirror"
 
-# No mirror at all: the simulator composes its texts and says so.
-PPR_MIRROR=/nonexistent build/bin/ppr-fetch build/slice/01-fetch-sim-psoups.json \
-    manifests/lock/01-fetch-sim-psoups.json > out.log 2> err.log &&
-    grep -q 'composing the texts instead' err.log && ok "no mirror: composed texts" ||
+# No mirror at all: fetch never composes texts its slice does not ask for; on
+# the ci profile the slice itself falls back to composed texts, and says so
+# (tests/e2e/test_texts.sh follows the fallback through).
+expect_error env PPR_MIRROR=/nonexistent PPR_OFFLINE=1 build/bin/ppr-fetch \
+    build/slice/01-fetch-sim-psoups.json manifests/lock/01-fetch-sim-psoups.json &&
+    grep -q "'alpaca-eval/[^']*' is neither in the mirror '/nonexistent'" err.log &&
+    ok "no mirror: fetch stops rather than compose" || { fail "no mirror: fetch"; cat err.log; }
+PPR_MIRROR=/nonexistent build/bin/ppr slice 01-fetch-sim-psoups > out.log 2> err.log &&
+    grep -q '"sim-psoups" labels composed texts in place of "alpaca-eval"' err.log &&
+    grep -q '"texts_resolved":"composed"' build/slice/01-fetch-sim-psoups.json &&
+    ok "no mirror, ci: the slice falls back to composed texts, with a warning" ||
     { fail "no-mirror fallback"; cat err.log; }
 
 # gc frees what no lock or run record references.

@@ -46,18 +46,26 @@ static int cmd_grid(ppr_err *e)
 }
 
 /* Write a node's slice, first repairing any upstream lock that is not valid
- * (repair.h), since the slice would name that lock's outputs. */
+ * (repair.h), since the slice would name that lock's outputs; then the slice
+ * edge's depfile, warning when a simulated dataset's texts fall back. */
 static int cmd_slice(const char *id, ppr_err *e)
 {
     pipeline p;
     if (pipeline_load(&p, e))
         return PPR_EINPUT;
     const pipe_node *n = pipeline_find(&p, id);
+    cJSON *slice = NULL;
     size_t repaired = 0;
     int rc = !n ? err_set(e, PPR_EINPUT, "unknown pipeline node \"%s\"", id)
                 : repair_upstream(&p, n, &repaired, e);
     if (rc == PPR_OK)
-        rc = repair_write_slice(&p, n, e);
+        rc = repair_write_slice(&p, n, &slice, e);
+    char warning[1200];
+    if (rc == PPR_OK)
+        rc = pipeline_slice_deps(&p, n, slice, warning, sizeof warning, e);
+    if (rc == PPR_OK && warning[0])
+        fprintf(stderr, "ppr slice: warning: %s\n", warning);
+    cJSON_Delete(slice);
     pipeline_release(&p);
     return rc;
 }
@@ -74,6 +82,7 @@ static int cmd_status(const char *only, ppr_err *e)
         if (only && strcmp(only, n->id) != 0 && strcmp(only, pipe_node_stage(n)) != 0)
             continue;
         matched++;
+        status_warn_texts(n, only ? "ppr why" : "ppr status", stderr);
         size_t reasons = 0;
         char *buf = NULL;
         size_t len = 0;

@@ -1,14 +1,17 @@
 /* pipeline.c: stage instances, config slices and the generated Ninja grid. */
 #include "pipeline.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/config.h"
 #include "common/fsutil.h"
 #include "common/json.h"
 #include "common/lock.h"
+#include "common/mirror.h"
 #include "common/store.h"
 #include "common/strbuf.h"
 
@@ -34,9 +37,68 @@ struct stage_def {
     extras_fn extras; /* further nodes whose outputs it reads, or NULL */
 };
 
+/* Append path to a Ninja depfile rule, escaped as GCC escapes it. */
+static void dep_add(strbuf *deps, const char *path)
+{
+    strbuf_adds(deps, " ");
+    for (const char *c = path; *c; c++) {
+        if (*c == ' ' || *c == '#')
+            strbuf_adds(deps, "\\");
+        strbuf_add(deps, *c == '$' ? "$$" : c, *c == '$' ? 2 : 1);
+    }
+}
+
+/* Look for every file of a texts source (its sources.json entry) in the mirror
+ * and the download cache. *n_missing counts the files in neither; missing (n
+ * bytes, when not NULL) receives the words for the first of them; deps, when
+ * not NULL, each file's path where found, or both places where it was looked
+ * for. */
+static int texts_locate(const cJSON *entry, strbuf *deps, int *n_missing, char *missing,
+                        size_t n, ppr_err *e)
+{
+    *n_missing = 0;
+    const char *folder;
+    const cJSON *files;
+    if (json_get_str(entry, "mirror", SOURCES_PATH, &folder, e) ||
+        !(files = json_get_arr(entry, "files", SOURCES_PATH, e)))
+        return PPR_EINPUT;
+    store st;
+    int rc = store_init(&st, NULL, e);
+    for (const cJSON *f = files->child; f && rc == PPR_OK; f = f->next) {
+        const char *rel;
+        mirror_file mf;
+        if ((rc = json_get_str(f, "path", SOURCES_PATH, &rel, e)) ||
+            (rc = mirror_locate(&mf, st.root, folder, rel, e)))
+            break;
+        if (!mf.path && (*n_missing)++ == 0 && missing)
+            mirror_say_missing(&mf, missing, n);
+        if (deps && mf.path)
+            dep_add(deps, mf.path);
+        if (deps && !mf.path) {
+            dep_add(deps, mf.mirror);
+            dep_add(deps, mf.cached);
+        }
+        mirror_file_release(&mf);
+    }
+    store_release(&st);
+    return rc;
+}
+
+/* Whether missing texts fall back to composed ones: on the ci profile only. */
+static int texts_may_fall_back(const pipeline *p)
+{
+    return strcmp(cJSON_GetObjectItemCaseSensitive(p->config, "profile")->valuestring, "ci") == 0;
+}
+
 /* fetch reads its source entry (and the seed, when it simulates) and the
  * manifests/sources.json entry of the files it reads (a real source's own, or
- * the texts a simulated one labels), so that a changed pin or URL reruns it. */
+ * the texts a simulated one labels), so that a changed pin or URL reruns it.
+ * A simulated dataset's texts are resolved here, so that which texts it labels
+ * is part of its slice: "texts_resolved" is the source whose files it reads, or
+ * "composed"; on the ci profile, texts whose files are not all in the mirror or
+ * the download cache resolve to composed ones, and "texts_fallback" names the
+ * source they stand in for. Elsewhere fetch reads or downloads the files, or
+ * stops. */
 static int slice_fetch(const pipeline *p, const pipe_node *n, cJSON **cfg, ppr_err *e)
 {
     const char *instance = n->data;
@@ -48,18 +110,27 @@ static int slice_fetch(const pipeline *p, const pipe_node *n, cJSON **cfg, ppr_e
                        "'%s': dataset \"%s\" has no entry under \"fetch.sources\"",
                        CONFIG_PATH, instance);
     const cJSON *kind = cJSON_GetObjectItemCaseSensitive(src, "kind");
-    const cJSON *name = cJSON_GetObjectItemCaseSensitive(
-        src, strcmp(kind->valuestring, "sim") == 0 ? "texts" : "source");
+    int sim = strcmp(kind->valuestring, "sim") == 0;
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(src, sim ? "texts" : "source");
     const char *origin = strcmp(name->valuestring, "composed") == 0 ? NULL : name->valuestring;
     const cJSON *entry = origin ? cJSON_GetObjectItemCaseSensitive(p->sources, origin) : NULL;
     if (origin && !entry)
         return err_set(e, PPR_EINPUT, "'%s': source \"%s\" (read by \"%s\") is not listed",
                        SOURCES_PATH, origin, instance);
-    int sim = strcmp(kind->valuestring, "sim") == 0;
+    const char *fallback = NULL;
+    int n_missing = 0;
+    if (sim && origin && texts_may_fall_back(p)) {
+        if (texts_locate(entry, NULL, &n_missing, NULL, 0, e))
+            return PPR_EINPUT;
+        fallback = n_missing ? origin : NULL;
+        origin = n_missing ? NULL : origin;
+    }
     cJSON *c = cJSON_CreateObject();
     if (!c || (sim && !cJSON_AddItemToObject(c, "seed", cJSON_Duplicate(
                           cJSON_GetObjectItemCaseSensitive(fetch, "seed"), 1))) ||
         !cJSON_AddItemToObject(c, "source", cJSON_Duplicate(src, 1)) ||
+        (sim && !cJSON_AddStringToObject(c, "texts_resolved", origin ? origin : "composed")) ||
+        (fallback && !cJSON_AddStringToObject(c, "texts_fallback", fallback)) ||
         (origin && (!cJSON_AddStringToObject(c, "origin_name", origin) ||
                     !cJSON_AddItemToObject(c, "origin", cJSON_Duplicate(entry, 1))))) {
         cJSON_Delete(c);
@@ -67,6 +138,42 @@ static int slice_fetch(const pipeline *p, const pipe_node *n, cJSON **cfg, ppr_e
     }
     *cfg = c;
     return PPR_OK;
+}
+
+int pipeline_slice_deps(const pipeline *p, const pipe_node *n, const cJSON *slice,
+                        char *warning, size_t wn, ppr_err *e)
+{
+    warning[0] = '\0';
+    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(slice, "config");
+    const cJSON *src = cJSON_GetObjectItemCaseSensitive(cfg, "source");
+    const cJSON *texts = cJSON_GetObjectItemCaseSensitive(src, "texts");
+    const cJSON *fallback = cJSON_GetObjectItemCaseSensitive(cfg, "texts_fallback");
+    char path[512], missing[900] = "a file is missing";
+    snprintf(path, sizeof path, "%s/%s.slice.d", SLICE_DEPS_DIR, n->id);
+    strbuf deps = {0};
+    int n_missing = 0, rc = PPR_OK;
+    if (n->def->slice == slice_fetch && cJSON_IsString(texts) &&
+        strcmp(texts->valuestring, "composed") != 0 && texts_may_fall_back(p)) {
+        strbuf_adds(&deps, n->slice_path);
+        strbuf_adds(&deps, ":");
+        rc = texts_locate(cJSON_GetObjectItemCaseSensitive(p->sources, texts->valuestring),
+                          &deps, &n_missing, missing, sizeof missing, e);
+        strbuf_adds(&deps, "\n");
+    }
+    if (rc == PPR_OK && deps.failed)
+        rc = err_nomem(e);
+    else if (rc == PPR_OK && deps.len)
+        rc = dir_make(SLICE_DEPS_DIR, e) ? PPR_EINPUT
+                                          : file_write_atomic(path, deps.p, deps.len, e);
+    else if (rc == PPR_OK && unlink(path) != 0 && errno != ENOENT)
+        rc = err_set(e, PPR_EINPUT, "cannot remove '%s': %s", path, strerror(errno));
+    if (rc == PPR_OK && cJSON_IsString(fallback))
+        snprintf(warning, wn,
+                 "\"%s\" labels composed texts in place of \"%s\": %s (set PPR_MIRROR to a "
+                 "mirror that holds it; composed texts do not reproduce Table 2)",
+                 n->data, fallback->valuestring, missing);
+    strbuf_release(&deps);
+    return rc;
 }
 
 static int slice_section(const pipeline *p, const char *section, cJSON **cfg, ppr_err *e)

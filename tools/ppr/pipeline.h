@@ -13,6 +13,7 @@
 #define GRID_PATH "manifests/grid.ninja"
 #define SOURCES_PATH "manifests/sources.json"
 #define SLICE_DIR "build/slice"
+#define SLICE_DEPS_DIR "build/deps" /* <node id>.slice.d, the depfiles of the slice rule */
 #define GLOVE_NODE "01-fetch-glove" /* the embeddings the GloVe encoder reads */
 
 typedef struct stage_def stage_def;
@@ -58,6 +59,17 @@ int pipeline_upstream(const pipeline *p, const pipe_node *n, const pipe_node **u
  * upstream locks, each naming its node ("from"). A missing or invalid
  * upstream lock (lock_load_checked) is PPR_EINPUT naming it. */
 int pipeline_slice(const pipeline *p, const pipe_node *n, cJSON **slice, ppr_err *e);
+
+/* Write the depfile of n's slice edge (build.ninja's slice rule): for the fetch
+ * of a simulated dataset on the ci profile, where the texts' files were found,
+ * or, for a file that is missing, the places it was looked for, so that Ninja
+ * rewrites the slice when one appears, and runs the edge again on every build
+ * while one is missing (a dependency that does not exist is always dirty). Other
+ * nodes get no depfile (Ninja reads none as empty). slice is the slice just
+ * written; warning (wn bytes) receives a warning when its texts fall back to
+ * composed ones, else "". */
+int pipeline_slice_deps(const pipeline *p, const pipe_node *n, const cJSON *slice,
+                        char *warning, size_t wn, ppr_err *e);
 
 /* Write the Ninja grid (only if its bytes change). */
 int pipeline_write_grid(const pipeline *p, const char *path, int *changed, ppr_err *e);

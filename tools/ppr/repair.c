@@ -14,7 +14,7 @@
 
 extern char **environ;
 
-int repair_write_slice(const pipeline *p, const pipe_node *n, ppr_err *e)
+int repair_write_slice(const pipeline *p, const pipe_node *n, cJSON **out, ppr_err *e)
 {
     cJSON *slice = NULL;
     int rc = pipeline_slice(p, n, &slice, e);
@@ -22,7 +22,10 @@ int repair_write_slice(const pipeline *p, const pipe_node *n, ppr_err *e)
         rc = dir_make(SLICE_DIR, e);
     if (rc == PPR_OK)
         rc = json_write_if_changed(n->slice_path, slice, NULL, e);
-    cJSON_Delete(slice);
+    if (rc == PPR_OK && out)
+        *out = slice;
+    else
+        cJSON_Delete(slice);
     return rc;
 }
 
@@ -60,7 +63,7 @@ int repair_node(const pipeline *p, const pipe_node *n, size_t *repaired, ppr_err
         return PPR_OK;
     fprintf(stderr, "ppr: %s; rerunning %s\n",
             file_exists(n->lock_path) ? why.msg : "its lock is missing", n->id);
-    if ((rc = repair_upstream(p, n, repaired, e)) || (rc = repair_write_slice(p, n, e)) ||
+    if ((rc = repair_upstream(p, n, repaired, e)) || (rc = repair_write_slice(p, n, NULL, e)) ||
         (rc = run_stage(n, e)))
         return rc;
     (*repaired)++;

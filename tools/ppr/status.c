@@ -119,3 +119,17 @@ int status_explain(const pipeline *p, const pipe_node *n, FILE *out, const char 
     lock_release(&l);
     return PPR_OK;
 }
+
+void status_warn_texts(const pipe_node *n, const char *prefix, FILE *out)
+{
+    lock l;
+    if (lock_load(&l, n->lock_path, NULL))
+        return;
+    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(l.json, "config");
+    const cJSON *fallback = cJSON_GetObjectItemCaseSensitive(cfg, "texts_fallback");
+    if (cJSON_IsString(fallback))
+        fprintf(out, "%s: warning: %s labelled composed texts in place of \"%s\", whose "
+                "files were missing when it ran; with them in the mirror, ninja fetches it "
+                "again\n", prefix, n->id, fallback->valuestring);
+    lock_release(&l);
+}

@@ -12,4 +12,9 @@
 int status_explain(const pipeline *p, const pipe_node *n, FILE *out, const char *indent,
                    size_t *stale, ppr_err *e);
 
+/* When n's lock was made from composed texts standing in for a source whose
+ * files were missing (the ci profile's fallback), one warning line to out,
+ * opening with prefix; nothing otherwise, or when there is no lock. */
+void status_warn_texts(const pipe_node *n, const char *prefix, FILE *out);
+
 #endif
