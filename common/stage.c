@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -279,11 +280,17 @@ int stage_lookup(stage_run *r, int *done, ppr_err *e)
             r->lock = l.json;
             r->outputs = NULL;
             l.json = NULL;
+            /* Ninja ran this stage because something the lock stands on is
+             * newer than it; a lock left older than its own run record would
+             * keep it dirty (stage.h), so an unchanged lock is touched. */
+            if (!changed && utimensat(AT_FDCWD, r->lock_path, NULL, 0) != 0)
+                rc = err_set(e, PPR_EINPUT, "cannot touch '%s': %s", r->lock_path,
+                             strerror(errno));
             if (changed)
                 stage_say(r, "reused run %.12s from the run cache", key);
             else
                 stage_say(r, "up to date");
-            *done = 1;
+            *done = rc == PPR_OK;
         }
         lock_release(&l);
     }
@@ -331,14 +338,16 @@ int stage_input(stage_run *r, const char *name, int type, void **payload, size_t
             json_get_str(it, "from", r->slice_path, &from, e) ||
             json_get_int(it, "bytes", r->slice_path, &bytes, e))
             return PPR_EINPUT;
-        int rc = check_producer(r, name, from, sha, e);
-        if (rc == PPR_OK &&
-            (rc = store_get(&r->st, sha, type, payload, n, NULL, e)) != PPR_OK)
-            err_wrap(e, "input \"%s\" of %s %s", name, r->stage, r->instance);
-        if (rc == PPR_OK && *n != (uint64_t)bytes) {
+        int rc = store_get(&r->st, sha, type, payload, n, NULL, e);
+        if (rc)
+            return err_wrap(e, "input \"%s\" of %s %s", name, r->stage, r->instance);
+        if (*n != (uint64_t)bytes)
             rc = err_set(e, PPR_EINPUT, "input \"%s\" of %s %s holds %zu bytes, not the %lld "
                          "its producer recorded", name, r->stage, r->instance, *n,
                          (long long)bytes);
+        if (rc == PPR_OK)
+            rc = check_producer(r, name, from, sha, e);
+        if (rc) {
             free(*payload);
             *payload = NULL;
             *n = 0;

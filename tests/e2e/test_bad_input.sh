@@ -110,8 +110,7 @@ cp config.good manifests/config.json
 set_key "$A" 's/"train": {"sizes": {"default": \[60\]}/"train": {"sizes": {"default": [60000]}/'
 ninja build/slice/04-train-sim-psoups.vanilla.json > n.log 2>&1
 rm -f manifests/lock/04-train-sim-psoups.vanilla.json
-rm -rf artifacts/runs
-expect_error build/bin/ppr-train build/slice/04-train-sim-psoups.vanilla.json \
+expect_error env PPR_RECOMPUTE=1 build/bin/ppr-train build/slice/04-train-sim-psoups.vanilla.json \
     manifests/lock/04-train-sim-psoups.vanilla.json &&
     grep -q 'train size 60000 is larger than the [0-9]* training pairs of "sim-psoups.vanilla"' err.log &&
     ok "train size beyond the data" || { fail "train size beyond the data"; cat err.log; }
@@ -124,8 +123,8 @@ obj=$(grep -o '"name":"dataset","rows":[0-9]*,"sha256":"[0-9a-f]*"' \
     manifests/lock/01-fetch-sim-psoups.json | grep -o '[0-9a-f]\{64\}')
 mv "artifacts/objects/${obj:0:2}/${obj:2}.zst" saved.zst
 rm -f manifests/lock/02-characterize-sim-psoups.json
-rm -rf artifacts/runs
-expect_error build/bin/ppr-characterize build/slice/02-characterize-sim-psoups.json \
+expect_error env PPR_RECOMPUTE=1 build/bin/ppr-characterize \
+    build/slice/02-characterize-sim-psoups.json \
     manifests/lock/02-characterize-sim-psoups.json &&
     grep -q "${obj:2}.zst' is missing from the store" err.log && ok "missing artifact" ||
     { fail "missing artifact"; cat err.log; }
@@ -163,15 +162,28 @@ TMPS+=("$M")
 cp -r "$PPR_MIRROR/alpaca-eval" "$M/"
 chmod -R u+w "$M"
 printf ' ' >> "$M/alpaca-eval/model_outputs/gpt4.json"
-rm -f manifests/lock/01-fetch-sim-psoups.json
-rm -rf artifacts/runs
 before=$(find artifacts/objects -type f | wc -l)
-expect_error env PPR_MIRROR="$M" build/bin/ppr-fetch build/slice/01-fetch-sim-psoups.json \
-    manifests/lock/01-fetch-sim-psoups.json &&
+expect_error env PPR_MIRROR="$M" PPR_RECOMPUTE=1 build/bin/ppr-fetch \
+    build/slice/01-fetch-sim-psoups.json "$A/bad-mirror-lock.json" &&
     grep -q "gpt4.json' does not match its pin" err.log && ok "wrong mirror checksum" ||
     { fail "wrong mirror checksum"; cat err.log; }
 [ "$(find artifacts/objects -type f | wc -l)" -eq "$before" ] || fail "objects stored from a bad mirror"
-[ -e manifests/lock/01-fetch-sim-psoups.json ] && fail "lock written from a bad mirror"
+[ -e "$A/bad-mirror-lock.json" ] && fail "lock written from a bad mirror"
+
+# gc frees what no lock or run record references: the objects of a run that
+# only a run record kept, once that record is gone.
+set_key "$A" 's/"minority_below": 0.5/"minority_below": 0.45/'
+ninja > n.log 2>&1 || fail "ninja with minority_below 0.45"
+cp config.good manifests/config.json
+ninja > n.log 2>&1 || fail "ninja back to 0.5"
+sha256sum manifests/lock/*.json | cut -c1-64 | sort > lock-hashes
+sha256sum artifacts/runs/*.json | grep -v -F -f lock-hashes | cut -c67- | xargs rm -f
+build/bin/ppr gc > gc.log 2>&1 && grep -q 'freed [1-9]' gc.log && ok "gc reports bytes freed" ||
+    { fail "gc"; cat gc.log; }
+build/bin/ppr verify > v.log 2>&1 && ok "verify after gc" || { fail "verify after gc"; cat v.log; }
+ninja > n.log 2>&1
+grep -q 'ninja: no work to do.' n.log && ok "gc removed nothing a lock stands on" ||
+    { fail "ninja after gc"; cat n.log; }
 
 # No mirror at all: fetch never composes texts its slice does not ask for; on
 # the ci profile the slice itself falls back to composed texts, and says so
@@ -185,12 +197,5 @@ PPR_MIRROR=/nonexistent build/bin/ppr slice 01-fetch-sim-psoups > out.log 2> err
     grep -q '"texts_resolved":"composed"' build/slice/01-fetch-sim-psoups.json &&
     ok "no mirror, ci: the slice falls back to composed texts, with a warning" ||
     { fail "no-mirror fallback"; cat err.log; }
-
-# gc frees what no lock or run record references.
-rm -rf artifacts/runs
-build/bin/ppr gc > gc.log 2>&1 && grep -q 'freed' gc.log && ok "gc reports bytes freed" ||
-    { fail "gc"; cat gc.log; }
-ninja > n.log 2>&1 || fail "ninja after gc"
-build/bin/ppr verify > v.log 2>&1 && ok "verify after gc" || { fail "verify after gc"; cat v.log; }
 
 finish
