@@ -61,8 +61,8 @@ static int stage_lock(stage_run *r, const char *prog, ppr_err *e)
         rc = storelock_try(&r->store_lock, &r->st, "store", STORELOCK_EXCLUSIVE, &got, e);
     if (rc)
         return rc;
-    if (!got)
-        return storelock_take(&r->store_lock, &r->st, "store", STORELOCK_SHARED, prog, e);
+    if (!got) /* waiting for another stage's sweep is routine: no message */
+        return storelock_take(&r->store_lock, &r->st, "store", STORELOCK_SHARED, NULL, e);
     char **dirs = stage_temp_dirs(&r->st);
     size_t removed;
     rc = dirs ? store_sweep_temps(&r->st, (const char *const *)dirs, &removed, e)
@@ -71,7 +71,7 @@ static int stage_lock(stage_run *r, const char *prog, ppr_err *e)
     if (rc == PPR_OK && removed)
         stage_say(r, "removed %zu temp file%s left by an interrupted run", removed,
                   removed == 1 ? "" : "s");
-    return rc ? rc : storelock_convert(&r->store_lock, STORELOCK_SHARED, prog, e);
+    return rc ? rc : storelock_convert(&r->store_lock, STORELOCK_SHARED, NULL, e);
 }
 
 int stage_init(stage_run *r, const char *stage, int argc, char **argv, ppr_err *e)

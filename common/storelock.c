@@ -92,10 +92,12 @@ static int lock_wait(storelock *l, int mode, const char *who, ppr_err *e)
         return PPR_OK;
     if (errno != EWOULDBLOCK)
         return err_set(e, PPR_EINPUT, "cannot lock '%s': %s", l->path, strerror(errno));
-    char held[512];
-    holders_of(l->path, held, sizeof held);
-    fprintf(stderr, "%s: waiting for '%s', held by %s\n", who, l->path,
-            held[0] ? held : "another process");
+    if (who) {
+        char held[512];
+        holders_of(l->path, held, sizeof held);
+        fprintf(stderr, "%s: waiting for '%s', held by %s\n", who, l->path,
+                held[0] ? held : "another process");
+    }
     while (flock(l->fd, op_of(mode)) != 0)
         if (errno != EINTR)
             return err_set(e, PPR_EINPUT, "cannot lock '%s': %s", l->path, strerror(errno));

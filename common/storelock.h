@@ -11,7 +11,8 @@
  *                  and the second finds it up to date.
  *
  * A lock that is taken waits; before waiting it says on stderr who holds it
- * (pid and command line, read from /proc/locks), once. The kernel drops a lock
+ * (pid and command line, read from /proc/locks), once, unless the wait is
+ * routine (a stage waiting for another's sweep). The kernel drops a lock
  * when its holder dies, so a killed run never leaves one behind. */
 #ifndef PPR_STORELOCK_H
 #define PPR_STORELOCK_H
@@ -32,7 +33,8 @@ typedef struct {
 } storelock;
 
 /* Take the lock called name ("store", or "node/<id>") in mode, waiting for
- * it. `who` names the taker in the waiting message ("ppr gc"). */
+ * it. `who` names the taker in the waiting message ("ppr gc"); NULL waits
+ * without one. */
 int storelock_take(storelock *l, const store *s, const char *name, int mode, const char *who,
                    ppr_err *e);
 
@@ -40,7 +42,7 @@ int storelock_take(storelock *l, const store *s, const char *name, int mode, con
 int storelock_try(storelock *l, const store *s, const char *name, int mode, int *got,
                   ppr_err *e);
 
-/* Turn a held lock into the other mode, waiting if needed. */
+/* Turn a held lock into the other mode, waiting if needed (who as above). */
 int storelock_convert(storelock *l, int mode, const char *who, ppr_err *e);
 
 /* Release; accepts a lock never taken (fd -1) or zeroed. */

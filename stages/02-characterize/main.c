@@ -38,8 +38,12 @@ static int run(stage_run *r, ppr_err *e)
     if (rc == PPR_OK)
         rc = characterize(&v, &p, &res, e);
     if (rc == PPR_OK) {
+        /* The dataset's name goes with its numbers, so a reader can check
+         * that it was handed the table it asked for. */
         cJSON *json = char_result_json(&res, &v);
-        rc = json ? stage_put_json(r, "table2", json, res.n_users, e) : err_nomem(e);
+        rc = json && cJSON_AddStringToObject(json, "dataset", r->instance)
+                 ? stage_put_json(r, "table2", json, res.n_users, e)
+                 : err_nomem(e);
         cJSON_Delete(json);
     }
     if (rc == PPR_OK)

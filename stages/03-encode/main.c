@@ -1,7 +1,8 @@
 /* main.c: stage 03, encode: every text of one dataset or evaluation set (and
  * Conditional RM's "User ID" prompts when that method runs) as a vector of the
  * configured encoder, each text encoded once: rows the previous matrix of the
- * same encoder holds are reused. Writes the feature matrix and a summary. */
+ * same encoder holds are reused. Writes the feature matrix and a summary; how
+ * many rows it encoded and reused goes to the run log. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,10 +83,12 @@ static int run(stage_run *r, ppr_err *e)
         !cJSON_AddNumberToObject(info, "dim", enc->dim) ||
         !cJSON_AddNumberToObject(info, "rows", (double)tl.n) ||
         !cJSON_AddNumberToObject(info, "table_rows", (double)tl.n_table) ||
-        !cJSON_AddNumberToObject(info, "conditional_rows", (double)(tl.n - tl.n_table)) ||
-        !cJSON_AddNumberToObject(info, "encoded", (double)encoded) ||
-        !cJSON_AddNumberToObject(info, "reused", (double)(tl.n - encoded)))
+        !cJSON_AddNumberToObject(info, "conditional_rows", (double)(tl.n - tl.n_table)))
         rc = err_nomem(e);
+    /* How many rows were reused depends on what the store held before, not on
+     * the config and inputs: the run log's, never the lock's. */
+    if (rc == PPR_OK && (rc = stage_note(r, "encoded", (double)encoded, e)) == PPR_OK)
+        rc = stage_note(r, "reused", (double)(tl.n - encoded), e);
     if (rc == PPR_OK)
         rc = stage_put_json(r, "info", info, tl.n, e);
     cJSON_Delete(info);

@@ -417,18 +417,44 @@ static int save_model(stage_run *r, const method *m, int64_t size, uint64_t seed
     return rc;
 }
 
-/* The minority users stage 02 found, or NULL (the metrics' "minority_users"). */
-static cJSON *minority_of(stage_run *r)
+/* The minority users stage 02 found for this dataset, from input "table2"
+ * (the metrics' "minority_users"). Every failure is an error: metrics computed
+ * without them would silently drop the minority mean. */
+static int minority_of(stage_run *r, const prefs_view *v, cJSON **out, ppr_err *e)
 {
+    *out = NULL;
     void *payload;
     size_t n;
-    if (stage_input(r, "table2", PAYLOAD_JSON, &payload, &n, NULL))
-        return NULL;
-    cJSON *t = json_parse_buf(payload, n, "table2", NULL);
+    int rc = stage_input(r, "table2", PAYLOAD_JSON, &payload, &n, e);
+    if (rc)
+        return rc;
+    cJSON *t = json_parse_buf(payload, n, "input \"table2\"", e);
     free(payload);
-    cJSON *m = cJSON_DetachItemFromObjectCaseSensitive(t, "minority_users");
+    if (!t)
+        return PPR_EINPUT;
+    const char *dataset, *dot = strrchr(r->instance, '.');
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(t, "minority_users");
+    if (json_get_str(t, "dataset", "input \"table2\"", &dataset, e))
+        rc = PPR_EINPUT;
+    else if (!dot || strlen(dataset) != (size_t)(dot - r->instance) ||
+             strncmp(dataset, r->instance, strlen(dataset)) != 0)
+        rc = err_set(e, PPR_EINPUT, "input \"table2\" of %s is the table of \"%s\"",
+                     r->instance, dataset);
+    else if (!cJSON_IsArray(m))
+        rc = err_set(e, PPR_EINPUT, "input \"table2\" of %s has no \"minority_users\" list",
+                     r->instance);
+    for (const cJSON *u = m ? m->child : NULL; rc == PPR_OK && u; u = u->next) {
+        int known = 0;
+        for (uint32_t k = 0; cJSON_IsString(u) && k < v->h->n_users && !known; k++)
+            known = strcmp(prefs_user_name(v, k), u->valuestring) == 0;
+        if (!known)
+            rc = err_set(e, PPR_EINPUT, "input \"table2\" of %s names a minority user that "
+                         "\"%s\" does not have", r->instance, dataset);
+    }
+    if (rc == PPR_OK)
+        *out = cJSON_DetachItemFromObjectCaseSensitive(t, "minority_users");
     cJSON_Delete(t);
-    return m;
+    return rc;
 }
 
 /* Mean and 95% interval over seeds of each size's means, into metrics["summary"]. */
@@ -467,6 +493,7 @@ static void summarize(cJSON *metrics)
     }
 }
 
+/* The metrics' frame; minority NULL for the reference, which has no users. */
 static cJSON *metrics_new(stage_run *r, const train_setup *ts, cJSON *minority)
 {
     cJSON *m = cJSON_CreateObject();
@@ -531,7 +558,12 @@ int train_dataset(stage_run *r, const train_setup *ts, cJSON **metrics, ppr_err 
     /* The methods learn the main pool's users; the new users (ids from n_users
      * on) are left for adaptation, as users the models have not seen. */
     uint32_t dim = d.f.h->dim, n_users = prefs_n_main(&d.v);
-    *metrics = metrics_new(r, ts, minority_of(r));
+    cJSON *minority;
+    if ((rc = minority_of(r, &d.v, &minority, e))) {
+        data_release(&d);
+        return rc;
+    }
+    *metrics = metrics_new(r, ts, minority);
     cJSON *runs = cJSON_GetObjectItemCaseSensitive(*metrics, "runs");
     if ((rc = pairs_collect(&d, PREFS_TRAIN, conditional, 0, 0, &all, e)) ||
         (rc = pairs_collect(&d, PREFS_TEST, conditional, (size_t)ts->eval_size, 0, &test, e)))
@@ -687,7 +719,12 @@ int train_evaluate_reference(stage_run *r, const train_setup *ts, cJSON **metric
     if (rc)
         return rc;
     pairs_buf test = {0};
-    *metrics = metrics_new(r, ts, minority_of(r));
+    cJSON *minority;
+    if ((rc = minority_of(r, &d.v, &minority, e))) {
+        data_release(&d);
+        return rc;
+    }
+    *metrics = metrics_new(r, ts, minority);
     cJSON *runs = cJSON_GetObjectItemCaseSensitive(*metrics, "runs");
     rc = pairs_collect(&d, PREFS_TEST, 0, (size_t)ts->eval_size, 0, &test, e);
     for (int k = 0; k < ts->n_seeds && rc == PPR_OK; k++) {

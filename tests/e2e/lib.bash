@@ -5,8 +5,11 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 export PPR_MIRROR=${PPR_MIRROR:-$(cd "$ROOT/.." && pwd)/shared/data}
 FAILS=0
 TMPS=()
+# fresh runs in a command substitution, a subshell: it records its copies in
+# this file, since it cannot add to TMPS.
+FRESH_LIST=$(mktemp /tmp/ppr-e2e-list-XXXXXX)
 
-cleanup() { rm -rf "${TMPS[@]}"; }
+cleanup() { rm -rf "${TMPS[@]}" $(cat "$FRESH_LIST") "$FRESH_LIST"; }
 trap cleanup EXIT
 
 fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
@@ -17,7 +20,7 @@ ok() { echo "ok: $*"; }
 fresh() {
     local d
     d=$(mktemp -d /tmp/ppr-e2e-XXXXXX)
-    TMPS+=("$d")
+    echo "$d" >> "$FRESH_LIST"
     (cd "$ROOT" && tar cf - --exclude=./artifacts --exclude=./build/slice \
         --exclude='./manifests/lock/*' --exclude=./.git .) | (cd "$d" && tar xf -)
     sed -i 's/"profile": "[a-z]*"/"profile": "ci"/' "$d/manifests/config.json"
@@ -59,6 +62,14 @@ expect_error() {
     local rc=$?
     [ "$rc" -eq 2 ] || { fail "'$*' exited $rc, not 2"; cat err.log; return 1; }
     [ "$(wc -l < err.log)" -eq 1 ] || { fail "'$*' printed more than one line"; cat err.log; return 1; }
+}
+
+# obj_of LOCK NAME: the object path of output NAME of a lock.
+obj_of() {
+    local h
+    h=$(grep -o "\"name\":\"$2\",\"rows\":[0-9]*,\"sha256\":\"[0-9a-f]*\"" "$1" |
+        grep -o '[0-9a-f]\{64\}')
+    echo "artifacts/objects/${h:0:2}/${h:2}.zst"
 }
 
 finish() {
