@@ -119,7 +119,7 @@ int stage_init(stage_run *r, const char *stage, int argc, char **argv, ppr_err *
         !cJSON_AddItemToObject(r->lock, "inputs", cJSON_Duplicate(inputs, 1)) ||
         !cJSON_AddStringToObject(tool, "binary_sha256", hex) ||
         !cJSON_AddStringToObject(tool, "zstd", ZSTD_versionString()) ||
-        !(r->notes = cJSON_CreateObject()))
+        !(r->notes = cJSON_CreateObject()) || !(r->read = cJSON_CreateArray()))
         return err_nomem(e);
     return PPR_OK;
 }
@@ -194,6 +194,7 @@ void stage_release(stage_run *r)
     cJSON_Delete(r->slice);
     cJSON_Delete(r->lock);
     cJSON_Delete(r->notes);
+    cJSON_Delete(r->read);
     storelock_release(&r->store_lock);
     storelock_release(&r->node_lock);
     store_release(&r->st);
@@ -347,6 +348,8 @@ int stage_input(stage_run *r, const char *name, int type, void **payload, size_t
                          (long long)bytes);
         if (rc == PPR_OK)
             rc = check_producer(r, name, from, sha, e);
+        if (rc == PPR_OK && !cJSON_AddItemToArray(r->read, cJSON_CreateString(name)))
+            rc = err_nomem(e);
         if (rc) {
             free(*payload);
             *payload = NULL;
@@ -444,8 +447,32 @@ static void append_run_log(const stage_run *r, const char *key)
     free(path);
 }
 
+/* Every object input of the slice was read: an input the stage skips would
+ * be one it depends on in its lock but never checked. */
+static int check_all_read(const stage_run *r, ppr_err *e)
+{
+    const cJSON *in = cJSON_GetObjectItemCaseSensitive(r->slice, "inputs");
+    for (const cJSON *it = in->child; it; it = it->next) {
+        const cJSON *nm = cJSON_GetObjectItemCaseSensitive(it, "name");
+        const cJSON *kind = cJSON_GetObjectItemCaseSensitive(it, "kind");
+        if (!cJSON_IsString(kind) || strcmp(kind->valuestring, "object") != 0)
+            continue;
+        int seen = 0;
+        for (const cJSON *rd = r->read->child; rd && !seen; rd = rd->next)
+            seen = cJSON_IsString(nm) && strcmp(rd->valuestring, nm->valuestring) == 0;
+        if (!seen)
+            return err_set(e, PPR_EINTERNAL, "%s %s never read its input \"%s\" (the pipeline "
+                           "lists an input this stage does not use)", r->stage, r->instance,
+                           cJSON_IsString(nm) ? nm->valuestring : "?");
+    }
+    return PPR_OK;
+}
+
 int stage_commit(stage_run *r, ppr_err *e)
 {
+    int rc = check_all_read(r, e);
+    if (rc)
+        return rc;
     if (!r->outputs && !(r->outputs = cJSON_AddArrayToObject(r->lock, "outputs")))
         return err_nomem(e);
     char key[SHA256_HEX_LEN + 1];
@@ -453,7 +480,7 @@ int stage_commit(stage_run *r, ppr_err *e)
         return e ? e->code : PPR_EINTERNAL;
     char *runs = lock_runs_dir(&r->st);
     char *record = lock_record_path(&r->st, key);
-    int rc = !runs || !record ? err_nomem(e) : dir_make(runs, e);
+    rc = !runs || !record ? err_nomem(e) : dir_make(runs, e);
     if (rc == PPR_OK)
         rc = json_write_if_changed(record, r->lock, NULL, e);
     if (rc == PPR_OK)

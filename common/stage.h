@@ -14,8 +14,10 @@
  *      lock and nothing is computed. PPR_RECOMPUTE=1 skips this. Else:
  *   4. stage_input / stage_put: verified reads (content, type, size, and that
  *      the producing node's lock names the object), content-addressed writes;
- *   5. stage_commit: writes the run record, then the lock (only if its bytes
- *      change), and appends time, peak memory and the run's notes to
+ *   5. stage_commit: checks that every input of the slice was read (a slice
+ *      lists only what its stage reads: no input is optional by accident),
+ *      writes the run record, then the lock (only if its bytes change), and
+ *      appends time, peak memory and the run's notes to
  *      artifacts/log/runs.jsonl.
  * On success the depfile lists what the lock stands on (its output objects and
  * its run record), so that Ninja reruns the stage when one goes missing or
@@ -44,6 +46,7 @@ typedef struct {
     cJSON *lock;           /* the lock being built: config, inputs, tool, ... */
     cJSON *outputs;        /* array inside lock */
     cJSON *notes;          /* facts about this run for the run log, never the lock */
+    cJSON *read;           /* names of the slice inputs stage_input has read */
     store st;
     storelock node_lock, store_lock;
     int threads;           /* threads the computation uses; recorded in the lock */

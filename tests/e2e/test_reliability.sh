@@ -43,6 +43,13 @@ expect_error env PPR_RECOMPUTE=1 build/bin/ppr-train "$S" "$A/t1.json" &&
     grep -q 'input "table2" of 04-train sim-pllm.vanilla .* is not an output of' err.log &&
     ok "1: ... and by its producer" || { fail "1: swapped table2 and size"; cat err.log "$S"; }
 [ -e "$A/t1.json" ] && fail "1: a lock was written for a failed run"
+# A slice lists only what its stage reads: an input it would skip is a bug.
+cp slice.saved "$S"
+sed -i 's/"inputs":\[{\([^}]*\)"name":"dataset"/"inputs":[{\1"name":"unread"},{\1"name":"dataset"/' "$S"
+PPR_RECOMPUTE=1 build/bin/ppr-train "$S" "$A/t1.json" > out.log 2> err.log
+[ $? -eq 3 ] && grep -q 'never read its input "unread"' err.log && [ ! -e "$A/t1.json" ] &&
+    ok "1: a stage that skips an input of its slice fails (exit 3)" ||
+    { fail "1: unread input"; cat err.log; }
 cp slice.saved "$S"
 metrics=$(tail -c +17 "$(obj_of $T metrics)" | zstd -dc)
 echo "$metrics" | grep -q '"minority_users":\["[^"]*"\]' &&

@@ -35,6 +35,10 @@ struct stage_def {
     int lists;               /* which instances it runs on: a mask of enum node_list */
     slice_fn slice;
     extras_fn extras; /* further nodes whose outputs it reads, or NULL */
+    /* The outputs it reads, by name without prefix ("model-s*": any name that
+     * starts so); its slice lists those and no other, and the stage must read
+     * every one it lists (stage.h). */
+    const char *reads[6];
 };
 
 /* Append path to a Ninja depfile rule, escaped as GCC escapes it. */
@@ -308,14 +312,26 @@ static int slice_train(const pipeline *p, const pipe_node *n, cJSON **cfg, ppr_e
 
 static const stage_def stages[] = {
     {"01-fetch", "build/bin/ppr-fetch", {NULL}, ON_DATASETS | ON_EVALSETS | ON_AUX, slice_fetch,
-     NULL},
+     NULL, {NULL}},
     {"02-characterize", "build/bin/ppr-characterize", {"01-fetch", NULL}, ON_DATASETS,
-     slice_characterize, NULL},
+     slice_characterize, NULL, {"dataset", NULL}},
     {"03-encode", "build/bin/ppr-encode", {"01-fetch", NULL}, ON_DATASETS | ON_EVALSETS,
-     slice_encode, encode_extras},
+     slice_encode, encode_extras, {"dataset", "embeddings", NULL}},
     {"04-train", "build/bin/ppr-train", {"01-fetch", "02-characterize", "03-encode", NULL},
-     ON_PRETRAINED | ON_METHODS, slice_train, train_extras},
+     ON_PRETRAINED | ON_METHODS, slice_train, train_extras,
+     {"dataset", "features", "table2", "model-s*", NULL}},
 };
+
+/* Whether a node of def reads an upstream output called name. */
+static int def_reads(const stage_def *def, const char *name)
+{
+    for (const char *const *r = def->reads; *r; r++) {
+        size_t len = strlen(*r);
+        if ((*r)[len - 1] == '*' ? strncmp(name, *r, len - 1) == 0 : strcmp(name, *r) == 0)
+            return 1;
+    }
+    return 0;
+}
 
 const char *pipe_node_stage(const pipe_node *n)
 {
@@ -521,8 +537,9 @@ static const pipe_node *upstream_node(const pipeline *p, const pipe_node *n,
     return NULL;
 }
 
-/* Append the outputs of the lock of node u to inputs, named prefix + name,
- * each with the node it comes from. The lock must be valid (lock.h). */
+/* Append the outputs of the lock of node u that n reads to inputs, named
+ * prefix + name, each with the node it comes from. The lock must be valid
+ * (lock.h). */
 static int add_outputs(cJSON *inputs, const store *st, const pipe_node *u, const char *prefix,
                        const pipe_node *n, ppr_err *e)
 {
@@ -534,6 +551,8 @@ static int add_outputs(cJSON *inputs, const store *st, const pipe_node *u, const
         return err_wrap(e, "upstream of '%s'", n->id);
     int rc = PPR_OK;
     for (size_t i = 0; i < l.n_outputs && rc == PPR_OK; i++) {
+        if (!def_reads(n->def, l.outputs[i].name))
+            continue;
         char name[256];
         snprintf(name, sizeof name, "%s%s", prefix, l.outputs[i].name);
         cJSON *it = cJSON_CreateObject();
