@@ -36,10 +36,8 @@ source "$(dirname "$0")/../tests/e2e/lib.bash"
 
 n=${1:?usage: corrupt_campaign.sh N [SEED]}
 seed=${2:-1}
-R=$(fresh)
-cd "$R"
-ninja > reference.log 2>&1 || { echo "corrupt_campaign: the reference run failed"; exit 2; }
-cp -r manifests/lock reference-locks
+reference_run corrupt_campaign
+R=$PWD
 echo "reference: $(ls reference-locks | wc -l) locks, $(find artifacts/objects -type f | wc -l) objects"
 
 RANDOM=$seed

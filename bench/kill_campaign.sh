@@ -19,12 +19,8 @@ source "$(dirname "$0")/../tests/e2e/lib.bash"
 
 n=${1:?usage: kill_campaign.sh N [SEED]}
 seed=${2:-1}
-R=$(fresh)
-cd "$R"
-t0=$(date +%s.%N)
-ninja > reference.log 2>&1 || { echo "kill_campaign: the reference run failed"; exit 2; }
-T=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
-cp -r manifests/lock reference-locks
+reference_run kill_campaign
+T=$REF_SECONDS
 echo "reference: cold ninja in ${T} s, $(ls reference-locks | wc -l) locks"
 
 # Stop pid, then its descendants (so none can spawn more), then kill them all;

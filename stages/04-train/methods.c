@@ -963,11 +963,13 @@ static int method_save(const method *m, void **payload, size_t *n, ppr_err *e)
     if (!p)
         return err_nomem(e);
     memcpy(p, &h, sizeof h);
-    memcpy(p + sizeof h, md->adapted, md->n_adapted * sizeof *md->adapted);
+    if (md->n_adapted) /* else adapted may be NULL, which memcpy must never get */
+        memcpy(p + sizeof h, md->adapted, md->n_adapted * sizeof *md->adapted);
     sha256_buf(p, ids_end(md->n_adapted), p + ids_end(md->n_adapted));
     for (uint32_t i = 0; i < md->n_heads; i++, at += head_bytes)
         memcpy(p + at, md->heads[i].params, head_bytes);
-    memcpy(p + at, md->offsets, offsets_len(md) * sizeof(float));
+    if (offsets_len(md))
+        memcpy(p + at, md->offsets, offsets_len(md) * sizeof(float));
     *payload = p;
     *n = size;
     return PPR_OK;

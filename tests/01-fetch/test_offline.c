@@ -320,8 +320,8 @@ static void test_hep_errors(void)
     static const char good[] =
         "{\"instruction\": \"i\", \"canonical_solution\": \"c\", \"buggy_solution\": \"b\"}\n";
     const char *bad[] = {
-        "{\"instruction\": \"i\", \"canonical_solution\": \"c\", \"buggy_solution\": \"b\"}\n"
-        "{\"instruction\": \"i\", \"canonical_solution\": \n",
+        ("{\"instruction\": \"i\", \"canonical_solution\": \"c\", \"buggy_solution\": \"b\"}\n"
+         "{\"instruction\": \"i\", \"canonical_solution\": \n"), /* two lines, the second cut */
         "{\"instruction\": \"i\", \"canonical_solution\": \"c\"}\n",
         "{\"instruction\": 5, \"canonical_solution\": \"c\", \"buggy_solution\": \"b\"}\n",
         "[\"instruction\"]\n",

@@ -215,22 +215,36 @@ static void test_program_errors(void)
     expect_run_error("ok", "2000000", 4, "announced dimension 2000000; it must be between 1");
 }
 
+/* POSIX lets posix_spawn report a program that cannot be executed either by
+ * its return value (glibc) or as the child's exit status 127 (glibc under
+ * valgrind, whose vfork is a fork): either message names the program. */
+static int cannot_start(const ppr_err *e, const char *prog)
+{
+    char a[256], b[256];
+    snprintf(a, sizeof a, "cannot start '%s'", prog);
+    snprintf(b, sizeof b, "'%s' exited with status 127", prog);
+    return strstr(e->msg, a) || strstr(e->msg, b);
+}
+
 static void test_cannot_start(void)
 {
     cJSON *c = cJSON_Parse("{\"argv\": [\"/nonexistent/encoder\", \"x\"], \"dim\": 0, "
                            "\"batch\": 4}");
-    expect_open_error(c, PPR_EINPUT,
-                      "cannot start '/nonexistent/encoder': No such file or directory");
-    c = cJSON_Parse("{\"argv\": [\"no-such-encoder-in-path\"], \"dim\": 3, \"batch\": 4}");
-    encoder *enc = NULL;
+    encoder *enc = (encoder *)1;
     ppr_err e = {0};
+    CU_ASSERT_EQUAL(cmdenc_open(&enc, c, WHAT, &e), PPR_EINPUT);
+    CU_ASSERT_PTR_NULL(enc);
+    CU_ASSERT(cannot_start(&e, "/nonexistent/encoder"));
+    cJSON_Delete(c);
+    assert_clean();
+    c = cJSON_Parse("{\"argv\": [\"no-such-encoder-in-path\"], \"dim\": 3, \"batch\": 4}");
     CU_ASSERT_EQUAL_FATAL(cmdenc_open(&enc, c, WHAT, &e), PPR_OK);
     cJSON_Delete(c);
     const char *t = "x";
     size_t len = 1;
     float out[3];
     CU_ASSERT_EQUAL(enc->encode(enc, &t, &len, 1, out, &e), PPR_EINPUT);
-    CU_ASSERT(err_has(&e, "cannot start 'no-such-encoder-in-path'"));
+    CU_ASSERT(cannot_start(&e, "no-such-encoder-in-path"));
     encoder_free(enc);
     assert_clean();
 }

@@ -432,8 +432,8 @@ static const char *const VARIED[] = {
     "emoji 😀😀 and 🚀 rockets",
     "line one\nline two\r\nline three\n\n\nfour",
     "- a\n- b\n* c\n+ d\n1. e\n2) f\n10. g\n-not\n",
-    "Here is code:\n```python\ndef f(x):\n    return x * 2\n```\n"
-    "and more ```inline``` text\n```\nopen",
+    ("Here is code:\n```python\ndef f(x):\n    return x * 2\n```\n"
+     "and more ```inline``` text\n```\nopen"),
     "don't won't it's 'quoted' rock 'n' roll students' ''' a'b'c",
     "3.14159 is pi. e.g. this! Really?! Yes... No.",
     "?!?!...",

@@ -64,6 +64,18 @@ expect_error() {
     [ "$(wc -l < err.log)" -eq 1 ] || { fail "'$*' printed more than one line"; cat err.log; return 1; }
 }
 
+# reference_run PROG: enter a fresh copy and run a cold, uninterrupted ninja
+# there (the campaigns' reference): its locks are kept in reference-locks,
+# its duration in seconds in REF_SECONDS. Exits 2 when it fails.
+reference_run() {
+    local t0
+    cd "$(fresh)" || exit 2
+    t0=$(date +%s.%N)
+    ninja > reference.log 2>&1 || { echo "$1: the reference run failed"; exit 2; }
+    REF_SECONDS=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
+    cp -r manifests/lock reference-locks
+}
+
 # obj_of LOCK NAME: the object path of output NAME of a lock.
 obj_of() {
     local h
