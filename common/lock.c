@@ -164,6 +164,12 @@ const lock_entry *lock_output(const lock *l, const char *name)
     return NULL;
 }
 
+int lock_input_is_output(const char *input, const char *output)
+{
+    size_t a = strlen(input), b = strlen(output);
+    return b <= a && strcmp(input + a - b, output) == 0 && (a == b || input[a - b - 1] == '/');
+}
+
 void lock_node_id(const lock *l, char *buf, size_t n)
 {
     snprintf(buf, n, "%s-%s", l->stage, l->instance);

@@ -67,6 +67,11 @@ void lock_paths_free(char **paths, size_t n);
 /* The lock's output of that name, or NULL. */
 const lock_entry *lock_output(const lock *l, const char *name);
 
+/* Whether the input called input is its producer's output called output: the
+ * same name, or output under a prefix ending in '/' ("pretrained/model-s1" is
+ * the output "model-s1" of 04-train-pretrained). */
+int lock_input_is_output(const char *input, const char *output);
+
 /* "<stage>-<instance>", the node id of a lock, into buf[n]. */
 void lock_node_id(const lock *l, char *buf, size_t n);
 

@@ -299,9 +299,8 @@ int stage_lookup(stage_run *r, int *done, ppr_err *e)
     return rc;
 }
 
-/* Whether the lock of node `from` names the object sha as its output called
- * name, or as name without a prefix ("pretrained/model-s1" is the output
- * "model-s1" of 04-train-pretrained). */
+/* Whether the valid lock of node `from` names the object sha as the output
+ * that the input called name is (lock_input_is_output). */
 static int check_producer(const stage_run *r, const char *name, const char *from,
                           const char *sha, ppr_err *e)
 {
@@ -312,12 +311,9 @@ static int check_producer(const stage_run *r, const char *name, const char *from
     if (rc)
         return err_wrap(e, "input \"%s\" of %s %s", name, r->stage, r->instance);
     int found = 0;
-    for (size_t i = 0; i < l.n_outputs && !found; i++) {
-        const char *out = l.outputs[i].name;
-        size_t a = strlen(name), b = strlen(out);
-        found = strcmp(l.outputs[i].sha256, sha) == 0 && b <= a &&
-                strcmp(name + a - b, out) == 0 && (a == b || name[a - b - 1] == '/');
-    }
+    for (size_t i = 0; i < l.n_outputs && !found; i++)
+        found = strcmp(l.outputs[i].sha256, sha) == 0 &&
+                lock_input_is_output(name, l.outputs[i].name);
     lock_release(&l);
     return found ? PPR_OK
                  : err_set(e, PPR_EINPUT, "input \"%s\" of %s %s (%.12s) is not an output of "

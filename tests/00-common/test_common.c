@@ -1,6 +1,7 @@
 /* test_common.c: unit tests of common/: SHA-256 vectors, the artifact store,
  * canonical JSON and config checks. Each test works in its own temp dir. */
 #include <CUnit/Basic.h>
+#include <fcntl.h>
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,9 +11,12 @@
 #include "common/config.h"
 #include "common/fsutil.h"
 #include "common/json.h"
+#include "common/lock.h"
 #include "common/prefs.h"
+#include "common/proc.h"
 #include "common/sha256.h"
 #include "common/store.h"
+#include "common/storelock.h"
 #include "tests/testlib.h"
 
 static char tmpdir[64];
@@ -402,6 +406,142 @@ static void test_prefs_round_trip(void)
     prefs_builder_free(b);
 }
 
+/* store_check holds an object to every field a lock records about it. */
+static void test_store_check(void)
+{
+    store s;
+    ppr_err e = {0};
+    char hex[65];
+    CU_ASSERT_EQUAL_FATAL(store_init(&s, "chk", &e), PPR_OK);
+    CU_ASSERT_EQUAL_FATAL(store_put(&s, PAYLOAD_JSON, "{\"x\":1}", 7, hex, &e), PPR_OK);
+    CU_ASSERT_EQUAL(store_check(&s, hex, "json", 7, &e), PPR_OK);
+    CU_ASSERT_EQUAL(store_check(&s, hex, NULL, 7, &e), PPR_OK);
+    CU_ASSERT_EQUAL(store_check(&s, hex, "json", 8, &e), PPR_EINPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "holds 7 bytes, not the 8 recorded"));
+    CU_ASSERT_EQUAL(store_check(&s, hex, "prefs", 7, &e), PPR_EINPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "holds json, expected prefs"));
+    CU_ASSERT_EQUAL(store_check(&s, hex, "nonsense", 7, &e), PPR_EINPUT);
+    hex[0] = hex[0] == '0' ? '1' : '0';
+    CU_ASSERT_EQUAL(store_check(&s, hex, "json", 7, &e), PPR_EINPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "is missing from the store"));
+    store_release(&s);
+}
+
+/* Temp names are "<name>.tmp" and six letters or digits; the sweep removes
+ * those and nothing else. */
+static void test_sweep_temps(void)
+{
+    CU_ASSERT_TRUE(file_is_temp_name("x.zst.tmpAbC123"));
+    CU_ASSERT_FALSE(file_is_temp_name("x.zst.tmpAbC12"));
+    CU_ASSERT_FALSE(file_is_temp_name("x.zst.tmpAbC1_3"));
+    CU_ASSERT_FALSE(file_is_temp_name(".tmpAbC123"));
+    CU_ASSERT_FALSE(file_is_temp_name("x.json"));
+    store s;
+    ppr_err e = {0};
+    char hex[65];
+    CU_ASSERT_EQUAL_FATAL(store_init(&s, "swp", &e), PPR_OK);
+    CU_ASSERT_EQUAL_FATAL(store_put(&s, PAYLOAD_JSON, "[]", 2, hex, &e), PPR_OK);
+    CU_ASSERT_EQUAL_FATAL(dir_make("swp/runs", &e), PPR_OK);
+    const char *temps[] = {"swp/objects/ab/cd.zst.tmpQwErTy", "swp/objects/x.tmp123456",
+                           "swp/runs/k.json.tmpzzzzzz"};
+    for (int i = 0; i < 3; i++) {
+        CU_ASSERT_EQUAL(dir_make_parent(temps[i], &e), PPR_OK);
+        CU_ASSERT_EQUAL(file_write_atomic(temps[i], "t", 1, &e), PPR_OK);
+    }
+    CU_ASSERT_EQUAL(file_write_atomic("swp/runs/keep.json", "{}", 2, &e), PPR_OK);
+    const char *const dirs[] = {"swp/runs", "swp/nonexistent", NULL};
+    size_t removed = 0;
+    CU_ASSERT_EQUAL(store_sweep_temps(&s, dirs, &removed, &e), PPR_OK);
+    CU_ASSERT_EQUAL(removed, 3);
+    for (int i = 0; i < 3; i++)
+        CU_ASSERT_FALSE(file_exists(temps[i]));
+    CU_ASSERT_TRUE(file_exists("swp/runs/keep.json"));
+    CU_ASSERT_EQUAL(store_check(&s, hex, "json", 2, &e), PPR_OK);
+    store_release(&s);
+}
+
+/* A lock is valid only as a copy of its run record whose outputs are stored. */
+static void test_lock_checked(void)
+{
+    store s;
+    ppr_err e = {0};
+    char out[65], key[65], rec[256];
+    CU_ASSERT_EQUAL_FATAL(store_init(&s, "lk", &e), PPR_OK);
+    CU_ASSERT_EQUAL_FATAL(store_put(&s, PAYLOAD_JSON, "1", 1, out, &e), PPR_OK);
+    char text[512];
+    snprintf(text, sizeof text,
+             "{\"config\":{},\"inputs\":[],\"instance\":\"x\",\"outputs\":[{\"bytes\":1,"
+             "\"name\":\"o\",\"rows\":1,\"sha256\":\"%s\",\"type\":\"json\"}],"
+             "\"stage\":\"02-characterize\",\"tool\":{}}\n",
+             out);
+    CU_ASSERT_EQUAL_FATAL(file_write_atomic("lk/x.json", text, strlen(text), &e), PPR_OK);
+    lock l;
+    CU_ASSERT_EQUAL(lock_load_checked(&l, &s, "lk/x.json", &e), PPR_EINPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "has no run record"));
+    cJSON *json = cJSON_Parse(text);
+    CU_ASSERT_EQUAL_FATAL(lock_run_key(json, key, &e), PPR_OK);
+    cJSON_Delete(json);
+    snprintf(rec, sizeof rec, "lk/runs/%s.json", key);
+    CU_ASSERT_EQUAL(dir_make("lk/runs", &e), PPR_OK);
+    CU_ASSERT_EQUAL(file_write_atomic(rec, text, strlen(text), &e), PPR_OK);
+    CU_ASSERT_EQUAL(lock_load_checked(&l, &s, "lk/x.json", &e), PPR_OK);
+    char id[64];
+    lock_node_id(&l, id, sizeof id);
+    CU_ASSERT_STRING_EQUAL(id, "02-characterize-x");
+    lock_release(&l);
+    /* The record ends in a different byte: an edited copy. */
+    text[strlen(text) - 1] = ' ';
+    CU_ASSERT_EQUAL(file_write_atomic(rec, text, strlen(text), &e), PPR_OK);
+    CU_ASSERT_EQUAL(lock_load_checked(&l, &s, "lk/x.json", &e), PPR_EINPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "differs from its run record"));
+    CU_ASSERT_TRUE(lock_input_is_output("model-s1", "model-s1"));
+    CU_ASSERT_TRUE(lock_input_is_output("pretrained/model-s1", "model-s1"));
+    CU_ASSERT_FALSE(lock_input_is_output("pretrained/model-s11", "model-s1"));
+    CU_ASSERT_FALSE(lock_input_is_output("xmodel-s1", "model-s1"));
+    CU_ASSERT_FALSE(lock_input_is_output("s1", "model-s1"));
+    store_release(&s);
+}
+
+/* Shared holders exclude an exclusive one and admit each other. */
+static void test_storelock(void)
+{
+    store s;
+    ppr_err e = {0};
+    CU_ASSERT_EQUAL_FATAL(store_init(&s, "fl", &e), PPR_OK);
+    storelock a, b, c;
+    int got = -1;
+    CU_ASSERT_EQUAL(storelock_take(&a, &s, "store", STORELOCK_SHARED, NULL, &e), PPR_OK);
+    CU_ASSERT_EQUAL(storelock_try(&b, &s, "store", STORELOCK_SHARED, &got, &e), PPR_OK);
+    CU_ASSERT_EQUAL(got, 1);
+    CU_ASSERT_EQUAL(storelock_try(&c, &s, "store", STORELOCK_EXCLUSIVE, &got, &e), PPR_OK);
+    CU_ASSERT_EQUAL(got, 0);
+    storelock_release(&a);
+    storelock_release(&b);
+    CU_ASSERT_EQUAL(storelock_try(&c, &s, "store", STORELOCK_EXCLUSIVE, &got, &e), PPR_OK);
+    CU_ASSERT_EQUAL(got, 1);
+    CU_ASSERT_TRUE(file_exists("fl/flock/store"));
+    CU_ASSERT_EQUAL(storelock_try(&a, &s, "node/02-x", STORELOCK_EXCLUSIVE, &got, &e), PPR_OK);
+    CU_ASSERT_EQUAL(got, 1);
+    storelock_release(&a);
+    storelock_release(&c);
+    storelock z;
+    memset(&z, 0, sizeof z);
+    storelock_release(&z); /* zeroed: nothing to close, stdin untouched */
+    CU_ASSERT_NOT_EQUAL(fcntl(0, F_GETFD), -1);
+    store_release(&s);
+}
+
+static void test_proc_run(void)
+{
+    ppr_err e = {0};
+    char *ok[] = {"true", NULL}, *no[] = {"false", NULL}, *none[] = {"/nonexistent/prog", NULL};
+    CU_ASSERT_EQUAL(proc_run(ok, "to test", &e), PPR_OK);
+    CU_ASSERT_EQUAL(proc_run(no, "to test", &e), PPR_EINPUT);
+    CU_ASSERT_STRING_EQUAL(e.msg, "'false' failed to test (exit code 1)");
+    CU_ASSERT_EQUAL(proc_run(none, "to test", &e), PPR_EINPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "'/nonexistent/prog'"));
+}
+
 int main(void)
 {
     static const test_case cases[] = {
@@ -413,6 +553,11 @@ int main(void)
         {"config checks", test_config},
         {"config lists", test_config_lists},
         {"prefs round trip", test_prefs_round_trip},
+        {"store check", test_store_check},
+        {"temp sweep", test_sweep_temps},
+        {"lock checked against its run record", test_lock_checked},
+        {"store locks", test_storelock},
+        {"run a program", test_proc_run},
         {NULL, NULL},
     };
     return test_main("common", suite_init, suite_clean, cases, CU_BRM_NORMAL);

@@ -1,18 +1,13 @@
 /* repair.c: rerunning the stage of a lock that is not valid. */
 #include "repair.h"
 
-#include <errno.h>
-#include <spawn.h>
 #include <stdio.h>
-#include <string.h>
-#include <sys/wait.h>
 
 #include "common/fsutil.h"
 #include "common/json.h"
 #include "common/lock.h"
+#include "common/proc.h"
 #include "common/store.h"
-
-extern char **environ;
 
 int repair_write_slice(const pipeline *p, const pipe_node *n, cJSON **out, ppr_err *e)
 {
@@ -27,24 +22,6 @@ int repair_write_slice(const pipeline *p, const pipe_node *n, cJSON **out, ppr_e
     else
         cJSON_Delete(slice);
     return rc;
-}
-
-/* Run `<binary> <slice> <lock>` and wait; it prints its own lines. */
-static int run_stage(const pipe_node *n, ppr_err *e)
-{
-    char *argv[] = {(char *)pipe_node_binary(n), n->slice_path, n->lock_path, NULL};
-    pid_t pid;
-    int status, en = posix_spawn(&pid, argv[0], NULL, NULL, argv, environ);
-    if (en)
-        return err_set(e, PPR_EINPUT, "cannot run '%s': %s", argv[0], strerror(en));
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return err_set(e, PPR_EINTERNAL, "waitpid: %s", strerror(errno));
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        return PPR_OK;
-    return err_set(e, PPR_EINPUT, "rerunning '%s' to repair its lock failed (%s %d)", n->id,
-                   WIFEXITED(status) ? "exit code" : "signal",
-                   WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 }
 
 int repair_node(const pipeline *p, const pipe_node *n, size_t *repaired, ppr_err *e)
@@ -63,8 +40,11 @@ int repair_node(const pipeline *p, const pipe_node *n, size_t *repaired, ppr_err
         return PPR_OK;
     fprintf(stderr, "ppr: %s; rerunning %s\n",
             file_exists(n->lock_path) ? why.msg : "its lock is missing", n->id);
+    char *argv[] = {(char *)pipe_node_binary(n), n->slice_path, n->lock_path, NULL};
+    char what[300];
+    snprintf(what, sizeof what, "to repair the lock of '%s'", n->id);
     if ((rc = repair_upstream(p, n, repaired, e)) || (rc = repair_write_slice(p, n, NULL, e)) ||
-        (rc = run_stage(n, e)))
+        (rc = proc_run(argv, what, e)))
         return rc;
     (*repaired)++;
     return PPR_OK;

@@ -9,9 +9,10 @@
  * Per-item findings go to `out`, one line each, then one summary line; the
  * returned code only says whether the command could run at all.
  *
- * gc assumes no pipeline run writes the store at the same time (as `git gc
- * --prune=now` does): an object a running stage has written but not yet named
- * in a lock looks unreferenced. Long passes show progress on stderr. */
+ * Each command holds the store lock exclusive (storelock.h) while it reads
+ * or changes the store, so it never sees a stage's run half-done: an object a
+ * running stage has written but not yet named in a lock would look
+ * unreferenced to gc. Long passes show progress on stderr. */
 #ifndef PPR_REPO_H
 #define PPR_REPO_H
 

@@ -5,16 +5,15 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/fsutil.h"
 #include "common/mem.h"
+#include "common/proc.h"
 #include "common/progress.h"
 
 /* ---- references --------------------------------------------------------- */
@@ -489,7 +488,7 @@ static int index_outputs(verifier *v, ppr_err *e)
     return PPR_OK;
 }
 
-/* Whether node `from` made object hex under name, or name without a prefix. */
+/* Whether node `from` made object hex as the output the input `name` is. */
 static int made_by(const verifier *v, const char *hex, const char *from, const char *name)
 {
     made key;
@@ -499,12 +498,9 @@ static int made_by(const verifier *v, const char *hex, const char *from, const c
                                  : NULL;
     while (m && m > v->outputs && strcmp(m[-1].hex, hex) == 0)
         m--;
-    for (; m && m < v->outputs + v->n_outputs && strcmp(m->hex, hex) == 0; m++) {
-        size_t a = strlen(name), b = strlen(m->name);
-        if (strcmp(m->node, from) == 0 && b <= a && strcmp(name + a - b, m->name) == 0 &&
-            (a == b || name[a - b - 1] == '/'))
+    for (; m && m < v->outputs + v->n_outputs && strcmp(m->hex, hex) == 0; m++)
+        if (strcmp(m->node, from) == 0 && lock_input_is_output(name, m->name))
             return 1;
-    }
     return 0;
 }
 
@@ -628,26 +624,6 @@ int repo_verify(FILE *out, size_t *n_bad, ppr_err *e)
     return rc;
 }
 
-extern char **environ;
-
-/* Run `ninja` in the checkout and wait for it. */
-static int run_ninja(ppr_err *e)
-{
-    char *argv[] = {"ninja", NULL};
-    pid_t pid;
-    int status, en = posix_spawnp(&pid, "ninja", NULL, NULL, argv, environ);
-    if (en)
-        return err_set(e, PPR_EINPUT, "cannot run 'ninja': %s", strerror(en));
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return err_set(e, PPR_EINTERNAL, "waitpid: %s", strerror(errno));
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        return PPR_OK;
-    return err_set(e, PPR_EINPUT, "'ninja' failed while rebuilding what was removed (%s %d)",
-                   WIFEXITED(status) ? "exit code" : "signal",
-                   WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-}
-
 int repo_repair(FILE *out, size_t *n_bad, ppr_err *e)
 {
     *n_bad = 0;
@@ -669,7 +645,8 @@ int repo_repair(FILE *out, size_t *n_bad, ppr_err *e)
     }
     fprintf(out, "repair: removed %zu damaged file%s; rebuilding them with ninja\n", removed,
             removed == 1 ? "" : "s");
-    if ((rc = run_ninja(e)))
+    char *argv[] = {"ninja", NULL};
+    if ((rc = proc_run(argv, "while rebuilding what was removed", e)))
         return rc;
     return repo_verify(out, n_bad, e);
 }
