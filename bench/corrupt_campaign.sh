@@ -40,9 +40,8 @@ reference_run corrupt_campaign
 R=$PWD
 echo "reference: $(ls reference-locks | wc -l) locks, $(find artifacts/objects -type f | wc -l) objects"
 
-RANDOM=$seed
-rand() { echo $(((RANDOM * 32768 + RANDOM) % $1)); } # 0 <= r < $1
-pick() { shift $(($(rand $#))); echo "$1"; }           # one of the arguments
+rng_seed "$seed"
+pick() { rand $#; shift "$REPLY"; REPLY=$1; } # REPLY: one of the arguments
 shas() { # every object the locks name as an output
     grep -ho '"sha256":"[0-9a-f]*","type"' manifests/lock/*.json | cut -c11-74 | sort -u
 }
@@ -50,14 +49,16 @@ read_shas() { # those a slice reads (a stage would read them)
     grep -ho '"sha256":"[0-9a-f]*"' build/slice/*.json | cut -c11-74 | sort -u | comm -12 - <(shas)
 }
 pick_sha() { # half the time one a stage reads, so that readers get tested
-    if [ $(rand 2) = 0 ]; then pick $(read_shas); else pick $(shas); fi
+    rand 2
+    if [ "$REPLY" = 0 ]; then pick $(read_shas); else pick $(shas); fi
 }
 read_locks() { # locks whose outputs a slice reads
     grep -ho '"from":"[^"]*"' build/slice/*.json | cut -d'"' -f4 | sort -u |
         sed 's|.*|manifests/lock/&.json|'
 }
 pick_lock() {
-    if [ $(rand 2) = 0 ]; then pick $(read_locks); else pick manifests/lock/*.json; fi
+    rand 2
+    if [ "$REPLY" = 0 ]; then pick $(read_locks); else pick manifests/lock/*.json; fi
 }
 path_of() { echo "artifacts/objects/${1:0:2}/${1:2}.zst"; }
 node_of() { basename "$1" .json; }
@@ -74,33 +75,40 @@ intact() { # SHA HEADER-COPY: its file still decodes, under the same header, to 
 injected=0 detected=0 benign=0 refused=0 no_reader=0 repaired=0 used=0
 kinds=(flip truncate delete swap repoint badjson lockflip)
 for i in $(seq 1 "$n"); do
-    kind=${kinds[$(rand ${#kinds[@]})]}
+    rand ${#kinds[@]}
+    kind=${kinds[$REPLY]}
     sha= lk=
     case $kind in
     flip | truncate | delete | swap)
-        sha=$(pick_sha)
+        pick_sha
+        sha=$REPLY
         obj=$(path_of "$sha")
         head -c 16 "$obj" > header.copy
-        size=$(stat -c %s "$obj")
+        rand "$(stat -c %s "$obj")"
+        at=$REPLY
         what="$kind $obj"
         case $kind in
-        flip) flip_byte "$obj" "$(rand "$size")" ;;
-        truncate) truncate -s "$(rand "$size")" "$obj" ;;
+        flip) flip_byte "$obj" "$at" ;;
+        truncate) truncate -s "$at" "$obj" ;;
         delete) rm "$obj" ;;
         swap)
-            other=$(path_of "$(pick $(shas | grep -v "$sha"))")
+            pick $(shas | grep -v "$sha")
+            other=$(path_of "$REPLY")
             mv "$obj" swap.tmp && mv "$other" "$obj" && mv swap.tmp "$other"
             what="swap $obj $other" ;;
         esac ;;
     *)
-        lk=$(pick_lock)
-        size=$(stat -c %s "$lk")
+        pick_lock
+        lk=$REPLY
+        rand "$(stat -c %s "$lk")"
+        at=$REPLY
         case $kind in
         repoint)
             mine=$(grep -o '"sha256":"[0-9a-f]*","type"' "$lk" | cut -c11-74 | head -1)
-            sed -i "s/$mine/$(pick $(shas | grep -v "$mine"))/" "$lk" ;;
-        badjson) truncate -s "$(rand "$size")" "$lk" ;;
-        lockflip) flip_byte "$lk" "$(rand "$size")" ;;
+            pick $(shas | grep -v "$mine")
+            sed -i "s/$mine/$REPLY/" "$lk" ;;
+        badjson) truncate -s "$at" "$lk" ;;
+        lockflip) flip_byte "$lk" "$at" ;;
         esac
         what="$kind $lk" ;;
     esac

@@ -35,13 +35,14 @@ kill_tree() {
     kill -KILL "$1" 2> /dev/null
 }
 
-RANDOM=$seed
+rng_seed "$seed"
 kills=0
 recovered=0
 mismatches=0
 for i in $(seq 1 "$n"); do
     rm -rf artifacts manifests/lock build/slice build/deps
-    at=$(awk -v t="$T" -v r=$RANDOM 'BEGIN { printf "%.3f", t * r / 32768 }')
+    rand 1000000
+    at=$(awk -v t="$T" -v r="$REPLY" 'BEGIN { printf "%.3f", t * r / 1000000 }')
     ninja > run.log 2>&1 &
     pid=$!
     disown "$pid" # no "Killed" notice from the shell
@@ -56,7 +57,7 @@ for i in $(seq 1 "$n"); do
     [ $ok = 1 ] && { build/bin/ppr verify > verify.log 2>&1 ||
         { ok=0; why="verify: $(head -1 verify.log)"; }; }
     temps=$(find artifacts manifests build -name '*.tmp??????' | wc -l)
-    [ $ok = 1 ] && [ "$temps" -ne 0 ] && { ok=0; why="$temps temp files left"; }
+    [ $ok = 1 ] && [ "$temps" -ne 0 ] && { ok=0; why="temp files left: $(find artifacts manifests build -name '*.tmp??????' | paste -sd" " -)"; }
     if [ $ok = 1 ]; then
         recovered=$((recovered + 1))
         if diff -r reference-locks manifests/lock > /dev/null; then

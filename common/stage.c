@@ -33,9 +33,10 @@ void stage_say(const stage_run *r, const char *fmt, ...)
 
 char **stage_temp_dirs(const store *s)
 {
-    char **dirs = calloc(4, sizeof *dirs);
+    char **dirs = calloc(6, sizeof *dirs);
     if (!dirs || !(dirs[0] = lock_runs_dir(s)) || !(dirs[1] = strdup(LOCK_DIR)) ||
-        !(dirs[2] = strdup("manifests"))) {
+        !(dirs[2] = strdup("manifests")) || !(dirs[3] = strdup(STAGE_SLICE_DIR)) ||
+        !(dirs[4] = strdup(STAGE_DEPS_DIR))) {
         stage_temp_dirs_free(dirs);
         return NULL;
     }

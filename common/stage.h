@@ -35,6 +35,9 @@
 #include "storelock.h"
 
 #define RUN_LOG "log/runs.jsonl"
+#define STAGE_SLICE_DIR "build/slice" /* <node id>.json, written by `ppr slice` */
+#define STAGE_DEPS_DIR "build/deps"   /* <node id>.d, the stage's depfile (and
+                                         <node id>.slice.d, its slice edge's) */
 
 typedef struct {
     const char *stage;     /* e.g. "02-characterize" */
@@ -94,7 +97,9 @@ int stage_note(stage_run *r, const char *key, double value, ppr_err *e);
 int stage_commit(stage_run *r, ppr_err *e);
 
 /* Directories besides the objects where ppr's writers stage temp files: the
- * run records, the locks and the manifests. NULL-ended, malloc'd; free with
+ * run records, the locks, the manifests, the slices and the depfiles. Every
+ * writer there holds the store lock (at least shared), so a holder of it
+ * exclusive may remove what it finds. NULL-ended, malloc'd; free with
  * stage_temp_dirs_free. */
 char **stage_temp_dirs(const store *s);
 void stage_temp_dirs_free(char **dirs);

@@ -146,3 +146,19 @@ void storelock_release(storelock *l)
     l->fd = -1;
     l->path = NULL;
 }
+
+int storelock_open(store *s, storelock *l, int mode, const char *who, ppr_err *e)
+{
+    l->fd = -1;
+    l->path = NULL;
+    int rc = store_init(s, NULL, e);
+    if (rc == PPR_OK && (rc = storelock_take(l, s, "store", mode, who, e)))
+        store_release(s);
+    return rc;
+}
+
+void storelock_close(store *s, storelock *l)
+{
+    storelock_release(l);
+    store_release(s);
+}

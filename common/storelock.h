@@ -48,4 +48,12 @@ int storelock_convert(storelock *l, int mode, const char *who, ppr_err *e);
 /* Release; accepts a lock never taken (fd -1) or zeroed. */
 void storelock_release(storelock *l);
 
+/* Open the store (store_init with the default root) and take its "store"
+ * lock in mode (who as for storelock_take): what every command that reads or
+ * writes beside the store starts with. On error neither is held. */
+int storelock_open(store *s, storelock *l, int mode, const char *who, ppr_err *e);
+
+/* Release the lock, then the store. */
+void storelock_close(store *s, storelock *l);
+
 #endif

@@ -76,6 +76,15 @@ reference_run() {
     cp -r manifests/lock reference-locks
 }
 
+# rng_seed SEED, then rand N: REPLY is a number in [0, N). A 64-bit LCG
+# (Knuth's MMIX constants) in this shell's own variables, since bash reseeds
+# $RANDOM in every subshell: call rand directly, never inside $(...).
+rng_seed() { RNG_STATE=$1; }
+rand() {
+    RNG_STATE=$(((RNG_STATE * 6364136223846793005 + 1442695040888963407) & 0x7fffffffffffffff))
+    REPLY=$(((RNG_STATE >> 20) % $1))
+}
+
 # obj_of LOCK NAME: the object path of output NAME of a lock.
 obj_of() {
     local h

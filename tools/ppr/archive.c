@@ -302,13 +302,9 @@ int repo_archive(const char *path, FILE *out, ppr_err *e)
 {
     store s;
     storelock lk;
-    int rc = store_init(&s, NULL, e);
+    int rc = storelock_open(&s, &lk, STORELOCK_EXCLUSIVE, "ppr archive", e);
     if (rc)
         return rc;
-    if ((rc = storelock_take(&lk, &s, "store", STORELOCK_EXCLUSIVE, "ppr archive", e))) {
-        store_release(&s);
-        return rc;
-    }
     pack_list pl = {0};
     staged_file t = {NULL, -1};
     struct archive *a = NULL;
@@ -373,8 +369,7 @@ done:
     free(index);
     free(buf);
     pack_list_release(&pl);
-    storelock_release(&lk);
-    store_release(&s);
+    storelock_close(&s, &lk);
     return rc;
 }
 
@@ -1041,12 +1036,8 @@ int repo_restore(const char *path, FILE *out, ppr_err *e)
      * rename; manifests are written only once every entry has passed again. */
     store s;
     storelock lk;
-    if ((rc = store_init(&s, NULL, e)))
+    if ((rc = storelock_open(&s, &lk, STORELOCK_EXCLUSIVE, "ppr restore", e)))
         return rc;
-    if ((rc = storelock_take(&lk, &s, "store", STORELOCK_EXCLUSIVE, "ppr restore", e))) {
-        store_release(&s);
-        return rc;
-    }
     memset(&sc, 0, sizeof sc);
     sc.path = path;
     sc.out = out;
@@ -1080,7 +1071,6 @@ int repo_restore(const char *path, FILE *out, ppr_err *e)
                 n_manifests, plural(n_manifests), path);
 done:
     scan_release(&sc);
-    storelock_release(&lk);
-    store_release(&s);
+    storelock_close(&s, &lk);
     return rc;
 }

@@ -8,6 +8,8 @@
 
 #include "common/fsutil.h"
 #include "common/json.h"
+#include "common/store.h"
+#include "common/storelock.h"
 #include "pipeline.h"
 #include "repair.h"
 #include "repo.h"
@@ -35,37 +37,36 @@ static const char usage[] =
 static int cmd_grid(ppr_err *e)
 {
     pipeline p;
+    store s;
+    storelock l;
     int changed = 0;
     if (pipeline_load(&p, e))
         return PPR_EINPUT;
-    int rc = pipeline_write_grid(&p, GRID_PATH, &changed, e);
+    /* Shared: a stage's sweep must not take the grid's temp file (stage.h). */
+    int rc = storelock_open(&s, &l, STORELOCK_SHARED, NULL, e);
+    if (rc == PPR_OK) {
+        rc = pipeline_write_grid(&p, GRID_PATH, &changed, e);
+        storelock_close(&s, &l);
+    }
     pipeline_release(&p);
     if (rc == PPR_OK && changed && utimensat(AT_FDCWD, "build.ninja", NULL, 0) != 0)
         rc = err_set(e, PPR_EINPUT, "cannot touch 'build.ninja'");
     return rc;
 }
 
-/* Write a node's slice, first repairing any upstream lock that is not valid
- * (repair.h), since the slice would name that lock's outputs; then the slice
- * edge's depfile, warning when a simulated dataset's texts fall back. */
+/* Write a node's slice and its edge's depfile, first repairing any upstream
+ * lock that is not valid (repair.h), since the slice names its outputs. */
 static int cmd_slice(const char *id, ppr_err *e)
 {
     pipeline p;
     if (pipeline_load(&p, e))
         return PPR_EINPUT;
     const pipe_node *n = pipeline_find(&p, id);
-    cJSON *slice = NULL;
     size_t repaired = 0;
     int rc = !n ? err_set(e, PPR_EINPUT, "unknown pipeline node \"%s\"", id)
                 : repair_upstream(&p, n, &repaired, e);
     if (rc == PPR_OK)
-        rc = repair_write_slice(&p, n, &slice, e);
-    char warning[1200];
-    if (rc == PPR_OK)
-        rc = pipeline_slice_deps(&p, n, slice, warning, sizeof warning, e);
-    if (rc == PPR_OK && warning[0])
-        fprintf(stderr, "ppr slice: warning: %s\n", warning);
-    cJSON_Delete(slice);
+        rc = repair_write_slice(&p, n, e);
     pipeline_release(&p);
     return rc;
 }
@@ -114,7 +115,7 @@ static int cmd_status(const char *only, ppr_err *e)
  * or a stage name). */
 static const char *why_target(const char *arg, char *buf, size_t cap)
 {
-    static const char *const dirs[] = {LOCK_DIR "/", SLICE_DIR "/"};
+    static const char *const dirs[] = {LOCK_DIR "/", STAGE_SLICE_DIR "/"};
     const char *path = arg;
     while (strncmp(path, "./", 2) == 0)
         path += 2;

@@ -153,7 +153,7 @@ int pipeline_slice_deps(const pipeline *p, const pipe_node *n, const cJSON *slic
     const cJSON *texts = cJSON_GetObjectItemCaseSensitive(src, "texts");
     const cJSON *fallback = cJSON_GetObjectItemCaseSensitive(cfg, "texts_fallback");
     char path[512], missing[900] = "a file is missing";
-    snprintf(path, sizeof path, "%s/%s.slice.d", SLICE_DEPS_DIR, n->id);
+    snprintf(path, sizeof path, "%s/%s.slice.d", STAGE_DEPS_DIR, n->id);
     strbuf deps = {0};
     int n_missing = 0, rc = PPR_OK;
     if (n->def->slice == slice_fetch && cJSON_IsString(texts) &&
@@ -167,7 +167,7 @@ int pipeline_slice_deps(const pipeline *p, const pipe_node *n, const cJSON *slic
     if (rc == PPR_OK && deps.failed)
         rc = err_nomem(e);
     else if (rc == PPR_OK && deps.len)
-        rc = dir_make(SLICE_DEPS_DIR, e) ? PPR_EINPUT
+        rc = dir_make(STAGE_DEPS_DIR, e) ? PPR_EINPUT
                                           : file_write_atomic(path, deps.p, deps.len, e);
     else if (rc == PPR_OK && unlink(path) != 0 && errno != ENOENT)
         rc = err_set(e, PPR_EINPUT, "cannot remove '%s': %s", path, strerror(errno));
@@ -377,7 +377,7 @@ static int node_add(pipeline *p, const stage_def *def, const char *data, const c
     p->n_nodes++;
     if ((data && !(n->data = strdup(data))) || (method && !(n->method = strdup(method))) ||
         !(n->id = str_printf("%s-%s", def->name, n->instance)) ||
-        !(n->slice_path = str_printf("%s/%s.json", SLICE_DIR, n->id)) ||
+        !(n->slice_path = str_printf("%s/%s.json", STAGE_SLICE_DIR, n->id)) ||
         !(n->lock_path = str_printf("%s/%s.json", LOCK_DIR, n->id)))
         return err_nomem(e);
     return def->extras ? def->extras(p, n, e) : PPR_OK;

@@ -9,11 +9,10 @@
 #include <stddef.h>
 
 #include "common/error.h"
+#include "common/stage.h"
 
 #define GRID_PATH "manifests/grid.ninja"
 #define SOURCES_PATH "manifests/sources.json"
-#define SLICE_DIR "build/slice"
-#define SLICE_DEPS_DIR "build/deps" /* <node id>.slice.d, the depfiles of the slice rule */
 #define GLOVE_NODE "01-fetch-glove" /* the embeddings the GloVe encoder reads */
 
 typedef struct stage_def stage_def;

@@ -8,19 +8,26 @@
 #include "common/lock.h"
 #include "common/proc.h"
 #include "common/store.h"
+#include "common/storelock.h"
 
-int repair_write_slice(const pipeline *p, const pipe_node *n, cJSON **out, ppr_err *e)
+int repair_write_slice(const pipeline *p, const pipe_node *n, ppr_err *e)
 {
+    store s;
+    storelock l;
     cJSON *slice = NULL;
-    int rc = pipeline_slice(p, n, &slice, e);
-    if (rc == PPR_OK)
-        rc = dir_make(SLICE_DIR, e);
-    if (rc == PPR_OK)
-        rc = json_write_if_changed(n->slice_path, slice, NULL, e);
-    if (rc == PPR_OK && out)
-        *out = slice;
-    else
-        cJSON_Delete(slice);
+    char warning[1200] = "";
+    /* Shared: a stage's sweep must not take a temp file being written here. */
+    int rc = storelock_open(&s, &l, STORELOCK_SHARED, NULL, e);
+    if (rc)
+        return rc;
+    if ((rc = pipeline_slice(p, n, &slice, e)) == PPR_OK &&
+        (rc = dir_make(STAGE_SLICE_DIR, e)) == PPR_OK &&
+        (rc = json_write_if_changed(n->slice_path, slice, NULL, e)) == PPR_OK)
+        rc = pipeline_slice_deps(p, n, slice, warning, sizeof warning, e);
+    storelock_close(&s, &l);
+    cJSON_Delete(slice);
+    if (rc == PPR_OK && warning[0])
+        fprintf(stderr, "ppr slice: warning: %s\n", warning);
     return rc;
 }
 
@@ -43,7 +50,7 @@ int repair_node(const pipeline *p, const pipe_node *n, size_t *repaired, ppr_err
     char *argv[] = {(char *)pipe_node_binary(n), n->slice_path, n->lock_path, NULL};
     char what[300];
     snprintf(what, sizeof what, "to repair the lock of '%s'", n->id);
-    if ((rc = repair_upstream(p, n, repaired, e)) || (rc = repair_write_slice(p, n, NULL, e)) ||
+    if ((rc = repair_upstream(p, n, repaired, e)) || (rc = repair_write_slice(p, n, e)) ||
         (rc = proc_run(argv, what, e)))
         return rc;
     (*repaired)++;

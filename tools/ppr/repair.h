@@ -20,8 +20,9 @@ int repair_upstream(const pipeline *p, const pipe_node *n, size_t *repaired, ppr
  * rewritten and its stage run. */
 int repair_node(const pipeline *p, const pipe_node *n, size_t *repaired, ppr_err *e);
 
-/* Write n's slice as it reads now (only when its bytes change); *out (when
- * not NULL) receives it, for the caller to delete. */
-int repair_write_slice(const pipeline *p, const pipe_node *n, cJSON **out, ppr_err *e);
+/* Write n's slice as it reads now (only when its bytes change) and its edge's
+ * depfile (pipeline_slice_deps), under the store lock held shared; print the
+ * warning of a simulated dataset whose texts fall back. */
+int repair_write_slice(const pipeline *p, const pipe_node *n, ppr_err *e);
 
 #endif

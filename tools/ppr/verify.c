@@ -306,14 +306,9 @@ void repo_files_release(repo_files *f)
 int repo_state_load(repo_state *st, const char *who, ppr_err *e)
 {
     memset(st, 0, sizeof *st);
-    st->lk.fd = -1;
-    int rc = store_init(&st->s, NULL, e);
+    int rc = storelock_open(&st->s, &st->lk, STORELOCK_EXCLUSIVE, who, e);
     if (rc)
         return rc;
-    if ((rc = storelock_take(&st->lk, &st->s, "store", STORELOCK_EXCLUSIVE, who, e))) {
-        store_release(&st->s);
-        return rc;
-    }
     if (!(st->runs_dir = lock_runs_dir(&st->s)))
         rc = err_nomem(e);
     if (rc == PPR_OK)
@@ -338,8 +333,7 @@ void repo_state_release(repo_state *st)
     repo_lockset_release(&st->runs);
     repo_lockset_release(&st->locks);
     free(st->runs_dir);
-    storelock_release(&st->lk);
-    store_release(&st->s);
+    storelock_close(&st->s, &st->lk);
     memset(st, 0, sizeof *st);
 }
 
