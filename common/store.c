@@ -104,10 +104,10 @@ static uint64_t get_u64(const unsigned char *p)
     return v;
 }
 
-/* Decode a whole object file image; payload is malloc'd. */
-static int decode(const char *path, const char *hex, const unsigned char *file,
-                  size_t file_n, void **payload, size_t *n, int *type_out, ppr_err *e)
+int store_decode(const char *path, const char *hex, const void *image, size_t file_n,
+                 void **payload, size_t *n, int *type_out, ppr_err *e)
 {
+    const unsigned char *file = image;
     if (file_n < STORE_HEADER_SIZE || memcmp(file, "PPRA", 4) != 0)
         return err_set(e, PPR_EINPUT, "artifact '%s' has no ppr header (corrupt store?)",
                        path);
@@ -160,7 +160,7 @@ int store_verify_file(const char *path, const char *hex, ppr_err *e)
         return rc;
     void *payload;
     size_t n;
-    rc = decode(path, hex, (unsigned char *)file, file_n, &payload, &n, NULL, e);
+    rc = store_decode(path, hex, file, file_n, &payload, &n, NULL, e);
     free(file);
     if (rc == PPR_OK)
         free(payload);
@@ -187,7 +187,7 @@ int store_get(const store *s, const char *hex, int type, void **payload, size_t 
         return rc;
     }
     int stored_type;
-    rc = decode(path, hex, (unsigned char *)file, file_n, payload, n, &stored_type, e);
+    rc = store_decode(path, hex, file, file_n, payload, n, &stored_type, e);
     free(file);
     if (rc == PPR_OK && type >= 0 && stored_type != type) {
         rc = err_set(e, PPR_EINPUT, "artifact '%s' holds %s, expected %s", path,
