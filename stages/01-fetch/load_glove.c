@@ -103,6 +103,8 @@ static int scan_fill(scan *s)
         return 0;
     s->base += (uint64_t)(s->end - s->block);
     s->block = s->p = s->end;
+    if (!s->a) /* glove_scan_json: the one block was all */
+        return 0;
     for (;;) {
         const void *buf;
         size_t size;
@@ -656,6 +658,21 @@ static void glove_doc_release(glove_doc *g)
     free(g->row);
 }
 
+/* Scan the document from s into g and pack the table. */
+static int glove_pack(scan *s, glove_doc *g, const char *what, void **payload, size_t *size,
+                      ppr_err *e)
+{
+    int rc = scan_document(s, g);
+    if (rc == PPR_OK) {
+        uint64_t none = 0;
+        rc = embeddings_pack((uint32_t)g->n_words, g->dim, g->words.p ? g->words.p : "",
+                             g->offs ? g->offs : &none, g->matrix, payload, size, e);
+        if (rc)
+            err_wrap(e, "'%s' in '%s'", GLOVE_MEMBER, what);
+    }
+    return rc;
+}
+
 int glove_convert(const char *tgz, size_t n, const char *what, void **payload, size_t *size,
                   cJSON **info, ppr_err *e)
 {
@@ -676,14 +693,7 @@ int glove_convert(const char *tgz, size_t n, const char *what, void **payload, s
     scan s = {.a = a, .tgz = what, .c_locale = c_locale, .e = e};
     glove_doc g = {0};
     if (rc == PPR_OK)
-        rc = scan_document(&s, &g);
-    if (rc == PPR_OK) {
-        uint64_t none = 0;
-        rc = embeddings_pack((uint32_t)g.n_words, g.dim, g.words.p ? g.words.p : "",
-                             g.offs ? g.offs : &none, g.matrix, payload, size, e);
-        if (rc)
-            err_wrap(e, "'%s' in '%s'", GLOVE_MEMBER, what);
-    }
+        rc = glove_pack(&s, &g, what, payload, size, e);
     if (rc == PPR_OK) {
         cJSON *o = cJSON_CreateObject();
         if (!o || !cJSON_AddStringToObject(o, "member", GLOVE_MEMBER) ||
@@ -702,6 +712,25 @@ int glove_convert(const char *tgz, size_t n, const char *what, void **payload, s
     glove_doc_release(&g);
     strbuf_release(&s.scratch);
     archive_read_free(a);
+    freelocale(c_locale);
+    return rc;
+}
+
+int glove_scan_json(const char *json, size_t n, const char *what, void **payload, size_t *size,
+                    ppr_err *e)
+{
+    *payload = NULL;
+    *size = 0;
+    locale_t c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+    if (!c_locale)
+        return err_nomem(e);
+    const unsigned char *bytes = (const unsigned char *)json;
+    scan s = {.block = bytes, .p = bytes, .end = bytes + n, .tgz = what, .c_locale = c_locale,
+              .e = e};
+    glove_doc g = {0};
+    int rc = glove_pack(&s, &g, what, payload, size, e);
+    glove_doc_release(&g);
+    strbuf_release(&s.scratch);
     freelocale(c_locale);
     return rc;
 }
