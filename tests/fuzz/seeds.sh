@@ -23,6 +23,7 @@ seed() {
 
 case $t in
 jsonl) seed tests/fixtures/tldr/comparisons/*.json tests/fixtures/offline/hep/*.jsonl ;;
+json) seed tests/fixtures/offline/pandalm/*.json tests/fixtures/offline/spica/*.json ;;
 rows)
     seed tests/fixtures/hf/*/*/*.jsonl
     # each file's rows as the rows API's first page of them
