@@ -20,7 +20,7 @@ static void walk_prefs(const void *p, size_t n)
 {
     prefs_view v;
     ppr_err e;
-    if (prefs_view_init(&v, p, n, "fuzz", &e) != PPR_OK)
+    if (!fuzz_ok(prefs_view_init(&v, p, n, "fuzz", &e), &e))
         return;
     size_t len, sum = prefs_n_main(&v);
     for (uint32_t u = 0; u < v.h->n_users; u++)
@@ -38,7 +38,7 @@ static void walk_features(const void *p, size_t n)
 {
     features_view v;
     ppr_err e;
-    if (features_view_init(&v, p, n, "fuzz", &e) != PPR_OK)
+    if (!fuzz_ok(features_view_init(&v, p, n, "fuzz", &e), &e))
         return;
     for (uint32_t r = 0; r < v.h->n_rows; r++) {
         int64_t found = features_find(&v, v.hashes + 32 * (size_t)r);
@@ -52,7 +52,7 @@ static void walk_embeddings(const void *p, size_t n)
 {
     embeddings_view v;
     ppr_err e;
-    if (embeddings_view_init(&v, p, n, "fuzz", &e) != PPR_OK)
+    if (!fuzz_ok(embeddings_view_init(&v, p, n, "fuzz", &e), &e))
         return;
     for (uint32_t w = 0; w < v.h->n_words; w++) {
         size_t len;
@@ -68,7 +68,7 @@ static void walk_json(const void *p, size_t n)
     ppr_err e;
     cJSON *v = json_parse_buf(p, n, "fuzz", &e);
     if (v)
-        free(json_canonical(v, &e));
+        fuzz_canonical(v);
     cJSON_Delete(v);
 }
 
@@ -88,7 +88,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *bytes, size_t size)
     size_t n;
     int type;
     ppr_err e;
-    if (store_decode("fuzz.zst", no_name, bytes, size, &payload, &n, &type, &e) == PPR_OK)
+    if (fuzz_ok(store_decode("fuzz.zst", no_name, bytes, size, &payload, &n, &type, &e), &e))
         abort();
     const char *said = strstr(e.msg, HASH_SAID);
     if (!said)

@@ -17,8 +17,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *bytes, size_t size)
         abort();
     }
     cJSON *cfg;
-    if (config_load_buf((const char *)bytes, size, CONFIG_PATH, schema, &cfg, &e) == PPR_OK) {
-        free(json_canonical(cfg, &e));
+    int rc = config_load_buf((const char *)bytes, size, CONFIG_PATH, schema, &cfg, &e);
+    if (fuzz_ok(rc, &e)) {
+        fuzz_canonical(cfg);
         cJSON_Delete(cfg);
     }
     return 0;

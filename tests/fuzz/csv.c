@@ -11,10 +11,10 @@ static void fuzz_reader(const char *data, size_t size)
     csv_reader r;
     ppr_err e;
     int got;
-    if (csv_open(&r, data, size, "fuzz.csv", &e) == PPR_OK) {
+    if (fuzz_ok(csv_open(&r, data, size, "fuzz.csv", &e), &e)) {
         size_t col;
         csv_column(&r, "id", &col, &e);
-        while (csv_next(&r, &got, &e) == PPR_OK && got)
+        while (fuzz_ok(csv_next(&r, &got, &e), &e) && got)
             for (size_t i = 0; i < r.head.n; i++) {
                 size_t len;
                 const char *f = csv_field(&r, i, &len);

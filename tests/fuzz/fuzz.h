@@ -1,9 +1,10 @@
 /* fuzz.h: what the fuzz targets share (tests/fuzz/README.md): the libFuzzer
- * entry point they define, and running a loader of stages/01-fetch on files
- * made of the fuzz bytes. A target prints nothing on the normal path: errors
- * are the expected outcome of most inputs. A broken promise of the code under
- * test (a loader that succeeds but builds a payload its own view rejects)
- * aborts, so that libFuzzer and the replay driver report it as a crash. */
+ * entry point they define, the check of every parser's answer, and running a
+ * loader of stages/01-fetch on files made of the fuzz bytes. A target prints
+ * nothing on the normal path: errors are the expected outcome of most inputs.
+ * A broken promise of the code under test (a loader that succeeds but builds
+ * a payload its own view rejects, an internal error) aborts, so that
+ * libFuzzer and the replay driver report it as a crash. */
 #ifndef PPR_FUZZ_H
 #define PPR_FUZZ_H
 
@@ -16,10 +17,34 @@
 #include <string.h>
 
 #include "common/fsutil.h"
+#include "common/json.h"
 #include "common/prefs.h"
 #include "stages/01-fetch/loaders.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* 1 when a parser accepted its input, 0 when it refused it. Bad input must be
+ * PPR_EINPUT: PPR_EINTERNAL on an input of a few kilobytes is a bug, most
+ * often out of memory from an allocation that the input's size does not
+ * bound, so it aborts after saying what it was. */
+static inline int fuzz_ok(int rc, const ppr_err *e)
+{
+    if (rc == PPR_EINTERNAL) {
+        fprintf(stderr, "fuzz: internal error: %s\n", e->msg);
+        abort();
+    }
+    return rc == PPR_OK;
+}
+
+/* Write v canonically, as stages and ppr write what they read, and drop it. */
+static inline void fuzz_canonical(const cJSON *v)
+{
+    ppr_err e;
+    char *text = json_canonical(v, &e);
+    if (!text)
+        fuzz_ok(e.code, &e);
+    free(text);
+}
 
 #define FUZZ_MAX_FILES 64
 
@@ -84,7 +109,7 @@ static inline void fuzz_loader(loader_fn load, const src_file *files, size_t n,
     src_input in = {files, n, opts};
     cJSON *info = NULL;
     ppr_err e;
-    if (load(&in, b, &info, &e) == PPR_OK) {
+    if (fuzz_ok(load(&in, b, &info, &e), &e)) {
         void *payload;
         size_t size;
         prefs_view v;

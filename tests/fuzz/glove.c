@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *bytes, size_t size)
     int rc = size >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b
                  ? glove_convert(data, size, "fuzz.tgz", &payload, &n, &info, &e)
                  : glove_scan_json(data, size, "fuzz.json", &payload, &n, &e);
-    if (rc == PPR_OK) {
+    if (fuzz_ok(rc, &e)) {
         embeddings_view v;
         if (embeddings_view_init(&v, payload, n, "fuzz", &e) != PPR_OK)
             abort();

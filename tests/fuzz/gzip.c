@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *bytes, size_t size)
     char *out;
     size_t n;
     ppr_err e;
-    if (gz_decompress(data, size, "fuzz.gz", &out, &n, &e) == PPR_OK) {
+    if (fuzz_ok(gz_decompress(data, size, "fuzz.gz", &out, &n, &e), &e)) {
         if (out[n] != '\0')
             abort();
         free(out);

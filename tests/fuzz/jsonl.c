@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *bytes, size_t size)
     src_file f = {"fuzz.jsonl", data, size};
     size_t lines = 0;
     ppr_err e;
-    src_each_line(&f, count_line, &lines, &e);
+    fuzz_ok(src_each_line(&f, count_line, &lines, &e), &e);
     fuzz_source_fill(&tldr, "comparisons/batch3.json", data, size, 0);
     fuzz_loader(load_tldr, tldr.files, tldr.n, "{\"workers\": 2}");
     fuzz_source_fill(&hep, "humanevalpack-cpp.jsonl", data, size, 0);

@@ -13,9 +13,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *bytes, size_t size)
     cJSON *json = json_parse_buf((const char *)bytes, size, "fuzz.json", &e);
     if (!json)
         return 0;
-    free(json_canonical(json, &e));
+    fuzz_canonical(json);
     lock l;
-    if (lock_from_json(&l, json, "fuzz.json", &e) == PPR_OK) {
+    if (fuzz_ok(lock_from_json(&l, json, "fuzz.json", &e), &e)) {
         for (size_t i = 0; i < l.n_outputs; i++)
             if (lock_output(&l, l.outputs[i].name) == NULL)
                 abort();

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "common/fsutil.h"
@@ -63,8 +64,14 @@ static long replay_path(const char *path)
     return count;
 }
 
+/* As libFuzzer's -rss_limit_mb=2048 does, so that an allocation that the
+ * input does not bound fails here too, which the targets turn into an abort. */
+#define REPLAY_MEMORY ((rlim_t)4 << 30)
+
 int main(int argc, char **argv)
 {
+    struct rlimit limit = {REPLAY_MEMORY, REPLAY_MEMORY};
+    setrlimit(RLIMIT_AS, &limit);
     long total = 0;
     for (int i = 1; i < argc; i++) {
         long n = replay_path(argv[i]);

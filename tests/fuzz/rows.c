@@ -19,8 +19,8 @@ static void fuzz_page(const char *data, size_t size, int sink)
     ppr_err e;
     cJSON *page = json_parse_buf(data, size, "page", &e);
     int64_t total = -1;
-    if (page && page_check(&s, page, 0, &total, &e) == PPR_OK)
-        page_write(&s, page, 0, sink, "fuzz.jsonl", &e);
+    if (page && fuzz_ok(page_check(&s, page, 0, &total, &e), &e))
+        fuzz_ok(page_write(&s, page, 0, sink, "fuzz.jsonl", &e), &e);
     cJSON_Delete(page);
 }
 
