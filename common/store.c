@@ -126,6 +126,13 @@ int store_decode(const char *path, const char *hex, const void *image, size_t fi
     if (ZSTD_findFrameCompressedSize(frame, frame_n) != frame_n)
         return err_set(e, PPR_EINPUT, "artifact '%s' is corrupt: truncated or trailing bytes",
                        path);
+    /* The size is allocated, so it must be one the frame can yield: a zstd
+       block gives at most ZSTD_BLOCKSIZE_MAX bytes and takes at least 4 (a
+       3-byte header and one byte to repeat). */
+    if (size / ZSTD_BLOCKSIZE_MAX > frame_n / 4)
+        return err_set(e, PPR_EINPUT, "artifact '%s' is corrupt: a zstd frame of %zu bytes "
+                       "cannot hold the %llu bytes its header says", path, frame_n,
+                       (unsigned long long)size);
     void *buf = malloc(size ? size : 1);
     if (!buf)
         return err_nomem(e);
