@@ -40,7 +40,12 @@ for path in sys.argv[2:]:
 PY
     ;;
 csv) seed tests/fixtures/offline/xstest/*.csv tests/fixtures/offline/xstest/model_completions/*.csv ;;
-gzip) seed tests/fixtures/offline/hh-*/*.gz ;;
+gzip)
+    seed tests/fixtures/offline/hh-*/*.gz
+    for f in tests/fixtures/offline/hh-*/*.gz; do
+        gzip -dc "$f" > "$out/$(echo "${f%.gz}" | tr / _)"
+    done
+    ;;
 config) seed manifests/config.json ;;
 lock) seed tests/fixtures/lock/*.json manifests/lock/*.json ;;
 artifact)
