@@ -4,8 +4,10 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "fsutil.h"
 #include "json.h"
 #include "strbuf.h"
 
@@ -296,23 +298,21 @@ static int merge(cJSON *base, const cJSON *over)
     return 0;
 }
 
-int config_load(const char *path, const char *schema_path, cJSON **out, ppr_err *e)
+int config_load_buf(const char *data, size_t n, const char *path, const cJSON *schema,
+                    cJSON **out, ppr_err *e)
 {
     *out = NULL;
-    cJSON *schema = json_parse_file(schema_path, e);
-    if (!schema)
-        return PPR_EINPUT;
-    cJSON *cfg = json_parse_file(path, e);
-    int rc = PPR_EINPUT;
+    cJSON *cfg = json_parse_buf(data, n, path, e);
     if (!cfg)
-        goto done;
+        return PPR_EINPUT;
+    int rc = PPR_EINPUT;
     cJSON *profiles = cJSON_DetachItemFromObjectCaseSensitive(cfg, "profiles");
     if (config_check(cfg, schema, "", 0, path, e))
-        goto done_profiles;
+        goto done;
     if (profiles) {
         if (!cJSON_IsObject(profiles)) {
             rc = type_error(path, "profiles", "an object", e);
-            goto done_profiles;
+            goto done;
         }
         char sub[256];
         for (const cJSON *p = profiles->child; p; p = p->next) {
@@ -320,10 +320,10 @@ int config_load(const char *path, const char *schema_path, cJSON **out, ppr_err 
             if (cJSON_IsObject(p) && cJSON_GetObjectItemCaseSensitive(p, "profile")) {
                 rc = err_set(e, PPR_EINPUT, "'%s': key \"%s.profile\" cannot be overridden",
                              path, sub);
-                goto done_profiles;
+                goto done;
             }
             if (config_check(p, schema, sub, 1, path, e))
-                goto done_profiles;
+                goto done;
         }
     }
     const char *name = cJSON_GetObjectItemCaseSensitive(cfg, "profile")->valuestring;
@@ -331,21 +331,36 @@ int config_load(const char *path, const char *schema_path, cJSON **out, ppr_err 
     if (!sel) {
         rc = err_set(e, PPR_EINPUT, "'%s': profile \"%s\" is not defined under \"profiles\"",
                      path, name);
-        goto done_profiles;
+        goto done;
     }
     if (merge(cfg, sel)) {
         rc = err_nomem(e);
-        goto done_profiles;
+        goto done;
     }
     if (config_check(cfg, schema, "", 0, path, e))
-        goto done_profiles;
+        goto done;
     *out = cfg;
     cfg = NULL;
     rc = PPR_OK;
-done_profiles:
-    cJSON_Delete(profiles);
 done:
+    cJSON_Delete(profiles);
     cJSON_Delete(cfg);
+    return rc;
+}
+
+int config_load(const char *path, const char *schema_path, cJSON **out, ppr_err *e)
+{
+    *out = NULL;
+    cJSON *schema = json_parse_file(schema_path, e);
+    if (!schema)
+        return PPR_EINPUT;
+    char *data;
+    size_t n;
+    int rc = file_read_all(path, &data, &n, e);
+    if (rc == PPR_OK) {
+        rc = config_load_buf(data, n, path, schema, out, e);
+        free(data);
+    }
     cJSON_Delete(schema);
     return rc;
 }

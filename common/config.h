@@ -35,4 +35,10 @@ int config_check(const cJSON *v, const cJSON *s, const char *path, int partial,
  * resolved config without "profiles". The caller deletes *out. */
 int config_load(const char *path, const char *schema_path, cJSON **out, ppr_err *e);
 
+/* The same from the config's bytes data[n] (path names them in errors) and a
+ * parsed schema; config_load reads the files and calls this, and the fuzz
+ * target (tests/fuzz/config.c) feeds it bytes. */
+int config_load_buf(const char *data, size_t n, const char *path, const cJSON *schema,
+                    cJSON **out, ppr_err *e);
+
 #endif

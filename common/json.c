@@ -10,10 +10,35 @@
 #include "fsutil.h"
 #include "strbuf.h"
 
+/* The first number of v (or of the values after it) that is not finite, or
+ * NULL. cJSON reads a number beyond a double's range, such as 1e999, as an
+ * infinity, which JSON cannot hold and json_canonical refuses to write. */
+static const cJSON *first_nonfinite(const cJSON *v)
+{
+    for (; v; v = v->next) {
+        if (cJSON_IsNumber(v) && !isfinite(v->valuedouble))
+            return v;
+        const cJSON *in = first_nonfinite(v->child);
+        if (in)
+            return in;
+    }
+    return NULL;
+}
+
 cJSON *json_parse_buf(const char *data, size_t n, const char *what, ppr_err *e)
 {
     const char *end = NULL;
     cJSON *v = cJSON_ParseWithLengthOpts(data, n, &end, 0);
+    const cJSON *bad = first_nonfinite(v);
+    if (bad) {
+        if (bad->string)
+            err_set(e, PPR_EINPUT, "'%s': key \"%s\" holds a number beyond a double's range",
+                    what, bad->string);
+        else
+            err_set(e, PPR_EINPUT, "'%s': a number lies beyond a double's range", what);
+        cJSON_Delete(v);
+        return NULL;
+    }
     if (v)
         return v;
     size_t at = end && end >= data ? (size_t)(end - data) : 0;

@@ -10,10 +10,13 @@
 
 #include "error.h"
 
-/* Parse a file; a syntax error names the file, line and column. */
+/* Parse a file; a syntax error names the file, line and column. A number
+ * beyond a double's range (1e999) is an error too: it would read as an
+ * infinity, which JSON cannot hold. */
 cJSON *json_parse_file(const char *path, ppr_err *e);
 
-/* Parse a buffer; `what` names it in errors (e.g. a file name). */
+/* Parse a buffer as json_parse_file does; `what` names it in errors (e.g. a
+ * file name). */
 cJSON *json_parse_buf(const char *data, size_t n, const char *what, ppr_err *e);
 
 /* Canonical text of v plus a trailing newline; malloc'd. Fails on NaN or

@@ -107,10 +107,10 @@ static uint64_t get_u64(const unsigned char *p)
     return v;
 }
 
-/* Decode a whole object file image; payload is malloc'd. */
-static int decode(const char *path, const char *hex, const unsigned char *file,
-                  size_t file_n, void **payload, size_t *n, int *type_out, ppr_err *e)
+int store_decode(const char *path, const char *hex, const void *image, size_t file_n,
+                 void **payload, size_t *n, int *type_out, ppr_err *e)
 {
+    const unsigned char *file = image;
     if (file_n < STORE_HEADER_SIZE || memcmp(file, "PPRA", 4) != 0)
         return err_set(e, PPR_EINPUT, "artifact '%s' has no ppr header (corrupt store?)",
                        path);
@@ -129,6 +129,13 @@ static int decode(const char *path, const char *hex, const unsigned char *file,
     if (ZSTD_findFrameCompressedSize(frame, frame_n) != frame_n)
         return err_set(e, PPR_EINPUT, "artifact '%s' is corrupt: truncated or trailing bytes",
                        path);
+    /* The size is allocated, so it must be one the frame can yield: a zstd
+       block gives at most ZSTD_BLOCKSIZE_MAX bytes and takes at least 4 (a
+       3-byte header and one byte to repeat). */
+    if (size / ZSTD_BLOCKSIZE_MAX > frame_n / 4)
+        return err_set(e, PPR_EINPUT, "artifact '%s' is corrupt: a zstd frame of %zu bytes "
+                       "cannot hold the %llu bytes its header says", path, frame_n,
+                       (unsigned long long)size);
     void *buf = malloc(size ? size : 1);
     if (!buf)
         return err_nomem(e);
@@ -163,7 +170,7 @@ int store_verify_file(const char *path, const char *hex, ppr_err *e)
         return rc;
     void *payload;
     size_t n;
-    rc = decode(path, hex, (unsigned char *)file, file_n, &payload, &n, NULL, e);
+    rc = store_decode(path, hex, file, file_n, &payload, &n, NULL, e);
     free(file);
     if (rc == PPR_OK)
         free(payload);
@@ -190,7 +197,7 @@ int store_get(const store *s, const char *hex, int type, void **payload, size_t 
         return rc;
     }
     int stored_type;
-    rc = decode(path, hex, (unsigned char *)file, file_n, payload, n, &stored_type, e);
+    rc = store_decode(path, hex, file, file_n, payload, n, &stored_type, e);
     free(file);
     if (rc == PPR_OK && type >= 0 && stored_type != type) {
         rc = err_set(e, PPR_EINPUT, "artifact '%s' holds %s, expected %s", path,

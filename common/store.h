@@ -58,6 +58,13 @@ int store_put(store *s, int type, const void *payload, size_t n,
 int store_get(const store *s, const char *hex, int type, void **payload, size_t *n,
               int *type_out, ppr_err *e);
 
+/* Decode the whole image[file_n] of an object file (path names it in errors):
+ * check the header and the zstd frame, decompress, and compare the payload's
+ * SHA-256 with hex. *payload is malloc'd; *type_out (may be NULL) receives the
+ * stored type. store_get and store_verify_file read the file and call this. */
+int store_decode(const char *path, const char *hex, const void *image, size_t file_n,
+                 void **payload, size_t *n, int *type_out, ppr_err *e);
+
 /* Verify one object file by path (decompress, hash, compare with its name). */
 int store_verify_file(const char *path, const char *hex, ppr_err *e);
 

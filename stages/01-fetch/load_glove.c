@@ -9,7 +9,9 @@
  * this document reads the member while libarchive inflates it, block by block,
  * and keeps only the words and a float matrix. Keys may come in any order but
  * "dimensions", "size" and "words" must precede "vectors" (they do in the
- * package), so that each vector goes straight to its row. Neither gzip's CRC
+ * package), so that each vector is checked against its word as it is read.
+ * The matrix grows with the vectors read and is put in word order at the end,
+ * so that what it takes stays bounded by the member's bytes. Neither gzip's CRC
  * (libarchive skips it) nor tar protects the member's bytes, so the scanner
  * checks what the document says about itself: every vector's length, its word
  * index against the word list and its l2 norm against its values. Any
@@ -57,8 +59,11 @@ typedef struct {
     strbuf words;       /* the words, back to back */
     uint64_t *offs;     /* [n_words + 1] into words */
     size_t n_words, offs_cap;
-    float *matrix;      /* [n_words][dim] */
-    unsigned char *filled; /* [n_words] */
+    float *matrix;      /* [n_filled][dim] the vectors in the order read, then
+                           [n_words][dim] in word order (glove_order) */
+    size_t matrix_cap;  /* in floats */
+    uint32_t *slot;     /* [n_words] the matrix row of each word's vector, or
+                           UINT32_MAX while it has none */
     size_t n_filled;
     float *row;         /* [dim] the vector being read */
 } glove_doc;
@@ -103,6 +108,8 @@ static int scan_fill(scan *s)
         return 0;
     s->base += (uint64_t)(s->end - s->block);
     s->block = s->p = s->end;
+    if (!s->a) /* glove_scan_json: the one block was all */
+        return 0;
     for (;;) {
         const void *buf;
         size_t size;
@@ -462,7 +469,26 @@ static int scan_words(scan *s, glove_doc *g)
     return rc;
 }
 
-/* One vector, [dim values, l2 norm, word index], into the row of its word. */
+/* Room in the matrix for one more vector. It grows with the vectors read (at
+ * least doubling, never past n_words of them) rather than being allocated
+ * from "size" up front, so that its size stays bounded by the bytes read: a
+ * few kilobytes of tarball can list millions of empty words. */
+static int matrix_room(glove_doc *g)
+{
+    size_t need = (g->n_filled + 1) * (size_t)g->dim, all = g->n_words * (size_t)g->dim;
+    if (need <= g->matrix_cap)
+        return 0;
+    size_t cap = 2 * g->matrix_cap > need ? 2 * g->matrix_cap : need;
+    float *m = realloc(g->matrix, (cap < all ? cap : all) * sizeof *m);
+    if (!m)
+        return -1;
+    g->matrix = m;
+    g->matrix_cap = cap < all ? cap : all;
+    return 0;
+}
+
+/* One vector, [dim values, l2 norm, word index], into the next row of the
+ * matrix. */
 static int scan_vector(scan *s, glove_doc *g)
 {
     scan_ws(s);
@@ -508,14 +534,15 @@ static int scan_vector(scan *s, glove_doc *g)
     if (listed_len != g->key.len || memcmp(listed, word, listed_len) != 0)
         return scan_fail_at(s, at, "the vector of \"%s\" has word index %llu, which is \"%.*s\"",
                             word, (unsigned long long)index, (int)listed_len, listed);
-    if (g->filled[index])
+    if (g->slot[index] != UINT32_MAX)
         return scan_fail_at(s, at, "\"%s\" has two vectors", word);
     if (fabs(sqrt(sum) - norm) > NORM_TOL * fmax(1.0, norm))
         return scan_fail_at(s, at, "the vector of \"%s\" has norm %.8g but its values give %.8g",
                             word, norm, sqrt(sum));
-    memcpy(g->matrix + index * g->dim, g->row, g->dim * sizeof(float));
-    g->filled[index] = 1;
-    g->n_filled++;
+    if (matrix_room(g))
+        return err_nomem(s->e);
+    memcpy(g->matrix + g->n_filled * g->dim, g->row, g->dim * sizeof(float));
+    g->slot[index] = (uint32_t)g->n_filled++;
     return PPR_OK;
 }
 
@@ -527,11 +554,11 @@ static int scan_vectors(scan *s, glove_doc *g)
     if (g->n_words != g->size)
         return scan_fail(s, "\"size\" is %u but \"words\" lists %zu words", g->size,
                          g->n_words);
-    g->matrix = malloc((g->n_words ? g->n_words : 1) * (size_t)g->dim * sizeof(float));
-    g->filled = calloc(g->n_words ? g->n_words : 1, 1);
+    g->slot = malloc((g->n_words ? g->n_words : 1) * sizeof *g->slot);
     g->row = malloc(g->dim * sizeof(float));
-    if (!g->matrix || !g->filled || !g->row)
+    if (!g->slot || !g->row)
         return err_nomem(s->e);
+    memset(g->slot, 0xff, g->n_words * sizeof *g->slot);
     int rc = scan_take(s, '{', "the vectors object");
     if (rc == PPR_OK && scan_ws(s) == '}') {
         s->p++;
@@ -583,6 +610,27 @@ static int scan_member(scan *s, glove_doc *g, uint64_t at)
     }
 }
 
+/* Put every word's vector in its word's row, in place: row w takes row
+ * slot[w], cycle by cycle (every word has a vector, so slot is a
+ * permutation), with g->row holding the row each cycle starts from. */
+static void glove_order(glove_doc *g)
+{
+    size_t bytes = g->dim * sizeof(float);
+    for (size_t w = 0; w < g->n_words; w++) {
+        if (g->slot[w] == UINT32_MAX)
+            continue;
+        memcpy(g->row, g->matrix + w * g->dim, bytes);
+        for (size_t j = w;;) {
+            size_t k = g->slot[j];
+            g->slot[j] = UINT32_MAX;
+            memcpy(g->matrix + j * g->dim, k == w ? g->row : g->matrix + k * g->dim, bytes);
+            if (k == w)
+                break;
+            j = k;
+        }
+    }
+}
+
 static int scan_document(scan *s, glove_doc *g)
 {
     int rc = scan_take(s, '{', "the document's opening '{'");
@@ -615,9 +663,10 @@ static int scan_document(scan *s, glove_doc *g)
         return scan_fail(s, "\"wordIndex\" is %u, expected \"dimensions\" + 1 (%u)",
                          g->word_index, g->dim + 1);
     for (size_t w = 0; g->n_filled < g->n_words; w++)
-        if (!g->filled[w])
+        if (g->slot[w] == UINT32_MAX)
             return scan_fail(s, "the word \"%.*s\" has no vector",
                              (int)(g->offs[w + 1] - g->offs[w]), g->words.p + g->offs[w]);
+    glove_order(g);
     return PPR_OK;
 }
 
@@ -652,8 +701,23 @@ static void glove_doc_release(glove_doc *g)
     strbuf_release(&g->words);
     free(g->offs);
     free(g->matrix);
-    free(g->filled);
+    free(g->slot);
     free(g->row);
+}
+
+/* Scan the document from s into g and pack the table. */
+static int glove_pack(scan *s, glove_doc *g, const char *what, void **payload, size_t *size,
+                      ppr_err *e)
+{
+    int rc = scan_document(s, g);
+    if (rc == PPR_OK) {
+        uint64_t none = 0;
+        rc = embeddings_pack((uint32_t)g->n_words, g->dim, g->words.p ? g->words.p : "",
+                             g->offs ? g->offs : &none, g->matrix, payload, size, e);
+        if (rc)
+            err_wrap(e, "'%s' in '%s'", GLOVE_MEMBER, what);
+    }
+    return rc;
 }
 
 int glove_convert(const char *tgz, size_t n, const char *what, void **payload, size_t *size,
@@ -676,14 +740,7 @@ int glove_convert(const char *tgz, size_t n, const char *what, void **payload, s
     scan s = {.a = a, .tgz = what, .c_locale = c_locale, .e = e};
     glove_doc g = {0};
     if (rc == PPR_OK)
-        rc = scan_document(&s, &g);
-    if (rc == PPR_OK) {
-        uint64_t none = 0;
-        rc = embeddings_pack((uint32_t)g.n_words, g.dim, g.words.p ? g.words.p : "",
-                             g.offs ? g.offs : &none, g.matrix, payload, size, e);
-        if (rc)
-            err_wrap(e, "'%s' in '%s'", GLOVE_MEMBER, what);
-    }
+        rc = glove_pack(&s, &g, what, payload, size, e);
     if (rc == PPR_OK) {
         cJSON *o = cJSON_CreateObject();
         if (!o || !cJSON_AddStringToObject(o, "member", GLOVE_MEMBER) ||
@@ -702,6 +759,25 @@ int glove_convert(const char *tgz, size_t n, const char *what, void **payload, s
     glove_doc_release(&g);
     strbuf_release(&s.scratch);
     archive_read_free(a);
+    freelocale(c_locale);
+    return rc;
+}
+
+int glove_scan_json(const char *json, size_t n, const char *what, void **payload, size_t *size,
+                    ppr_err *e)
+{
+    *payload = NULL;
+    *size = 0;
+    locale_t c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+    if (!c_locale)
+        return err_nomem(e);
+    const unsigned char *bytes = (const unsigned char *)json;
+    scan s = {.block = bytes, .p = bytes, .end = bytes + n, .tgz = what, .c_locale = c_locale,
+              .e = e};
+    glove_doc g = {0};
+    int rc = glove_pack(&s, &g, what, payload, size, e);
+    glove_doc_release(&g);
+    strbuf_release(&s.scratch);
     freelocale(c_locale);
     return rc;
 }

@@ -85,4 +85,10 @@ int load_ultrafeedback(const src_input *in, prefs_builder *b, cJSON **info, ppr_
 int glove_convert(const char *tgz, size_t n, const char *what, void **payload, size_t *size,
                   cJSON **info, ppr_err *e);
 
+/* The scanner of glove_convert straight on the member's bytes json[n], with
+ * what in place of the tarball's name: the fuzz target (tests/fuzz/glove.c)
+ * reaches the scanner through it without building a tarball. */
+int glove_scan_json(const char *json, size_t n, const char *what, void **payload, size_t *size,
+                    ppr_err *e);
+
 #endif
