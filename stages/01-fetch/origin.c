@@ -57,7 +57,7 @@ static int pin_lock_check(const stage_run *r, const char *key, const char *hex,
         const cJSON *n = cJSON_GetObjectItemCaseSensitive(pin, "bytes");
         if (!cJSON_IsString(sha) || !cJSON_IsNumber(n))
             rc = err_set(e, PPR_EINPUT, "'%s': pin \"%s\" is malformed", ORIGIN_PIN_LOCK, key);
-        else if (strcmp(sha->valuestring, hex) != 0 || (uint64_t)n->valuedouble != bytes)
+        else if (strcmp(sha->valuestring, hex) != 0 || n->valuedouble != (double)bytes)
             rc = err_set(e, PPR_EINPUT,
                          "'%s' does not match its pin in %s (sha256 %s, %llu bytes; "
                          "expected %s, %.0f bytes)",
@@ -99,7 +99,7 @@ static int read_pinned(const stage_run *r, const char *key, const cJSON *f, cons
     const cJSON *bytes = cJSON_GetObjectItemCaseSensitive(f, "bytes");
     if (cJSON_IsString(pin)) {
         if (strcmp(pin->valuestring, hex) != 0 ||
-            (cJSON_IsNumber(bytes) && (size_t)bytes->valuedouble != n))
+            (cJSON_IsNumber(bytes) && bytes->valuedouble != (double)n))
             rc = err_set(e, PPR_EINPUT,
                          "'%s' does not match its pin in manifests/sources.json "
                          "(sha256 %s, %zu bytes; expected %s)",
@@ -210,7 +210,7 @@ static int npm_fetch(const char *spec, const cJSON *f, const char *dest, ppr_err
         (rc = sha256_file(tgz, digest, &got, e)) == PPR_OK) {
         sha256_hex(digest, hex);
         if ((cJSON_IsString(pin) && strcmp(pin->valuestring, hex) != 0) ||
-            (cJSON_IsNumber(bytes) && (uint64_t)bytes->valuedouble != got))
+            (cJSON_IsNumber(bytes) && bytes->valuedouble != (double)got))
             rc = err_set(e, PPR_EINPUT,
                          "npm package \"%s\": the tarball does not match its pin in "
                          "manifests/sources.json (sha256 %s, %llu bytes; expected %s)",
@@ -281,9 +281,13 @@ static int fetch_one(const cJSON *entry, const cJSON *f, const char *dest, ppr_e
     const cJSON *bytes = cJSON_GetObjectItemCaseSensitive(f, "bytes");
     char got[SHA256_HEX_LEN + 1];
     uint64_t got_bytes;
+    int64_t want = 0; /* 0: no size pinned */
+    if (bytes && json_get_int(f, "bytes", "manifests/sources.json", &want, e)) {
+        free(url);
+        return PPR_EINPUT;
+    }
     rc = download_file(url, dest, cJSON_IsString(pin) ? pin->valuestring : NULL,
-                       cJSON_IsNumber(bytes) ? (uint64_t)bytes->valuedouble : 0, got,
-                       &got_bytes, e);
+                       want > 0 ? (uint64_t)want : 0, got, &got_bytes, e);
     free(url);
     return rc;
 }
