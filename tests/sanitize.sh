@@ -22,7 +22,8 @@ sed -i "s/^cflags = -std=c17 -O2 /cflags = -std=c17 $flags /; s/^ldlibs = /ldlib
         s/^  command = gcc /  command = clang /" build.ninja
 grep -q -- '-fsanitize=address,undefined' build.ninja || { echo "sanitize.sh: cannot set the flags"; exit 2; }
 mkdir -p "$D/reports"
-export ASAN_OPTIONS="log_path=$D/reports/asan:detect_leaks=1:halt_on_error=1"
+# No allocation above 4 GiB, as tests/fuzz/replay.c's limit elsewhere.
+export ASAN_OPTIONS="log_path=$D/reports/asan:detect_leaks=1:halt_on_error=1:max_allocation_size_mb=4096"
 export UBSAN_OPTIONS="log_path=$D/reports/ubsan:print_stacktrace=1:halt_on_error=1"
 export PPR_MIRROR=${PPR_MIRROR:-$(cd "$ROOT/.." && pwd)/shared/data}
 ninja test > test.log 2>&1

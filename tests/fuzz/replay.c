@@ -65,13 +65,24 @@ static long replay_path(const char *path)
 }
 
 /* As libFuzzer's -rss_limit_mb=2048 does, so that an allocation that the
- * input does not bound fails here too, which the targets turn into an abort. */
+ * input does not bound fails here too, which the targets turn into an abort.
+ * Not under AddressSanitizer, whose shadow memory alone is terabytes of
+ * address space: tests/sanitize.sh sets its max_allocation_size_mb to the
+ * same 4 GiB instead. */
 #define REPLAY_MEMORY ((rlim_t)4 << 30)
+#if defined(__SANITIZE_ADDRESS__)
+#define REPLAY_LIMIT_MEMORY 0
+#elif defined(__has_feature)
+#define REPLAY_LIMIT_MEMORY !__has_feature(address_sanitizer)
+#else
+#define REPLAY_LIMIT_MEMORY 1
+#endif
 
 int main(int argc, char **argv)
 {
     struct rlimit limit = {REPLAY_MEMORY, REPLAY_MEMORY};
-    setrlimit(RLIMIT_AS, &limit);
+    if (REPLAY_LIMIT_MEMORY)
+        setrlimit(RLIMIT_AS, &limit);
     long total = 0;
     for (int i = 1; i < argc; i++) {
         long n = replay_path(argv[i]);
