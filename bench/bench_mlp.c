@@ -20,8 +20,8 @@
 #include <time.h>
 
 #include "common/rng.h"
-#include "stages/04-train/mlp.h"
-#include "stages/04-train/optim.h"
+#include "common/models/mlp.h"
+#include "common/models/optim.h"
 
 static double now(void)
 {

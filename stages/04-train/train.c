@@ -7,12 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/features.h"
 #include "common/json.h"
-#include "common/mem.h"
-#include "common/prefs.h"
+#include "common/models/dataset.h"
+#include "common/models/evaluate.h"
+#include "common/models/method.h"
+#include "common/models/stats.h"
 #include "common/rng.h"
-#include "common/sha256.h"
 #include "common/store.h"
 
 /* ---- settings ---------------------------------------------------------------- */
@@ -59,28 +59,11 @@ int train_setup_read(train_setup *ts, stage_run *r, ppr_err *e)
                      er->choices, 8, &er->n_choices, e))
             return PPR_EINPUT;
     }
-    int64_t hidden[4], batch;
-    int n_hidden;
-    train_cfg *h = &ts->head;
-    if (int_list(json_get_arr(head, "hidden", w, e), "head.hidden", hidden, 4, &n_hidden, e) ||
-        json_get_num(head, "lr", w, &h->lr, e) ||
-        json_get_num(head, "weight_decay", w, &h->weight_decay, e) ||
-        json_get_num(head, "clip", w, &h->clip, e) ||
-        json_get_num(head, "warmup_ratio", w, &h->warmup_ratio, e) ||
-        json_get_int(head, "batch", w, &batch, e))
+    if (optim_settings_read(&ts->optim, head, w, e))
         return PPR_EINPUT;
-    h->n_hidden = (uint32_t)n_hidden;
-    for (int i = 0; i < n_hidden; i++)
-        h->hidden[i] = (uint32_t)hidden[i];
-    h->batch = (uint32_t)batch;
+    ts->settings = c;
     const cJSON *from = cJSON_GetObjectItemCaseSensitive(c, "from_pretrained");
     ts->from_pretrained = cJSON_IsTrue(from) && strcmp(ts->method, "pretrained") != 0;
-    const cJSON *prm = cJSON_GetObjectItemCaseSensitive(c, "prm");
-    int64_t user_dim = 0;
-    if (prm && (json_get_num(prm, "alpha", w, &h->alpha, e) ||
-                json_get_int(prm, "user_dim", w, &user_dim, e)))
-        return PPR_EINPUT;
-    h->user_dim = (uint32_t)user_dim;
     return PPR_OK;
 }
 
@@ -98,184 +81,22 @@ static const epoch_rule *rule_for(const train_setup *ts, int64_t size)
     return &ts->rules[ts->n_rules - 1];
 }
 
-double train_ci95(double sd, int n)
-{
-    /* Student's t, two-sided 97.5% quantiles for 1..30 degrees of freedom. */
-    static const double t975[30] = {
-        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-        2.201,  2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
-        2.080,  2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042};
-    if (n < 2)
-        return NAN;
-    double t = n - 1 <= 30 ? t975[n - 2] : 1.960;
-    return t * sd / sqrt((double)n);
-}
-
-/* ---- data ------------------------------------------------------------------ */
-
-/* A dataset and its feature matrix, as read from the slice's inputs. */
-typedef struct {
-    void *prefs_payload, *feat_payload;
-    prefs_view v;
-    features_view f;
-} data_in;
-
-static void data_release(data_in *d)
-{
-    free(d->prefs_payload);
-    free(d->feat_payload);
-    memset(d, 0, sizeof *d);
-}
-
-/* prefix "" reads "dataset" and "features"; "hep/" reads "hep/dataset", ... */
-static int data_load(stage_run *r, const char *prefix, data_in *d, ppr_err *e)
-{
-    memset(d, 0, sizeof *d);
-    char name[256];
-    size_t n;
-    snprintf(name, sizeof name, "%sdataset", prefix);
-    int rc = stage_input(r, name, PAYLOAD_PREFS, &d->prefs_payload, &n, e);
-    if (rc == PPR_OK)
-        rc = prefs_view_init(&d->v, d->prefs_payload, n, name, e);
-    snprintf(name, sizeof name, "%sfeatures", prefix);
-    if (rc == PPR_OK)
-        rc = stage_input(r, name, PAYLOAD_FEATURES, &d->feat_payload, &n, e);
-    if (rc == PPR_OK)
-        rc = features_view_init(&d->f, d->feat_payload, n, name, e);
-    if (rc == PPR_OK && d->f.h->n_rows < d->v.h->n_texts)
-        rc = err_set(e, PPR_EINPUT, "'%s' has fewer rows than its dataset has texts", name);
-    if (rc)
-        data_release(d);
-    return rc;
-}
-
-/* Pairs as rows of one matrix: [n][3] (prompt, chosen, rejected), their user
- * and the true probability of their order (NaN when unknown). */
-typedef struct {
-    uint32_t *rows; /* [n][3] */
-    uint32_t *user; /* [n] */
-    float *p;       /* [n] */
-    size_t n, cap_rows, cap_user, cap_p;
-} pairs_buf;
-
-static void pairs_release(pairs_buf *b)
-{
-    free(b->rows);
-    free(b->user);
-    free(b->p);
-    memset(b, 0, sizeof *b);
-}
-
-static int pairs_push(pairs_buf *b, uint32_t prompt, uint32_t chosen, uint32_t rejected,
-                      uint32_t user, float p, ppr_err *e)
-{
-    if (mem_grow((void **)&b->rows, &b->cap_rows, 3 * (b->n + 1), sizeof *b->rows) ||
-        mem_grow((void **)&b->user, &b->cap_user, b->n + 1, sizeof *b->user) ||
-        mem_grow((void **)&b->p, &b->cap_p, b->n + 1, sizeof *b->p))
-        return err_nomem(e);
-    b->rows[3 * b->n] = prompt;
-    b->rows[3 * b->n + 1] = chosen;
-    b->rows[3 * b->n + 2] = rejected;
-    b->user[b->n] = user;
-    b->p[b->n++] = p;
-    return PPR_OK;
-}
-
-/* The first `limit` pairs of split (0: no limit) of d's own users, in file
- * order; row ids offset by `base` (pairs of several sets in one matrix); the
- * prompt row is the "User ID" prompt's when conditional. */
-static int pairs_collect(const data_in *d, int split, int conditional, size_t limit,
-                         uint32_t base, pairs_buf *out, ppr_err *e)
-{
-    char *buf = NULL;
-    size_t cap = 0;
-    int rc = PPR_OK;
-    for (uint32_t i = 0; i < d->v.h->n_rows && rc == PPR_OK; i++) {
-        const prefs_row *row = &d->v.rows[i];
-        if ((int)row->split != split || d->v.users[row->user].pool != PREFS_POOL_MAIN)
-            continue;
-        if (limit && out->n == limit)
-            break;
-        uint32_t prompt = row->prompt;
-        if (conditional) {
-            size_t plen;
-            const char *ptext = prefs_text(&d->v, row->prompt, &plen);
-            const char *name = prefs_user_name(&d->v, row->user);
-            size_t need = strlen(name) + plen + sizeof PREFS_CONDITIONAL_PREFIX;
-            if (mem_grow((void **)&buf, &cap, need, 1)) {
-                rc = err_nomem(e);
-                break;
-            }
-            int head = sprintf(buf, PREFS_CONDITIONAL_PREFIX, name);
-            memcpy(buf + head, ptext, plen);
-            unsigned char h[SHA256_LEN];
-            sha256_buf(buf, (size_t)head + plen, h);
-            int64_t found = features_find(&d->f, h);
-            if (found < 0) {
-                rc = err_set(e, PPR_EINPUT, "the features lack Conditional RM's \"User ID\" "
-                             "prompts: stage 03 encodes them when \"methods\" lists "
-                             "\"conditional\"");
-                break;
-            }
-            prompt = (uint32_t)found;
-        }
-        rc = pairs_push(out, base + prompt, base + row->chosen, base + row->rejected, row->user,
-                        row->p_chosen, e);
-    }
-    free(buf);
-    return rc;
-}
-
-static pair_set pair_view(const pairs_buf *b, const float *matrix, uint32_t dim,
-                          uint32_t n_users)
-{
-    return (pair_set){matrix, dim, b->rows, b->user, b->n, n_users};
-}
-
-/* The pairs of b at idx[0 .. n-1] as a new buffer. */
-static int pairs_pick(const pairs_buf *b, const size_t *idx, size_t n, pairs_buf *out,
-                      ppr_err *e)
-{
-    memset(out, 0, sizeof *out);
-    int rc = PPR_OK;
-    for (size_t i = 0; i < n && rc == PPR_OK; i++) {
-        const uint32_t *r3 = b->rows + 3 * idx[i];
-        rc = pairs_push(out, r3[0], r3[1], r3[2], b->user[idx[i]], b->p[idx[i]], e);
-    }
-    return rc;
-}
-
 /* ---- training and evaluation -------------------------------------------------- */
 
-/* A new method trained on ps; started from init's heads when init is not NULL. */
-static int fit(const char *name, const pair_set *ps, const train_cfg *cfg, const method *init,
-               method **out, ppr_err *e)
+/* A new method trained on ps with o; started from init's heads when init is
+ * not NULL. */
+static int fit(const train_setup *ts, const char *name, const pair_set *ps,
+               const optim_settings *o, const method *init, method **out, ppr_err *e)
 {
     method *m;
-    int rc = method_new(&m, name, ps->dim, ps->n_users, cfg, e);
+    int rc = method_new(&m, name, ps->dim, ps->n_users, ts->settings, o->seed, e);
     if (rc == PPR_OK && init)
         rc = method_init_from(m, init, e);
-    if (rc == PPR_OK && (rc = m->train(m, ps, cfg, e)) != PPR_OK) {
+    if (rc == PPR_OK && (rc = method_train(m, ps, o, e)) != PPR_OK) {
         method_free(m);
         m = NULL;
     }
     *out = m;
-    return rc;
-}
-
-/* Share of ps's pairs the method orders right (strict). */
-static int accuracy_all(method *m, const pair_set *ps, double *acc, ppr_err *e)
-{
-    uint64_t *c = calloc(ps->n_users, sizeof *c), *t = calloc(ps->n_users, sizeof *t);
-    int rc = c && t ? method_accuracy(m, ps, c, t, e) : err_nomem(e);
-    uint64_t sc = 0, st = 0;
-    for (uint32_t u = 0; rc == PPR_OK && u < ps->n_users; u++) {
-        sc += c[u];
-        st += t[u];
-    }
-    *acc = st ? (double)sc / (double)st : NAN;
-    free(c);
-    free(t);
     return rc;
 }
 
@@ -312,20 +133,20 @@ static int choose_epochs(const train_setup *ts, const pairs_buf *all, const floa
         rc = pairs_pick(all, idx + n_val, n - n_val, &part, e);
     double best_acc = -1;
     for (int c = 0; c < rule->n_choices && rc == PPR_OK; c++) {
-        train_cfg cfg = ts->head;
-        cfg.seed = seed;
-        cfg.epochs = (uint32_t)rule->choices[c];
-        pair_set fit_set = pair_view(&part, matrix, dim, n_users);
-        pair_set val_set = pair_view(&val, matrix, dim, n_users);
+        optim_settings o = ts->optim;
+        o.seed = seed;
+        o.epochs = (uint32_t)rule->choices[c];
+        pair_set fit_set = pairs_view(&part, matrix, dim, n_users);
+        pair_set val_set = pairs_view(&val, matrix, dim, n_users);
         method *m;
         double acc;
-        if ((rc = fit(ts->method, &fit_set, &cfg, init, &m, e)) == PPR_OK)
-            rc = accuracy_all(m, &val_set, &acc, e);
+        if ((rc = fit(ts, ts->method, &fit_set, &o, init, &m, e)) == PPR_OK)
+            rc = evaluate_all(m, &val_set, &acc, e);
         method_free(m);
         if (rc)
             break;
         cJSON *it = cJSON_CreateObject();
-        cJSON_AddNumberToObject(it, "epochs", (double)cfg.epochs);
+        cJSON_AddNumberToObject(it, "epochs", (double)o.epochs);
         cJSON_AddNumberToObject(it, "accuracy", acc);
         cJSON_AddItemToArray(validation, it);
         if (acc > best_acc) {
@@ -336,66 +157,6 @@ static int choose_epochs(const train_setup *ts, const pairs_buf *all, const floa
     pairs_release(&val);
     pairs_release(&part);
     free(idx);
-    return rc;
-}
-
-/* Per-user strict accuracy of m on the eval pairs into run["users"], with each
- * user's Bayes-optimal accuracy where the truth is known (the simulator), the
- * unweighted mean over users with test pairs, and the minority users' mean. */
-static int evaluate(method *m, const pairs_buf *test, const float *matrix, uint32_t dim,
-                    const prefs_view *v, const cJSON *minority, cJSON *run, ppr_err *e)
-{
-    uint32_t n_users = v->h->n_users;
-    pair_set ps = pair_view(test, matrix, dim, n_users);
-    uint64_t *c = calloc(n_users, sizeof *c), *t = calloc(n_users, sizeof *t);
-    double *bayes = calloc(n_users, sizeof *bayes);
-    int *truth = calloc(n_users, sizeof *truth);
-    int rc = c && t && bayes && truth ? method_accuracy(m, &ps, c, t, e) : err_nomem(e);
-    for (uint32_t u = 0; u < n_users; u++)
-        truth[u] = 1;
-    for (size_t i = 0; rc == PPR_OK && i < test->n; i++) {
-        float p = test->p[i];
-        if (isnan(p))
-            truth[test->user[i]] = 0;
-        else
-            bayes[test->user[i]] += p > 0.5f ? p : 1.0f - p;
-    }
-    cJSON *users = cJSON_AddArrayToObject(run, "users");
-    double sum = 0, msum = 0;
-    int n = 0, mn = 0;
-    for (uint32_t u = 0; rc == PPR_OK && u < n_users; u++) {
-        if (v->users[u].pool != PREFS_POOL_MAIN || !t[u])
-            continue;
-        const char *name = prefs_user_name(v, u);
-        double acc = (double)c[u] / (double)t[u];
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "name", name);
-        cJSON_AddNumberToObject(o, "pairs", (double)t[u]);
-        cJSON_AddNumberToObject(o, "accuracy", acc);
-        if (truth[u]) {
-            cJSON_AddNumberToObject(o, "bayes", bayes[u] / (double)t[u]);
-            cJSON_AddNumberToObject(o, "gap", bayes[u] / (double)t[u] - acc);
-        }
-        cJSON_AddItemToArray(users, o);
-        sum += acc;
-        n++;
-        for (const cJSON *mu = minority ? minority->child : NULL; mu; mu = mu->next)
-            if (strcmp(mu->valuestring, name) == 0) {
-                msum += acc;
-                mn++;
-            }
-    }
-    if (rc == PPR_OK) {
-        cJSON_AddNumberToObject(run, "test_pairs", (double)test->n);
-        if (n)
-            cJSON_AddNumberToObject(run, "mean", sum / n);
-        if (mn)
-            cJSON_AddNumberToObject(run, "minority_mean", msum / mn);
-    }
-    free(c);
-    free(t);
-    free(bayes);
-    free(truth);
     return rc;
 }
 
@@ -410,7 +171,7 @@ static int save_model(stage_run *r, const method *m, int64_t size, uint64_t seed
         snprintf(name, sizeof name, "model-s%llu", (unsigned long long)seed);
     void *payload;
     size_t n;
-    int rc = m->save(m, &payload, &n, e);
+    int rc = method_save(m, &payload, &n, e);
     if (rc == PPR_OK)
         rc = stage_put(r, name, PAYLOAD_MODEL, payload, n, 1, e);
     free(payload);
@@ -455,42 +216,6 @@ static int minority_of(stage_run *r, const prefs_view *v, cJSON **out, ppr_err *
         *out = cJSON_DetachItemFromObjectCaseSensitive(t, "minority_users");
     cJSON_Delete(t);
     return rc;
-}
-
-/* Mean and 95% interval over seeds of each size's means, into metrics["summary"]. */
-static void summarize(cJSON *metrics)
-{
-    cJSON *runs = cJSON_GetObjectItemCaseSensitive(metrics, "runs");
-    cJSON *summary = cJSON_AddArrayToObject(metrics, "summary");
-    for (const cJSON *a = runs->child; a; a = a->next) {
-        double size = cJSON_GetObjectItemCaseSensitive(a, "size")->valuedouble;
-        int seen = 0;
-        for (const cJSON *b = runs->child; b != a && !seen; b = b->next)
-            seen = cJSON_GetObjectItemCaseSensitive(b, "size")->valuedouble == size;
-        if (seen)
-            continue;
-        double sum = 0, sq = 0;
-        int n = 0;
-        for (const cJSON *b = a; b; b = b->next) {
-            const cJSON *mean = cJSON_GetObjectItemCaseSensitive(b, "mean");
-            if (cJSON_GetObjectItemCaseSensitive(b, "size")->valuedouble != size || !mean)
-                continue;
-            sum += mean->valuedouble;
-            sq += mean->valuedouble * mean->valuedouble;
-            n++;
-        }
-        cJSON *s = cJSON_CreateObject();
-        cJSON_AddNumberToObject(s, "size", size);
-        cJSON_AddNumberToObject(s, "seeds", n);
-        if (n) {
-            double mean = sum / n, var = n > 1 ? (sq - n * mean * mean) / (n - 1) : 0;
-            double ci = train_ci95(sqrt(var > 0 ? var : 0), n);
-            cJSON_AddNumberToObject(s, "mean", mean);
-            if (!isnan(ci))
-                cJSON_AddNumberToObject(s, "ci95", ci);
-        }
-        cJSON_AddItemToArray(summary, s);
-    }
 }
 
 /* The metrics' frame; minority NULL for the reference, which has no users. */
@@ -549,8 +274,8 @@ static void untrained_users(const pairs_buf *train, const prefs_view *v, cJSON *
 
 int train_dataset(stage_run *r, const train_setup *ts, cJSON **metrics, ppr_err *e)
 {
-    data_in d;
-    int rc = data_load(r, "", &d, e);
+    dataset_in d;
+    int rc = dataset_load(r, "", &d, e);
     if (rc)
         return rc;
     int conditional = strcmp(ts->method, "conditional") == 0;
@@ -560,13 +285,13 @@ int train_dataset(stage_run *r, const train_setup *ts, cJSON **metrics, ppr_err 
     uint32_t dim = d.f.h->dim, n_users = prefs_n_main(&d.v);
     cJSON *minority;
     if ((rc = minority_of(r, &d.v, &minority, e))) {
-        data_release(&d);
+        dataset_release(&d);
         return rc;
     }
     *metrics = metrics_new(r, ts, minority);
     cJSON *runs = cJSON_GetObjectItemCaseSensitive(*metrics, "runs");
-    if ((rc = pairs_collect(&d, PREFS_TRAIN, conditional, 0, 0, &all, e)) ||
-        (rc = pairs_collect(&d, PREFS_TEST, conditional, (size_t)ts->eval_size, 0, &test, e)))
+    if ((rc = dataset_pairs(&d, PREFS_TRAIN, conditional, 0, 0, &all, e)) ||
+        (rc = dataset_pairs(&d, PREFS_TEST, conditional, (size_t)ts->eval_size, 0, &test, e)))
         goto out;
     for (int s = 0; s < ts->n_sizes && rc == PPR_OK; s++) {
         int64_t size = ts->sizes[s];
@@ -584,7 +309,7 @@ int train_dataset(stage_run *r, const train_setup *ts, cJSON **metrics, ppr_err 
             cJSON_AddNumberToObject(run, "size", (double)size);
             cJSON_AddNumberToObject(run, "seed", (double)ts->seeds[k]);
             untrained_users(&first, &d.v, run);
-            train_cfg cfg = ts->head;
+            optim_settings o = ts->optim;
             method *init = NULL;
             if (ts->from_pretrained)
                 rc = reference_load(r, ts->seeds[k], dim, &init, e);
@@ -593,16 +318,16 @@ int train_dataset(stage_run *r, const train_setup *ts, cJSON **metrics, ppr_err 
                                    cJSON_AddArrayToObject(run, "validation"), &epochs, e);
             else if (rc == PPR_OK)
                 cJSON_AddNumberToObject(run, "epochs_chosen_with_seed", (double)ts->seeds[0]);
-            cfg.seed = ts->seeds[k];
-            cfg.epochs = (uint32_t)epochs;
+            o.seed = ts->seeds[k];
+            o.epochs = (uint32_t)epochs;
             cJSON_AddNumberToObject(run, "epochs", (double)epochs);
             method *m = NULL;
-            pair_set ps = pair_view(&first, d.f.matrix, dim, n_users);
+            pair_set ps = pairs_view(&first, d.f.matrix, dim, n_users);
             if (rc == PPR_OK)
-                rc = fit(ts->method, &ps, &cfg, init, &m, e);
+                rc = fit(ts, ts->method, &ps, &o, init, &m, e);
             method_free(init);
             if (rc == PPR_OK)
-                rc = evaluate(m, &test, d.f.matrix, dim, &d.v,
+                rc = evaluate_users(m, &test, d.f.matrix, dim, &d.v,
                               cJSON_GetObjectItemCaseSensitive(*metrics, "minority_users"), run,
                               e);
             if (rc == PPR_OK)
@@ -611,11 +336,11 @@ int train_dataset(stage_run *r, const train_setup *ts, cJSON **metrics, ppr_err 
         }
         stage_say(r, "size %lld: %d seeds", (long long)size, ts->n_seeds);
     }
-    summarize(*metrics);
+    stats_summarize(*metrics);
 out:
     pairs_release(&all);
     pairs_release(&test);
-    data_release(&d);
+    dataset_release(&d);
     if (rc) {
         cJSON_Delete(*metrics);
         *metrics = NULL;
@@ -627,7 +352,7 @@ int train_reference(stage_run *r, const train_setup *ts, cJSON **metrics, ppr_er
 {
     const cJSON *on = cJSON_GetObjectItemCaseSensitive(r->config, "pretrained_on");
     size_t n_sets = (size_t)cJSON_GetArraySize(on), rows = 0, s = 0;
-    data_in *sets = calloc(n_sets ? n_sets : 1, sizeof *sets);
+    dataset_in *sets = calloc(n_sets ? n_sets : 1, sizeof *sets);
     uint32_t *base = calloc(n_sets ? n_sets : 1, sizeof *base);
     float *matrix = NULL;
     pairs_buf train = {0}, *tests = calloc(n_sets ? n_sets : 1, sizeof *tests);
@@ -636,7 +361,7 @@ int train_reference(stage_run *r, const train_setup *ts, cJSON **metrics, ppr_er
     for (const cJSON *it = on->child; it && rc == PPR_OK; it = it->next, s++) {
         char prefix[256];
         snprintf(prefix, sizeof prefix, "%s/", it->valuestring);
-        rc = data_load(r, prefix, &sets[s], e);
+        rc = dataset_load(r, prefix, &sets[s], e);
         if (rc == PPR_OK && sets[s].f.h->dim != sets[0].f.h->dim)
             rc = err_set(e, PPR_EINPUT, "'%s' has features of another width", prefix);
         if (rc == PPR_OK) {
@@ -653,11 +378,11 @@ int train_reference(stage_run *r, const train_setup *ts, cJSON **metrics, ppr_er
         memcpy(matrix + (size_t)base[k] * dim, sets[k].f.matrix,
                (size_t)sets[k].f.h->n_rows * dim * sizeof *matrix);
         size_t before = train.n;
-        rc = pairs_collect(&sets[k], PREFS_TRAIN, 0, 0, base[k], &train, e);
+        rc = dataset_pairs(&sets[k], PREFS_TRAIN, 0, 0, base[k], &train, e);
         for (size_t i = before; i < train.n; i++)
             train.user[i] = (uint32_t)k;
         if (rc == PPR_OK)
-            rc = pairs_collect(&sets[k], PREFS_TEST, 0, 0, base[k], &tests[k], e);
+            rc = dataset_pairs(&sets[k], PREFS_TEST, 0, 0, base[k], &tests[k], e);
         for (size_t i = 0; i < tests[k].n; i++)
             tests[k].user[i] = (uint32_t)k;
     }
@@ -668,25 +393,25 @@ int train_reference(stage_run *r, const train_setup *ts, cJSON **metrics, ppr_er
         cJSON_AddItemToArray(runs, run);
         cJSON_AddNumberToObject(run, "size", (double)train.n);
         cJSON_AddNumberToObject(run, "seed", (double)ts->seeds[k]);
-        train_cfg cfg = ts->head;
+        optim_settings o = ts->optim;
         if (k == 0)
             rc = choose_epochs(ts, &train, matrix, dim, (uint32_t)n_sets, ts->seeds[k], NULL,
                                cJSON_AddArrayToObject(run, "validation"), &epochs, e);
         else
             cJSON_AddNumberToObject(run, "epochs_chosen_with_seed", (double)ts->seeds[0]);
-        cfg.seed = ts->seeds[k];
-        cfg.epochs = (uint32_t)epochs;
+        o.seed = ts->seeds[k];
+        o.epochs = (uint32_t)epochs;
         cJSON_AddNumberToObject(run, "epochs", (double)epochs);
         method *m = NULL;
-        pair_set ps = pair_view(&train, matrix, dim, (uint32_t)n_sets);
+        pair_set ps = pairs_view(&train, matrix, dim, (uint32_t)n_sets);
         if (rc == PPR_OK)
-            rc = fit("pretrained", &ps, &cfg, NULL, &m, e);
+            rc = fit(ts, "pretrained", &ps, &o, NULL, &m, e);
         cJSON *per = cJSON_AddObjectToObject(run, "test_accuracy");
         s = 0;
         for (const cJSON *it = on->child; it && rc == PPR_OK; it = it->next, s++) {
-            pair_set tset = pair_view(&tests[s], matrix, dim, (uint32_t)n_sets);
+            pair_set tset = pairs_view(&tests[s], matrix, dim, (uint32_t)n_sets);
             double acc;
-            if ((rc = accuracy_all(m, &tset, &acc, e)) == PPR_OK && !isnan(acc))
+            if ((rc = evaluate_all(m, &tset, &acc, e)) == PPR_OK && !isnan(acc))
                 cJSON_AddNumberToObject(per, it->valuestring, acc);
         }
         if (rc == PPR_OK)
@@ -697,7 +422,7 @@ int train_reference(stage_run *r, const train_setup *ts, cJSON **metrics, ppr_er
         stage_say(r, "reference trained on %zu pairs of %zu sets, %d seeds", train.n, n_sets,
                   ts->n_seeds);
     for (size_t k = 0; k < n_sets && sets && tests; k++) {
-        data_release(&sets[k]);
+        dataset_release(&sets[k]);
         pairs_release(&tests[k]);
     }
     pairs_release(&train);
@@ -714,19 +439,19 @@ int train_reference(stage_run *r, const train_setup *ts, cJSON **metrics, ppr_er
 
 int train_evaluate_reference(stage_run *r, const train_setup *ts, cJSON **metrics, ppr_err *e)
 {
-    data_in d;
-    int rc = data_load(r, "", &d, e);
+    dataset_in d;
+    int rc = dataset_load(r, "", &d, e);
     if (rc)
         return rc;
     pairs_buf test = {0};
     cJSON *minority;
     if ((rc = minority_of(r, &d.v, &minority, e))) {
-        data_release(&d);
+        dataset_release(&d);
         return rc;
     }
     *metrics = metrics_new(r, ts, minority);
     cJSON *runs = cJSON_GetObjectItemCaseSensitive(*metrics, "runs");
-    rc = pairs_collect(&d, PREFS_TEST, 0, (size_t)ts->eval_size, 0, &test, e);
+    rc = dataset_pairs(&d, PREFS_TEST, 0, (size_t)ts->eval_size, 0, &test, e);
     for (int k = 0; k < ts->n_seeds && rc == PPR_OK; k++) {
         method *m = NULL;
         if ((rc = reference_load(r, ts->seeds[k], d.f.h->dim, &m, e)))
@@ -736,14 +461,14 @@ int train_evaluate_reference(stage_run *r, const train_setup *ts, cJSON **metric
         cJSON_AddNumberToObject(run, "size", 0);
         cJSON_AddNumberToObject(run, "seed", (double)ts->seeds[k]);
         if (rc == PPR_OK)
-            rc = evaluate(m, &test, d.f.matrix, d.f.h->dim, &d.v,
+            rc = evaluate_users(m, &test, d.f.matrix, d.f.h->dim, &d.v,
                           cJSON_GetObjectItemCaseSensitive(*metrics, "minority_users"), run, e);
         method_free(m);
     }
     if (rc == PPR_OK)
-        summarize(*metrics);
+        stats_summarize(*metrics);
     pairs_release(&test);
-    data_release(&d);
+    dataset_release(&d);
     if (rc) {
         cJSON_Delete(*metrics);
         *metrics = NULL;

@@ -9,8 +9,8 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "common/models/trainer.h"
 #include "common/stage.h"
-#include "methods.h"
 
 #define TRAIN_MAX_SIZES 8
 #define TRAIN_MAX_SEEDS 16
@@ -34,8 +34,8 @@ typedef struct {
     int64_t eval_size;
     int threads;
     int from_pretrained; /* start every head from the reference's (same seed) */
-    train_cfg head; /* lr, decay, batch, widths, PRM's alpha and width; seed and
-                       epochs set per run */
+    optim_settings optim; /* lr, decay, clip, warmup, batch; seed and epochs set per run */
+    const cJSON *settings; /* the slice's config, where each method finds its own */
 } train_setup;
 
 int train_setup_read(train_setup *ts, stage_run *r, ppr_err *e);
@@ -47,9 +47,5 @@ int train_dataset(stage_run *r, const train_setup *ts, cJSON **metrics, ppr_err 
 int train_reference(stage_run *r, const train_setup *ts, cJSON **metrics, ppr_err *e);
 /* A (dataset, "pretrained") instance: the reference's models on the dataset. */
 int train_evaluate_reference(stage_run *r, const train_setup *ts, cJSON **metrics, ppr_err *e);
-
-/* Two-sided 95% half-width of the mean of n values with standard deviation sd
- * (Student's t with n - 1 degrees of freedom); NaN for n < 2. */
-double train_ci95(double sd, int n);
 
 #endif

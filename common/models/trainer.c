@@ -1,15 +1,30 @@
 /* trainer.c: the shared minibatch loop (see trainer.h). */
-#include "stages/04-train/trainer.h"
+#include "common/models/trainer.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json.h"
+#include "common/models/optim.h"
 #include "common/rng.h"
-#include "stages/04-train/optim.h"
+
+int optim_settings_read(optim_settings *o, const cJSON *head, const char *where, ppr_err *e)
+{
+    memset(o, 0, sizeof *o);
+    int64_t batch;
+    if (json_get_num(head, "lr", where, &o->lr, e) ||
+        json_get_num(head, "weight_decay", where, &o->weight_decay, e) ||
+        json_get_num(head, "clip", where, &o->clip, e) ||
+        json_get_num(head, "warmup_ratio", where, &o->warmup_ratio, e) ||
+        json_get_int(head, "batch", where, &batch, e))
+        return PPR_EINPUT;
+    o->batch = (uint32_t)batch;
+    return PPR_OK;
+}
 
 /* What adamw_init does not check itself. */
-static int cfg_check(const train_cfg *cfg, ppr_err *e)
+static int cfg_check(const optim_settings *cfg, ppr_err *e)
 {
     if (cfg->batch == 0)
         return err_set(e, PPR_EINPUT, "training: the batch size must be at least 1");
@@ -20,7 +35,7 @@ static int cfg_check(const train_cfg *cfg, ppr_err *e)
 }
 
 int trainer_run(const trainer_task *t, const uint32_t *subset, size_t n_pairs,
-                const train_cfg *cfg, uint64_t seed, ppr_err *e)
+                const optim_settings *cfg, uint64_t seed, ppr_err *e)
 {
     int rc = cfg_check(cfg, e);
     if (rc)

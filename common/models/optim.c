@@ -9,7 +9,7 @@
  * (at a million parameters these passes are bound by memory bandwidth), eight
  * floats at a time where the CPU has AVX2; the scalar loop does the same
  * operations in the same order, so both give the same bits. */
-#include "stages/04-train/optim.h"
+#include "common/models/optim.h"
 
 #include <cblas.h>
 #include <limits.h>

@@ -2,8 +2,8 @@
  * with a numerically stable softplus, AdamW (decoupled weight decay, not on
  * biases), global gradient-norm clipping, and a linear warmup then linear decay
  * learning-rate schedule (the official code's `linear` schedule). */
-#ifndef PPR_TRAIN_OPTIM_H
-#define PPR_TRAIN_OPTIM_H
+#ifndef PPR_MODELS_OPTIM_H
+#define PPR_MODELS_OPTIM_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -3,8 +3,8 @@
  * between layers, forward and backward through OpenBLAS GEMMs on row-major
  * float32 batches. All parameters live in one contiguous vector (and their
  * gradients in another) so that the optimizer and checkpoints see one array. */
-#ifndef PPR_TRAIN_MLP_H
-#define PPR_TRAIN_MLP_H
+#ifndef PPR_MODELS_MLP_H
+#define PPR_MODELS_MLP_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-/* test_mlp.c: unit tests of the training numerics (stages/04-train/mlp.h and
+/* test_mlp.c: unit tests of the training numerics (common/models/mlp.h and
  * optim.h): gradients of the MLP, of its input and of the BT loss against
  * central finite differences, AdamW, the schedule and clipping against values
  * worked by hand, and bit-identical results for a fixed seed.
@@ -19,8 +19,8 @@
 #include <string.h>
 
 #include "common/rng.h"
-#include "stages/04-train/mlp.h"
-#include "stages/04-train/optim.h"
+#include "common/models/mlp.h"
+#include "common/models/optim.h"
 #include "tests/testlib.h"
 
 #define FD_STEP 1e-2

@@ -7,7 +7,7 @@
  * while the bias gradient (column sums of delta) and the ReLU's derivative
  * ride along in the one pass that builds each delta. The passes run in place
  * over the workspace, which stops growing once it fits the batch. */
-#include "stages/04-train/mlp.h"
+#include "common/models/mlp.h"
 
 #include <cblas.h>
 #include <limits.h>

@@ -2,7 +2,7 @@
  * users' utilities are linear in the response features (u_k = theta_k . phi),
  * so a head can reach each user's Bayes-optimal accuracy; the PRM loss's
  * gradient in the user embeddings against finite differences; adaptation; the
- * model payload's round trip and its refusals; and strict accuracy. */
+ * model file's round trip and its refusals; and strict accuracy. */
 #include <CUnit/Basic.h>
 #include <math.h>
 #include <stdlib.h>
@@ -10,8 +10,8 @@
 
 #include "common/rng.h"
 #include "common/sha256.h"
-#include "stages/04-train/methods.h"
-#include "stages/04-train/trainer.h"
+#include "common/models/method.h"
+#include "common/models/modelfile.h"
 #include "tests/testlib.h"
 
 #define DIM 8
@@ -108,30 +108,47 @@ static void thetas_majority(double *theta, uint64_t seed)
     }
 }
 
+/* A method's architecture (what a slice's "head" and "prm" say) and its
+ * optimizer settings. */
+typedef struct {
+    uint32_t hidden;
+    double alpha;
+    uint32_t user_dim;
+    optim_settings o;
+} train_cfg;
+
 static train_cfg cfg_default(void)
 {
     return (train_cfg){
-        .hidden = {32},
-        .n_hidden = 1,
-        .lr = 3e-3,
-        .weight_decay = 1e-3,
-        .clip = 1.0,
-        .warmup_ratio = 0.03,
-        .batch = 32,
-        .epochs = 20,
-        .seed = 7,
+        .hidden = 32,
         .alpha = 0.5,
         .user_dim = 8,
+        .o = {.lr = 3e-3, .weight_decay = 1e-3, .clip = 1.0, .warmup_ratio = 0.03, .batch = 32,
+              .epochs = 20, .seed = 7},
     };
+}
+
+/* method_new with cfg's architecture as settings JSON. */
+static int make(method **m, const char *name, uint32_t n_users, const train_cfg *cfg, ppr_err *e)
+{
+    char text[256];
+    snprintf(text, sizeof text,
+             "{\"head\": {\"hidden\": [%u]}, \"prm\": {\"alpha\": %g, \"user_dim\": %u}}",
+             cfg->hidden, cfg->alpha, cfg->user_dim);
+    cJSON *settings = cJSON_Parse(text);
+    CU_ASSERT_FATAL(settings != NULL);
+    int rc = method_new(m, name, DIM, n_users, settings, cfg->o.seed, e);
+    cJSON_Delete(settings);
+    return rc;
 }
 
 static method *trained(const char *name, const synth *s, const train_cfg *cfg)
 {
     method *m = NULL;
     ppr_err e = {0};
-    int rc = method_new(&m, name, DIM, s->ps.n_users, cfg, &e);
+    int rc = make(&m, name, s->ps.n_users, cfg, &e);
     if (rc == PPR_OK)
-        rc = m->train(m, &s->ps, cfg, &e);
+        rc = method_train(m, &s->ps, &cfg->o, &e);
     if (rc)
         fprintf(stderr, "\n  %s\n", e.msg);
     CU_ASSERT_EQUAL_FATAL(rc, PPR_OK);
@@ -249,10 +266,10 @@ static double prm_loss(method *m, const synth *s, double alpha)
     g.user = generic;
     g.n_users = s->ps.n_users + 1;
     ppr_err e = {0};
-    CU_ASSERT_FATAL(m->score(m, &s->ps, 0, r, &e) == PPR_OK &&
-                    m->score(m, &s->ps, 1, r + n, &e) == PPR_OK &&
-                    m->score(m, &g, 0, r + 2 * n, &e) == PPR_OK &&
-                    m->score(m, &g, 1, r + 3 * n, &e) == PPR_OK);
+    CU_ASSERT_FATAL(method_score(m, &s->ps, 0, r, &e) == PPR_OK &&
+                    method_score(m, &s->ps, 1, r + n, &e) == PPR_OK &&
+                    method_score(m, &g, 0, r + 2 * n, &e) == PPR_OK &&
+                    method_score(m, &g, 1, r + 3 * n, &e) == PPR_OK);
     double user = 0, gen = 0;
     for (size_t i = 0; i < n; i++) {
         double t = (double)r[i] - r[n + i], tg = (double)r[2 * n + i] - r[3 * n + i];
@@ -339,30 +356,30 @@ static void test_adapt(void)
     method *prm = trained("prm", &tr, &cfg);
     accuracy(prm, &te, 4, zero_shot); /* the generic user e_0: the majority's taste */
     train_cfg ac = cfg; /* k pairs: fewer steps, so a larger rate */
-    ac.lr = 1e-2;
-    ac.epochs = 50;
-    CU_ASSERT_EQUAL_FATAL(prm->adapt(prm, &k.ps, 4, &ac, &e), PPR_OK);
+    ac.o.lr = 1e-2;
+    ac.o.epochs = 50;
+    CU_ASSERT_EQUAL_FATAL(method_adapt(prm, &k.ps, 4, &ac.o, &e), PPR_OK);
     accuracy(prm, &te, 4, acc);
     fprintf(stderr, "\n  prm new minority user: e_0 %.4f, adapted %.4f", zero_shot[4], acc[4]);
     CU_ASSERT(acc[4] >= zero_shot[4] + 0.3 && acc[4] >= 0.7);
 
     method *ind = trained("individual", &tr, &cfg);
-    CU_ASSERT_EQUAL(ind->score(ind, &te.ps, 0, before, &e), PPR_EINPUT); /* not adapted yet */
+    CU_ASSERT_EQUAL(method_score(ind, &te.ps, 0, before, &e), PPR_EINPUT); /* not adapted yet */
     CU_ASSERT(err_has(&e, "user 4"));
-    CU_ASSERT_EQUAL_FATAL(ind->adapt(ind, &k.ps, 4, &ac, &e), PPR_OK);
+    CU_ASSERT_EQUAL_FATAL(method_adapt(ind, &k.ps, 4, &ac.o, &e), PPR_OK);
     double best[5];
     bayes(&te, best);
     accuracy(ind, &te, 4, acc);
     fprintf(stderr, "\n  individual new user from 100 pairs: %.4f, Bayes-optimal %.4f", acc[4],
             best[4]);
     CU_ASSERT(acc[4] >= best[4] - 0.06);
-    CU_ASSERT_EQUAL(ind->adapt(ind, &tr.ps, 4, &cfg, &e), PPR_EINPUT); /* others' pairs */
-    CU_ASSERT_EQUAL(ind->adapt(ind, &k.ps, 3, &cfg, &e), PPR_EINPUT);  /* a training user */
+    CU_ASSERT_EQUAL(method_adapt(ind, &tr.ps, 4, &cfg.o, &e), PPR_EINPUT); /* others' pairs */
+    CU_ASSERT_EQUAL(method_adapt(ind, &k.ps, 3, &cfg.o, &e), PPR_EINPUT);  /* a training user */
 
     method *van = trained("vanilla", &tr, &cfg);
-    CU_ASSERT_EQUAL_FATAL(van->score(van, &te.ps, 0, before, &e), PPR_OK);
-    CU_ASSERT_EQUAL_FATAL(van->adapt(van, &k.ps, 4, &cfg, &e), PPR_OK);
-    CU_ASSERT_EQUAL_FATAL(van->score(van, &te.ps, 0, after, &e), PPR_OK);
+    CU_ASSERT_EQUAL_FATAL(method_score(van, &te.ps, 0, before, &e), PPR_OK);
+    CU_ASSERT_EQUAL_FATAL(method_adapt(van, &k.ps, 4, &cfg.o, &e), PPR_OK);
+    CU_ASSERT_EQUAL_FATAL(method_score(van, &te.ps, 0, after, &e), PPR_OK);
     CU_ASSERT(memcmp(before, after, sizeof before) == 0); /* nothing to fit */
     method_free(prm);
     method_free(ind);
@@ -380,8 +397,8 @@ static float *scores(method *m, const pair_set *ps)
     float *r = malloc(2 * ps->n * sizeof *r);
     ppr_err e = {0};
     CU_ASSERT_FATAL(r != NULL);
-    CU_ASSERT_FATAL(m->score(m, ps, 0, r, &e) == PPR_OK &&
-                    m->score(m, ps, 1, r + ps->n, &e) == PPR_OK);
+    CU_ASSERT_FATAL(method_score(m, ps, 0, r, &e) == PPR_OK &&
+                    method_score(m, ps, 1, r + ps->n, &e) == PPR_OK);
     return r;
 }
 
@@ -419,19 +436,19 @@ static void round_trip(const char *name)
     synth tr = synth_make(theta, 4, 0, 50, 11), k = synth_make(theta + 4 * DIM, 1, 4, 20, 12);
     synth all = synth_make(theta, 5, 0, 30, 13);
     train_cfg cfg = cfg_default();
-    cfg.epochs = 3;
+    cfg.o.epochs = 3;
     method *m = trained(name, &tr, &cfg), *back = NULL;
     ppr_err e = {0};
-    CU_ASSERT_EQUAL_FATAL(m->adapt(m, &k.ps, 4, &cfg, &e), PPR_OK);
+    CU_ASSERT_EQUAL_FATAL(method_adapt(m, &k.ps, 4, &cfg.o, &e), PPR_OK);
     void *payload, *again;
     size_t n, n2;
-    CU_ASSERT_EQUAL_FATAL(m->save(m, &payload, &n, &e), PPR_OK);
+    CU_ASSERT_EQUAL_FATAL(method_save(m, &payload, &n, &e), PPR_OK);
     CU_ASSERT_EQUAL_FATAL(method_load(&back, payload, n, "model", &e), PPR_OK);
     CU_ASSERT_STRING_EQUAL(back->name, name);
     CU_ASSERT(back->dim == DIM && back->n_users == 4);
     float *r1 = scores(m, &all.ps), *r2 = scores(back, &all.ps);
     CU_ASSERT(memcmp(r1, r2, 2 * all.ps.n * sizeof *r1) == 0);
-    CU_ASSERT_EQUAL_FATAL(back->save(back, &again, &n2, &e), PPR_OK);
+    CU_ASSERT_EQUAL_FATAL(method_save(back, &again, &n2, &e), PPR_OK);
     CU_ASSERT(n2 == n && memcmp(payload, again, n) == 0);
     free(r1);
     free(r2);
@@ -451,37 +468,57 @@ static void test_round_trip(void)
     round_trip("conditional");
 }
 
+/* Bytes of a model file before its digest (modelfile.h). */
+static size_t digest_at(const void *payload)
+{
+    modelfile_header h;
+    memcpy(&h, payload, sizeof h);
+    return sizeof h + (size_t)((h.shape_bytes + 7) & ~7ULL);
+}
+
 static void test_corrupt(void)
 {
     double theta[2 * DIM];
     thetas_random(theta, 2, 17);
     synth tr = synth_make(theta, 2, 0, 40, 14);
     train_cfg cfg = cfg_default();
-    cfg.epochs = 2;
+    cfg.o.epochs = 2;
     method *m = trained("prm", &tr, &cfg);
     void *payload;
     size_t n;
     ppr_err e = {0};
-    CU_ASSERT_EQUAL_FATAL(m->save(m, &payload, &n, &e), PPR_OK);
+    CU_ASSERT_EQUAL_FATAL(method_save(m, &payload, &n, &e), PPR_OK);
+    size_t at = digest_at(payload);
+    CU_ASSERT(at == 96 + 56); /* the header, bt_shape and prm's alpha and counts */
     unsigned char *p;
     CU_ASSERT_EQUAL(load_rc(payload, n, NULL), PPR_OK);
-    /* a parameter is data: the last byte is the last user offset's */
+    /* a parameter is data: the last byte is the last embedding value's */
     CU_ASSERT_EQUAL(load_rc(p = payload_edit(payload, n, (long)n - 1), n, NULL), PPR_OK);
     free(p);
     CU_ASSERT_EQUAL(load_rc(p = payload_edit(payload, n, 40), n, "corrupt"), PPR_EINPUT);
-    free(p);
-    CU_ASSERT_EQUAL(load_rc(p = payload_edit(payload, n, 104), n, "corrupt"), PPR_EINPUT);
+    free(p); /* the header */
+    CU_ASSERT_EQUAL(load_rc(p = payload_edit(payload, n, 100), n, "corrupt"), PPR_EINPUT);
+    free(p); /* the shape */
+    CU_ASSERT_EQUAL(load_rc(p = payload_edit(payload, n, (long)at), n, "corrupt"), PPR_EINPUT);
     free(p); /* the digest itself */
     CU_ASSERT_EQUAL(load_rc(p = payload_edit(payload, n, 0), n, "not a ppr model"), PPR_EINPUT);
     free(p);
     CU_ASSERT_EQUAL(load_rc(payload, n - 1, "truncated"), PPR_EINPUT);
     CU_ASSERT_EQUAL(load_rc(payload, 50, "not a ppr model"), PPR_EINPUT);
     CU_ASSERT_EQUAL(load_rc(payload, 120, "truncated"), PPR_EINPUT);
-    /* a consistent digest over inconsistent fields: dim + 1 */
+    /* consistent digests over inconsistent fields: dim + 1 in the header */
     p = payload_edit(payload, n, -1);
-    p[32] += 1;
-    sha256_buf(p, 104, p + 104);
+    p[40] += 1;
+    sha256_buf(p, at, p + at);
     CU_ASSERT_EQUAL(load_rc(p, n, "disagree"), PPR_EINPUT);
+    free(p);
+    /* alpha (the first field after bt_shape) changed: not the settings the
+     * header's settings digest names */
+    p = payload_edit(payload, n, -1);
+    double alpha = 0.25;
+    memcpy(p + 96 + 40, &alpha, sizeof alpha);
+    sha256_buf(p, at, p + at);
+    CU_ASSERT_EQUAL(load_rc(p, n, "settings digest"), PPR_EINPUT);
     free(p);
     free(payload);
     method_free(m);
@@ -495,30 +532,30 @@ static void test_bad_input(void)
     method *m = NULL;
     ppr_err e = {0};
     train_cfg cfg = cfg_default();
-    CU_ASSERT_EQUAL(method_new(&m, "vanila", DIM, 2, &cfg, &e), PPR_EINPUT);
+    CU_ASSERT_EQUAL(make(&m, "vanila", 2, &cfg, &e), PPR_EINPUT);
     CU_ASSERT(err_has(&e, "\"vanila\"") && m == NULL);
     cfg.user_dim = 0;
-    CU_ASSERT_EQUAL(method_new(&m, "prm", DIM, 2, &cfg, &e), PPR_EINPUT);
+    CU_ASSERT_EQUAL(make(&m, "prm", 2, &cfg, &e), PPR_EINPUT);
     CU_ASSERT(err_has(&e, "user_dim"));
     double theta[3 * DIM];
     thetas_random(theta, 3, 18);
     synth three = synth_make(theta, 3, 0, 10, 15), two = synth_make(theta, 2, 0, 10, 15);
-    CU_ASSERT_EQUAL_FATAL(method_new(&m, "individual", DIM, 2, &cfg, &e), PPR_OK);
-    CU_ASSERT_EQUAL(m->train(m, &three.ps, &cfg, &e), PPR_EINPUT); /* user 2 of a 2-user model */
+    CU_ASSERT_EQUAL_FATAL(make(&m, "individual", 2, &cfg, &e), PPR_OK);
+    CU_ASSERT_EQUAL(method_train(m, &three.ps, &cfg.o, &e), PPR_EINPUT); /* user 2 of a 2-user model */
     CU_ASSERT(err_has(&e, "user 2"));
     two.ps.dim = DIM + 1;
-    CU_ASSERT_EQUAL(m->train(m, &two.ps, &cfg, &e), PPR_EINPUT);
+    CU_ASSERT_EQUAL(method_train(m, &two.ps, &cfg.o, &e), PPR_EINPUT);
     two.ps.dim = DIM;
-    cfg.batch = 0;
-    CU_ASSERT_EQUAL(m->train(m, &two.ps, &cfg, &e), PPR_EINPUT);
+    cfg.o.batch = 0;
+    CU_ASSERT_EQUAL(method_train(m, &two.ps, &cfg.o, &e), PPR_EINPUT);
     CU_ASSERT(err_has(&e, "batch"));
-    cfg.batch = 8;
-    cfg.lr = -1;
-    CU_ASSERT_EQUAL(m->train(m, &two.ps, &cfg, &e), PPR_EINPUT);
-    cfg.lr = 1e-3;
-    CU_ASSERT_EQUAL(m->train(m, &two.ps, &cfg, &e), PPR_OK);
+    cfg.o.batch = 8;
+    cfg.o.lr = -1;
+    CU_ASSERT_EQUAL(method_train(m, &two.ps, &cfg.o, &e), PPR_EINPUT);
+    cfg.o.lr = 1e-3;
+    CU_ASSERT_EQUAL(method_train(m, &two.ps, &cfg.o, &e), PPR_OK);
     two.ps.n = 0;
-    CU_ASSERT_EQUAL(m->train(m, &two.ps, &cfg, &e), PPR_EINPUT);
+    CU_ASSERT_EQUAL(method_train(m, &two.ps, &cfg.o, &e), PPR_EINPUT);
     CU_ASSERT(err_has(&e, "no training pairs"));
     method_free(m);
     synth_free(&three);
@@ -531,7 +568,7 @@ static void test_ties(void)
     thetas_random(theta, 2, 19);
     synth s = synth_make(theta, 2, 0, 100, 16);
     train_cfg cfg = cfg_default();
-    cfg.epochs = 2;
+    cfg.o.epochs = 2;
     method *m = trained("vanilla", &s, &cfg);
     uint64_t c[2], t[2], c_swap[2], t_swap[2];
     ppr_err e = {0};
@@ -563,17 +600,17 @@ static void test_init_from(void)
     thetas_random(theta, 2, 23);
     synth s = synth_make(theta, 2, 0, 50, 24);
     train_cfg cfg = cfg_default();
-    cfg.epochs = 2;
+    cfg.o.epochs = 2;
     method *ref = trained("pretrained", &s, &cfg);
     method *ind = NULL, *prm = NULL, *wide = NULL;
     ppr_err e = {0};
-    CU_ASSERT_EQUAL_FATAL(method_new(&ind, "individual", DIM, 2, &cfg, &e), PPR_OK);
+    CU_ASSERT_EQUAL_FATAL(make(&ind, "individual", 2, &cfg, &e), PPR_OK);
     CU_ASSERT_EQUAL_FATAL(method_init_from(ind, ref, &e), PPR_OK);
     float *a = malloc(s.ps.n * sizeof *a), *b = malloc(s.ps.n * sizeof *b);
     CU_ASSERT_FATAL(a && b);
     for (int which = 0; which < 2; which++) {
-        CU_ASSERT_EQUAL_FATAL(ref->score(ref, &s.ps, which, a, &e), PPR_OK);
-        CU_ASSERT_EQUAL_FATAL(ind->score(ind, &s.ps, which, b, &e), PPR_OK);
+        CU_ASSERT_EQUAL_FATAL(method_score(ref, &s.ps, which, a, &e), PPR_OK);
+        CU_ASSERT_EQUAL_FATAL(method_score(ind, &s.ps, which, b, &e), PPR_OK);
         /* Equal up to rounding: the individual heads score per-user batches,
          * and sgemm may sum a batch of another height in another order. */
         double worst = 0;
@@ -581,11 +618,11 @@ static void test_init_from(void)
             worst = fmax(worst, fabs((double)a[i] - b[i]));
         CU_ASSERT(worst < 1e-5);
     }
-    CU_ASSERT_EQUAL_FATAL(method_new(&prm, "prm", DIM, 2, &cfg, &e), PPR_OK);
+    CU_ASSERT_EQUAL_FATAL(make(&prm, "prm", 2, &cfg, &e), PPR_OK);
     CU_ASSERT_EQUAL(method_init_from(prm, ref, &e), PPR_OK);
     train_cfg other = cfg;
-    other.hidden[0] += 1;
-    CU_ASSERT_EQUAL_FATAL(method_new(&wide, "vanilla", DIM, 2, &other, &e), PPR_OK);
+    other.hidden += 1;
+    CU_ASSERT_EQUAL_FATAL(make(&wide, "vanilla", 2, &other, &e), PPR_OK);
     CU_ASSERT_EQUAL(method_init_from(wide, ref, &e), PPR_EINPUT);
     CU_ASSERT(err_has(&e, "hidden widths differ"));
     CU_ASSERT_EQUAL(method_init_from(ref, ind, &e), PPR_EINPUT);
@@ -614,5 +651,5 @@ int main(void)
         {"heads started from the reference score like it", test_init_from},
         {NULL, NULL},
     };
-    return test_main("04-train methods", NULL, NULL, cases, CU_BRM_VERBOSE);
+    return test_main("models: methods", NULL, NULL, cases, CU_BRM_VERBOSE);
 }

@@ -1,0 +1,152 @@
+/* method.c: the method interface's entry points (see method.h): each finds
+ * the method's ops, checks what every method shares, and dispatches. */
+#include "common/models/method.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/models/modelfile.h"
+#include "common/models/registry.h"
+
+int method_new(method **m, const char *name, uint32_t dim, uint32_t n_users,
+               const cJSON *settings, uint64_t seed, ppr_err *e)
+{
+    *m = NULL;
+    const method_ops *ops = registry_find(name);
+    if (!ops)
+        return err_set(e, PPR_EINPUT, "unknown method \"%s\" (known: %s)", name,
+                       registry_list());
+    if (strlen(name) >= MODELFILE_NAME_MAX)
+        return err_set(e, PPR_EINTERNAL, "method name \"%s\" is too long for a model file",
+                       name);
+    int rc = ops->create(m, dim, n_users, settings, seed, e);
+    if (rc == PPR_OK)
+        (*m)->name = registry_name(name);
+    return rc;
+}
+
+int method_settings_digest(const method *m, unsigned char *out, ppr_err *e)
+{
+    cJSON *s = m->ops->settings(m);
+    char *text = s ? cJSON_PrintUnformatted(s) : NULL;
+    cJSON_Delete(s);
+    if (!text)
+        return err_nomem(e);
+    sha256_buf(text, strlen(text), out);
+    cJSON_free(text);
+    return PPR_OK;
+}
+
+int method_save(const method *m, void **payload, size_t *n, ppr_err *e)
+{
+    modelfile_header h;
+    memset(&h, 0, sizeof h);
+    strcpy(h.method, m->name);
+    h.dim = m->dim;
+    h.n_users = m->n_users;
+    size_t shape_bytes, n_params;
+    m->ops->body_size(m, &shape_bytes, &n_params);
+    h.shape_bytes = shape_bytes;
+    h.n_params = n_params;
+    void *shape;
+    float *params;
+    int rc = method_settings_digest(m, h.settings, e);
+    if (rc == PPR_OK)
+        rc = modelfile_new(&h, payload, n, &shape, &params, e);
+    if (rc)
+        return rc;
+    m->ops->save(m, shape, params);
+    modelfile_seal(*payload);
+    return PPR_OK;
+}
+
+int method_load(method **m, const void *payload, size_t n, const char *what, ppr_err *e)
+{
+    *m = NULL;
+    modelfile f;
+    int rc = modelfile_parse(&f, payload, n, what, e);
+    if (rc)
+        return rc;
+    const method_ops *ops = registry_find(f.h.method);
+    if (!ops)
+        return err_set(e, PPR_EINPUT, "'%s': unknown method \"%s\" in the model", what,
+                       f.h.method);
+    if (f.h.dim == 0 || f.h.n_users == 0)
+        return err_set(e, PPR_EINPUT, "'%s': the model has no features or no users", what);
+    rc = ops->load(m, f.h.dim, f.h.n_users, f.shape, (size_t)f.h.shape_bytes, f.params,
+                   (size_t)f.h.n_params, what, e);
+    if (rc)
+        return rc;
+    (*m)->name = registry_name(f.h.method);
+    unsigned char digest[SHA256_LEN];
+    if ((rc = method_settings_digest(*m, digest, e)) == PPR_OK &&
+        memcmp(digest, f.h.settings, SHA256_LEN) != 0)
+        rc = err_set(e, PPR_EINPUT, "'%s': the model's settings digest does not match its shape",
+                     what);
+    if (rc) {
+        method_free(*m);
+        *m = NULL;
+    }
+    return rc;
+}
+
+void method_free(method *m)
+{
+    if (m)
+        m->ops->free(m);
+}
+
+int method_train(method *m, const pair_set *ps, const optim_settings *o, ppr_err *e)
+{
+    if (ps->n == 0)
+        return err_set(e, PPR_EINPUT, "training %s: no training pairs", m->name);
+    int rc = m->ops->train(m, ps, o, e);
+    return rc ? err_wrap(e, "training %s", m->name) : PPR_OK;
+}
+
+int method_score(method *m, const pair_set *ps, int which, float *r, ppr_err *e)
+{
+    return m->ops->score(m, ps, which, r, e);
+}
+
+int method_adapt(method *m, const pair_set *ps, uint32_t new_user, const optim_settings *o,
+                 ppr_err *e)
+{
+    return m->ops->adapt(m, ps, new_user, o, e);
+}
+
+int method_init_from(method *m, const method *src, ppr_err *e)
+{
+    if (!m->ops->init_from)
+        return err_set(e, PPR_EINPUT, "%s cannot start from a reference model", m->name);
+    return m->ops->init_from(m, src, e);
+}
+
+int method_task(method *m, const pair_set *ps, trainer_task *t, ppr_err *e)
+{
+    if (!m->ops->task)
+        return err_set(e, PPR_EINPUT, "%s has no single trainer task", m->name);
+    return m->ops->task(m, ps, t, e);
+}
+
+int method_accuracy(method *m, const pair_set *ps, uint64_t *correct, uint64_t *total,
+                    ppr_err *e)
+{
+    memset(correct, 0, ps->n_users * sizeof *correct);
+    memset(total, 0, ps->n_users * sizeof *total);
+    if (ps->n == 0)
+        return PPR_OK;
+    float *rc = malloc(ps->n * sizeof *rc), *rr = malloc(ps->n * sizeof *rr); /* [n] */
+    int ret = rc && rr ? PPR_OK : err_nomem(e);
+    if (ret == PPR_OK)
+        ret = method_score(m, ps, 0, rc, e);
+    if (ret == PPR_OK)
+        ret = method_score(m, ps, 1, rr, e);
+    for (size_t i = 0; i < ps->n && ret == PPR_OK; i++) {
+        total[ps->user[i]]++;
+        correct[ps->user[i]] += rc[i] > rr[i]; /* a tie (or NaN) is wrong */
+    }
+    free(rr);
+    free(rc);
+    return ret;
+}

@@ -1,0 +1,44 @@
+/* pairs.h: preference pairs as rows of a feature matrix (common/features.h),
+ * the form every method trains and scores on: a pair is the rows of its
+ * prompt, chosen and rejected texts, and its user. A pairs_buf owns a growing
+ * list of pairs; a pair_set is a read-only view of one over a matrix. */
+#ifndef PPR_MODELS_PAIRS_H
+#define PPR_MODELS_PAIRS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+
+typedef struct {
+    const float *matrix; /* [n_rows][dim] feature rows */
+    uint32_t dim;
+    const uint32_t *rows; /* [n][3]: prompt, chosen, rejected row of each pair */
+    const uint32_t *user; /* [n]: user id of each pair, < n_users */
+    size_t n;
+    uint32_t n_users;
+} pair_set;
+
+/* Pairs with the true probability of their order (NaN when unknown). */
+typedef struct {
+    uint32_t *rows; /* [n][3] */
+    uint32_t *user; /* [n] */
+    float *p;       /* [n] */
+    size_t n, cap_rows, cap_user, cap_p;
+} pairs_buf;
+
+void pairs_release(pairs_buf *b);
+int pairs_push(pairs_buf *b, uint32_t prompt, uint32_t chosen, uint32_t rejected, uint32_t user,
+               float p, ppr_err *e);
+/* The pairs of b at idx[0 .. n-1] as a new buffer out. */
+int pairs_pick(const pairs_buf *b, const size_t *idx, size_t n, pairs_buf *out, ppr_err *e);
+pair_set pairs_view(const pairs_buf *b, const float *matrix, uint32_t dim, uint32_t n_users);
+
+/* order [n]: the indices 0 .. n-1 grouped by key[i] < n_keys, stably; start
+ * [n_keys + 1]: group k is order[start[k] .. start[k+1]). */
+void pairs_group(const uint32_t *key, size_t n, uint32_t n_keys, uint32_t *order, size_t *start);
+
+/* [n] 0 .. n-1 (one entry when n is 0); malloc'd, NULL when out of memory. */
+uint32_t *pairs_indices(size_t n);
+
+#endif
