@@ -72,8 +72,8 @@ int dataset_pairs(const dataset_in *d, int split, int conditional, size_t limit,
             }
             prompt = (uint32_t)found;
         }
-        rc = pairs_push(out, base + prompt, base + row->chosen, base + row->rejected, row->user,
-                        row->p_chosen, e);
+        uint32_t rows[3] = {base + prompt, base + row->chosen, base + row->rejected};
+        rc = pairs_push(out, rows, row->user, base + row->prompt, row->p_chosen, e);
     }
     free(buf);
     return rc;

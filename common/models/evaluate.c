@@ -1,9 +1,116 @@
-/* evaluate.c: per-user and overall accuracy (see evaluate.h). */
+/* evaluate.c: per-user and overall accuracy, validation measures and the
+ * bootstrap interval (see evaluate.h). */
 #include "common/models/evaluate.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "common/rng.h"
+
+#define EVALUATE_SEED 0xb0075742ULL
+
+/* right [n]: 1 where m scores ps's chosen response above its rejected one
+ * (strict); loss, when not NULL: the mean BT loss over the pairs. */
+static int evaluate_right(method *m, const pair_set *ps, uint8_t *right, double *loss,
+                          ppr_err *e)
+{
+    if (ps->n == 0) {
+        if (loss)
+            *loss = NAN;
+        return PPR_OK;
+    }
+    float *rc = malloc(ps->n * sizeof *rc), *rr = malloc(ps->n * sizeof *rr); /* [n] */
+    int ret = rc && rr ? PPR_OK : err_nomem(e);
+    if (ret == PPR_OK)
+        ret = method_score(m, ps, 0, rc, e);
+    if (ret == PPR_OK)
+        ret = method_score(m, ps, 1, rr, e);
+    double sum = 0;
+    for (size_t i = 0; i < ps->n && ret == PPR_OK; i++) {
+        double t = (double)rc[i] - rr[i];
+        right[i] = rc[i] > rr[i]; /* a tie (or NaN) is wrong */
+        sum += fmax(-t, 0) + log1p(exp(-fabs(t)));
+    }
+    if (loss)
+        *loss = sum / (double)ps->n;
+    free(rr);
+    free(rc);
+    return ret;
+}
+
+/* The unweighted mean over counted users with pairs of per-user accuracy,
+ * from c and t [n_users]; NaN when no counted user has a pair. */
+static double users_mean(const uint64_t *c, const uint64_t *t, const uint8_t *counted,
+                         uint32_t n_users)
+{
+    double sum = 0;
+    int n = 0;
+    for (uint32_t u = 0; u < n_users; u++)
+        if (t[u] && (!counted || counted[u])) {
+            sum += (double)c[u] / (double)t[u];
+            n++;
+        }
+    return n ? sum / n : NAN;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int evaluate_bootstrap(const uint8_t *right, const uint32_t *user, size_t n,
+                       const uint8_t *counted, uint32_t n_users, double *lo, double *hi,
+                       ppr_err *e)
+{
+    *lo = *hi = NAN;
+    uint64_t *c = calloc(2 * (size_t)n_users, sizeof *c); /* [2][n_users] correct, total */
+    double *means = malloc(EVALUATE_RESAMPLES * sizeof *means);
+    if (!c || !means) {
+        free(c);
+        free(means);
+        return err_nomem(e);
+    }
+    size_t kept = 0;
+    for (uint64_t b = 0; n && b < EVALUATE_RESAMPLES; b++) {
+        rng r;
+        rng_seed(&r, EVALUATE_SEED, b);
+        memset(c, 0, 2 * (size_t)n_users * sizeof *c);
+        for (size_t k = 0; k < n; k++) {
+            size_t i = (size_t)rng_below(&r, n);
+            c[user[i]] += right[i];
+            c[n_users + user[i]]++;
+        }
+        double mean = users_mean(c, c + n_users, counted, n_users);
+        if (!isnan(mean))
+            means[kept++] = mean;
+    }
+    size_t tail = EVALUATE_RESAMPLES / 40; /* 2.5% */
+    if (kept > 2 * tail) {
+        qsort(means, kept, sizeof *means, cmp_double);
+        *lo = means[tail];
+        *hi = means[kept - 1 - tail];
+    }
+    free(c);
+    free(means);
+    return PPR_OK;
+}
+
+int evaluate_validation(method *m, const pair_set *ps, double *mean, double *loss, ppr_err *e)
+{
+    uint8_t *right = malloc(ps->n ? ps->n : 1);                  /* [n] */
+    uint64_t *c = calloc(2 * (size_t)ps->n_users, sizeof *c);    /* [2][n_users] */
+    int rc = right && c ? evaluate_right(m, ps, right, loss, e) : err_nomem(e);
+    for (size_t i = 0; rc == PPR_OK && i < ps->n; i++) {
+        c[ps->user[i]] += right[i];
+        c[ps->n_users + ps->user[i]]++;
+    }
+    *mean = rc == PPR_OK ? users_mean(c, c + ps->n_users, NULL, ps->n_users) : NAN;
+    free(right);
+    free(c);
+    return rc;
+}
 
 int evaluate_all(method *m, const pair_set *ps, double *acc, ppr_err *e)
 {
@@ -21,26 +128,35 @@ int evaluate_all(method *m, const pair_set *ps, double *acc, ppr_err *e)
 }
 
 int evaluate_users(method *m, const pairs_buf *test, const float *matrix, uint32_t dim,
-                   const prefs_view *v, const cJSON *minority, cJSON *run, ppr_err *e)
+                   const prefs_view *v, const cJSON *minority, const uint8_t *trained, cJSON *run,
+                   ppr_err *e)
 {
     uint32_t n_users = v->h->n_users;
     pair_set ps = pairs_view(test, matrix, dim, n_users);
-    uint64_t *c = calloc(n_users, sizeof *c), *t = calloc(n_users, sizeof *t);
+    uint64_t *c = calloc(2 * (size_t)n_users, sizeof *c); /* [2][n_users] correct, total */
+    uint64_t *t = c ? c + n_users : NULL;
     double *bayes = calloc(n_users, sizeof *bayes);
-    int *truth = calloc(n_users, sizeof *truth);
-    int rc = c && t && bayes && truth ? method_accuracy(m, &ps, c, t, e) : err_nomem(e);
-    for (uint32_t u = 0; truth && u < n_users; u++)
-        truth[u] = 1;
+    uint8_t *truth = malloc(n_users), *right = malloc(test->n ? test->n : 1); /* [n_users], [n] */
+    uint8_t *counted = malloc(n_users), *minor = calloc(n_users, 1);          /* [n_users] */
+    int rc = c && bayes && truth && right && counted && minor
+                 ? evaluate_right(m, &ps, right, NULL, e)
+                 : err_nomem(e);
+    if (rc == PPR_OK) {
+        memset(truth, 1, n_users);
+        for (uint32_t u = 0; u < n_users; u++)
+            counted[u] = v->users[u].pool == PREFS_POOL_MAIN && (!trained || trained[u]);
+    }
     for (size_t i = 0; rc == PPR_OK && i < test->n; i++) {
+        uint32_t u = test->user[i];
         float p = test->p[i];
+        c[u] += right[i];
+        t[u]++;
         if (isnan(p))
-            truth[test->user[i]] = 0;
+            truth[u] = 0;
         else
-            bayes[test->user[i]] += p > 0.5f ? p : 1.0f - p;
+            bayes[u] += p > 0.5f ? p : 1.0f - p;
     }
     cJSON *users = cJSON_AddArrayToObject(run, "users");
-    double sum = 0, msum = 0;
-    int n = 0, mn = 0;
     for (uint32_t u = 0; rc == PPR_OK && u < n_users; u++) {
         if (v->users[u].pool != PREFS_POOL_MAIN || !t[u])
             continue;
@@ -54,25 +170,33 @@ int evaluate_users(method *m, const pairs_buf *test, const float *matrix, uint32
             cJSON_AddNumberToObject(o, "bayes", bayes[u] / (double)t[u]);
             cJSON_AddNumberToObject(o, "gap", bayes[u] / (double)t[u] - acc);
         }
+        if (!counted[u])
+            cJSON_AddTrueToObject(o, "untrained");
         cJSON_AddItemToArray(users, o);
-        sum += acc;
-        n++;
         for (const cJSON *mu = minority ? minority->child : NULL; mu; mu = mu->next)
-            if (strcmp(mu->valuestring, name) == 0) {
-                msum += acc;
-                mn++;
-            }
+            minor[u] |= counted[u] && strcmp(mu->valuestring, name) == 0;
     }
+    double lo = NAN, hi = NAN;
+    if (rc == PPR_OK)
+        rc = evaluate_bootstrap(right, test->user, test->n, counted, n_users, &lo, &hi, e);
     if (rc == PPR_OK) {
+        double mean = users_mean(c, t, counted, n_users), mmean = users_mean(c, t, minor, n_users);
         cJSON_AddNumberToObject(run, "test_pairs", (double)test->n);
-        if (n)
-            cJSON_AddNumberToObject(run, "mean", sum / n);
-        if (mn)
-            cJSON_AddNumberToObject(run, "minority_mean", msum / mn);
+        if (!isnan(mean))
+            cJSON_AddNumberToObject(run, "mean", mean);
+        if (!isnan(lo)) {
+            cJSON *iv = cJSON_AddArrayToObject(run, "mean_pairs95");
+            cJSON_AddItemToArray(iv, cJSON_CreateNumber(lo));
+            cJSON_AddItemToArray(iv, cJSON_CreateNumber(hi));
+        }
+        if (!isnan(mmean))
+            cJSON_AddNumberToObject(run, "minority_mean", mmean);
     }
     free(c);
-    free(t);
     free(bayes);
     free(truth);
+    free(right);
+    free(counted);
+    free(minor);
     return rc;
 }

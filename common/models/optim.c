@@ -79,7 +79,7 @@ void adamw_release(adamw *o)
 double adamw_lr(const adamw_cfg *cfg, uint64_t t)
 {
     if (t < cfg->warmup)
-        return cfg->lr * (double)t / (double)cfg->warmup;
+        return cfg->lr * (double)(t + 1) / (double)(cfg->warmup + 1);
     if (t >= cfg->total)
         return 0;
     return cfg->lr * (double)(cfg->total - t) / (double)(cfg->total - cfg->warmup);

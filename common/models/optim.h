@@ -24,7 +24,7 @@ typedef struct {
     double eps;          /* 1e-8 */
     double weight_decay; /* decoupled, on weights only */
     double clip;         /* max global gradient norm; 0: none */
-    uint64_t warmup;     /* steps of linear warmup from 0 */
+    uint64_t warmup;     /* steps of linear warmup */
     uint64_t total;      /* steps in all; linear decay to 0 after warmup */
 } adamw_cfg;
 
@@ -41,9 +41,12 @@ typedef struct {
 int adamw_init(adamw *o, const adamw_cfg *cfg, size_t n, const uint8_t *decay, ppr_err *e);
 void adamw_release(adamw *o);
 
-/* The learning rate of step t (0-based) under cfg's schedule: lr * t / warmup
- * while t < warmup (so 0 at t = 0), then lr * (total - t) / (total - warmup),
- * 0 from t = total on (Hugging Face's get_linear_schedule_with_warmup). */
+/* The learning rate of step t (0-based) under cfg's schedule: lr * (t + 1) /
+ * (warmup + 1) while t < warmup, then lr * (total - t) / (total - warmup), 0
+ * from t = total on. Hugging Face's get_linear_schedule_with_warmup ramps
+ * lr * t / warmup instead, whose first step has rate 0: a one-step run would
+ * train nothing. Here every step taken moves the weights, and the ramp still
+ * reaches lr at t = warmup. */
 double adamw_lr(const adamw_cfg *cfg, uint64_t t);
 
 /* Clip grads [n] to cfg.clip in global L2 norm (scaled by clip / (norm +

@@ -19,19 +19,31 @@ typedef struct {
     uint32_t n_users;
 } pair_set;
 
-/* Pairs with the true probability of their order (NaN when unknown). */
+/* Pairs with the true probability of their order (NaN when unknown) and the
+ * prompt each was asked on, whatever row the method reads for it (Conditional
+ * RM's "User ID" prompts differ per user; the prompt is one). */
 typedef struct {
-    uint32_t *rows; /* [n][3] */
-    uint32_t *user; /* [n] */
-    float *p;       /* [n] */
-    size_t n, cap_rows, cap_user, cap_p;
+    uint32_t *rows;   /* [n][3] */
+    uint32_t *user;   /* [n] */
+    uint32_t *prompt; /* [n] the prompt's text id, offset like rows */
+    float *p;         /* [n] */
+    size_t n, cap_rows, cap_user, cap_prompt, cap_p;
 } pairs_buf;
 
 void pairs_release(pairs_buf *b);
-int pairs_push(pairs_buf *b, uint32_t prompt, uint32_t chosen, uint32_t rejected, uint32_t user,
-               float p, ppr_err *e);
+/* rows: the pair's prompt, chosen and rejected rows [3]. */
+int pairs_push(pairs_buf *b, const uint32_t *rows, uint32_t user, uint32_t prompt, float p,
+               ppr_err *e);
 /* The pairs of b at idx[0 .. n-1] as a new buffer out. */
 int pairs_pick(const pairs_buf *b, const size_t *idx, size_t n, pairs_buf *out, ppr_err *e);
+/* Hold out a validation part by prompt, as the test split is: the distinct
+ * prompts of b in a shuffle drawn from rng_seed(seed, PAIRS_STREAM_SPLIT) go
+ * to held until it has at least ceil(fraction n) pairs; every other pair goes
+ * to rest; both keep b's order. No prompt is on both sides. Fewer pairs or
+ * prompts than that takes is PPR_EINPUT. */
+#define PAIRS_STREAM_SPLIT 0x7a11da7e
+int pairs_split_prompts(const pairs_buf *b, double fraction, uint64_t seed, pairs_buf *held,
+                        pairs_buf *rest, ppr_err *e);
 pair_set pairs_view(const pairs_buf *b, const float *matrix, uint32_t dim, uint32_t n_users);
 
 /* order [n]: the indices 0 .. n-1 grouped by key[i] < n_keys, stably; start

@@ -27,15 +27,21 @@ void stats_summarize(cJSON *metrics)
             seen = cJSON_GetObjectItemCaseSensitive(b, "size")->valuedouble == size;
         if (seen)
             continue;
-        double sum = 0, sq = 0;
-        int n = 0;
+        double sum = 0, sq = 0, half = 0;
+        int n = 0, n_half = 0;
         for (const cJSON *b = a; b; b = b->next) {
             const cJSON *mean = cJSON_GetObjectItemCaseSensitive(b, "mean");
+            const cJSON *iv = cJSON_GetObjectItemCaseSensitive(b, "mean_pairs95");
             if (cJSON_GetObjectItemCaseSensitive(b, "size")->valuedouble != size || !mean)
                 continue;
             sum += mean->valuedouble;
             sq += mean->valuedouble * mean->valuedouble;
             n++;
+            if (cJSON_GetArraySize(iv) == 2) {
+                half += (cJSON_GetArrayItem(iv, 1)->valuedouble -
+                         cJSON_GetArrayItem(iv, 0)->valuedouble) / 2;
+                n_half++;
+            }
         }
         cJSON *s = cJSON_CreateObject();
         cJSON_AddNumberToObject(s, "size", size);
@@ -46,6 +52,8 @@ void stats_summarize(cJSON *metrics)
             cJSON_AddNumberToObject(s, "mean", mean);
             if (!isnan(ci))
                 cJSON_AddNumberToObject(s, "ci95", ci);
+            if (n_half)
+                cJSON_AddNumberToObject(s, "pairs_ci95", half / n_half);
         }
         cJSON_AddItemToArray(summary, s);
     }

@@ -1,5 +1,7 @@
 /* stats.h: summary statistics of repeated runs: the mean over seeds of each
- * train size and its 95% interval (Student's t). */
+ * train size, its 95% interval over seeds (Student's t: training randomness)
+ * and the mean half-width of the runs' bootstrap intervals over test pairs
+ * (evaluation noise). */
 #ifndef PPR_MODELS_STATS_H
 #define PPR_MODELS_STATS_H
 
@@ -10,7 +12,8 @@
 double stats_ci95(double sd, int n);
 
 /* metrics["summary"]: for each size of metrics["runs"] (first seen first),
- * the number of seeds with a "mean", their mean and ci95. */
+ * the number of seeds with a "mean", their mean, "ci95" (over seeds) and
+ * "pairs_ci95" (the mean over those runs of half their "mean_pairs95"). */
 void stats_summarize(cJSON *metrics);
 
 #endif

@@ -12,7 +12,6 @@
 #include "common/models/evaluate.h"
 #include "common/models/method.h"
 #include "common/models/stats.h"
-#include "common/rng.h"
 #include "common/store.h"
 
 /* ---- settings ---------------------------------------------------------------- */
@@ -100,9 +99,12 @@ static int fit(const train_setup *ts, const char *name, const pair_set *ps,
     return rc;
 }
 
-/* Choose the epochs for pairs `all` of size S: train on a seeded (1 - vf)
- * share of them with each choice, keep the best validation accuracy (the
- * fewer epochs on a tie); one choice needs no validation. */
+/* Choose the epochs for pairs `all` of size S: hold out a validation part by
+ * prompt (pairs_split_prompts), train on the rest with each choice, and keep
+ * the best unweighted mean over users of validation accuracy (the measure
+ * that is reported), a tie going to the lower validation loss, then to the
+ * fewer epochs; one choice needs no validation. Each choice's mean and loss
+ * go to `validation`. */
 static int choose_epochs(const train_setup *ts, const pairs_buf *all, const float *matrix,
                          uint32_t dim, uint32_t n_users, uint64_t seed, const method *init,
                          cJSON *validation, int64_t *best, ppr_err *e)
@@ -111,27 +113,9 @@ static int choose_epochs(const train_setup *ts, const pairs_buf *all, const floa
     *best = rule->choices[0];
     if (rule->n_choices == 1)
         return PPR_OK;
-    size_t n = all->n, n_val = (size_t)ceil(ts->validation_fraction * (double)n);
-    if (n_val < 1 || n_val >= n)
-        return err_set(e, PPR_EINPUT, "%zu training pairs are too few to hold out a "
-                       "validation part", n);
-    size_t *idx = malloc(n * sizeof *idx);
-    if (!idx)
-        return err_nomem(e);
-    for (size_t i = 0; i < n; i++)
-        idx[i] = i;
-    rng g;
-    rng_seed(&g, seed, 0x7a11da7e);
-    for (size_t i = n - 1; i > 0; i--) {
-        size_t j = (size_t)rng_below(&g, i + 1), t = idx[i];
-        idx[i] = idx[j];
-        idx[j] = t;
-    }
-    pairs_buf val = {0}, part = {0};
-    int rc = pairs_pick(all, idx, n_val, &val, e);
-    if (rc == PPR_OK)
-        rc = pairs_pick(all, idx + n_val, n - n_val, &part, e);
-    double best_acc = -1;
+    pairs_buf val, part;
+    int rc = pairs_split_prompts(all, ts->validation_fraction, seed, &val, &part, e);
+    double best_mean = -INFINITY, best_loss = INFINITY;
     for (int c = 0; c < rule->n_choices && rc == PPR_OK; c++) {
         optim_settings o = ts->optim;
         o.seed = seed;
@@ -139,24 +123,26 @@ static int choose_epochs(const train_setup *ts, const pairs_buf *all, const floa
         pair_set fit_set = pairs_view(&part, matrix, dim, n_users);
         pair_set val_set = pairs_view(&val, matrix, dim, n_users);
         method *m;
-        double acc;
+        double mean, loss;
         if ((rc = fit(ts, ts->method, &fit_set, &o, init, &m, e)) == PPR_OK)
-            rc = evaluate_all(m, &val_set, &acc, e);
+            rc = evaluate_validation(m, &val_set, &mean, &loss, e);
         method_free(m);
         if (rc)
             break;
         cJSON *it = cJSON_CreateObject();
         cJSON_AddNumberToObject(it, "epochs", (double)o.epochs);
-        cJSON_AddNumberToObject(it, "accuracy", acc);
+        cJSON_AddNumberToObject(it, "pairs", (double)val.n);
+        cJSON_AddNumberToObject(it, "mean", mean);
+        cJSON_AddNumberToObject(it, "loss", loss);
         cJSON_AddItemToArray(validation, it);
-        if (acc > best_acc) {
-            best_acc = acc;
+        if (mean > best_mean || (mean == best_mean && loss < best_loss)) {
+            best_mean = mean;
+            best_loss = loss;
             *best = rule->choices[c];
         }
     }
     pairs_release(&val);
     pairs_release(&part);
-    free(idx);
     return rc;
 }
 
@@ -252,24 +238,24 @@ static int reference_load(stage_run *r, uint64_t seed, uint32_t dim, method **ou
     return rc;
 }
 
-/* Users of the dataset without a single pair among these training pairs: an
- * Individual RM cannot learn them (its head stays as initialized), so the run
- * lists them under "untrained_users" instead of hiding it. */
-static void untrained_users(const pairs_buf *train, const prefs_view *v, cJSON *run)
+/* trained [n_users]: 1 for a user with a pair among these training pairs.
+ * The others are listed in run["untrained_users"] and never averaged in:
+ * an Individual RM cannot learn them (its head stays as initialized), and
+ * every method is measured over the same users. */
+static int trained_users(const pairs_buf *train, const prefs_view *v, cJSON *run,
+                         uint8_t **trained, ppr_err *e)
 {
     uint32_t n_users = v->h->n_users;
-    uint8_t *seen = calloc(n_users ? n_users : 1, 1);
-    cJSON *list = cJSON_AddArrayToObject(run, "untrained_users");
-    if (!seen || !list) {
-        free(seen);
-        return;
-    }
+    *trained = calloc(n_users ? n_users : 1, 1);
+    if (!*trained)
+        return err_nomem(e);
     for (size_t i = 0; i < train->n; i++)
-        seen[train->user[i]] = 1;
+        (*trained)[train->user[i]] = 1;
+    cJSON *list = cJSON_AddArrayToObject(run, "untrained_users");
     for (uint32_t u = 0; u < n_users; u++)
-        if (!seen[u] && v->users[u].pool == PREFS_POOL_MAIN)
+        if (!(*trained)[u] && v->users[u].pool == PREFS_POOL_MAIN)
             cJSON_AddItemToArray(list, cJSON_CreateString(prefs_user_name(v, u)));
-    free(seen);
+    return PPR_OK;
 }
 
 int train_dataset(stage_run *r, const train_setup *ts, cJSON **metrics, ppr_err *e)
@@ -308,10 +294,11 @@ int train_dataset(stage_run *r, const train_setup *ts, cJSON **metrics, ppr_err 
             cJSON_AddItemToArray(runs, run);
             cJSON_AddNumberToObject(run, "size", (double)size);
             cJSON_AddNumberToObject(run, "seed", (double)ts->seeds[k]);
-            untrained_users(&first, &d.v, run);
+            uint8_t *trained = NULL;
             optim_settings o = ts->optim;
             method *init = NULL;
-            if (ts->from_pretrained)
+            rc = trained_users(&first, &d.v, run, &trained, e);
+            if (rc == PPR_OK && ts->from_pretrained)
                 rc = reference_load(r, ts->seeds[k], dim, &init, e);
             if (rc == PPR_OK && k == 0)
                 rc = choose_epochs(ts, &first, d.f.matrix, dim, n_users, ts->seeds[k], init,
@@ -328,11 +315,12 @@ int train_dataset(stage_run *r, const train_setup *ts, cJSON **metrics, ppr_err 
             method_free(init);
             if (rc == PPR_OK)
                 rc = evaluate_users(m, &test, d.f.matrix, dim, &d.v,
-                              cJSON_GetObjectItemCaseSensitive(*metrics, "minority_users"), run,
-                              e);
+                                    cJSON_GetObjectItemCaseSensitive(*metrics, "minority_users"),
+                                    trained, run, e);
             if (rc == PPR_OK)
                 rc = save_model(r, m, size, ts->seeds[k], e);
             method_free(m);
+            free(trained);
         }
         stage_say(r, "size %lld: %d seeds", (long long)size, ts->n_seeds);
     }
@@ -462,7 +450,8 @@ int train_evaluate_reference(stage_run *r, const train_setup *ts, cJSON **metric
         cJSON_AddNumberToObject(run, "seed", (double)ts->seeds[k]);
         if (rc == PPR_OK)
             rc = evaluate_users(m, &test, d.f.matrix, d.f.h->dim, &d.v,
-                          cJSON_GetObjectItemCaseSensitive(*metrics, "minority_users"), run, e);
+                                cJSON_GetObjectItemCaseSensitive(*metrics, "minority_users"),
+                                NULL, run, e);
         method_free(m);
     }
     if (rc == PPR_OK)

@@ -562,6 +562,29 @@ static void test_bad_input(void)
     synth_free(&two);
 }
 
+/* One optimizer step (one epoch, one minibatch of all pairs) under the
+ * default warmup_ratio moves the weights: the scores change. */
+static void test_one_step(void)
+{
+    double theta[2 * DIM];
+    thetas_random(theta, 2, 25);
+    synth s = synth_make(theta, 2, 0, 20, 26);
+    train_cfg cfg = cfg_default();
+    cfg.o.epochs = 1;
+    cfg.o.batch = 64; /* > 40 pairs: one step */
+    method *m = NULL;
+    ppr_err e = {0};
+    CU_ASSERT_EQUAL_FATAL(make(&m, "vanilla", 2, &cfg, &e), PPR_OK);
+    float *before = scores(m, &s.ps);
+    CU_ASSERT_EQUAL_FATAL(method_train(m, &s.ps, &cfg.o, &e), PPR_OK);
+    float *after = scores(m, &s.ps);
+    CU_ASSERT(memcmp(before, after, 2 * s.ps.n * sizeof *before) != 0);
+    free(before);
+    free(after);
+    method_free(m);
+    synth_free(&s);
+}
+
 static void test_ties(void)
 {
     double theta[2 * DIM];
@@ -648,6 +671,7 @@ int main(void)
         {"a corrupt, truncated or foreign model is refused", test_corrupt},
         {"unknown method, foreign user, wrong width, no pairs: refused", test_bad_input},
         {"strict accuracy: a tie is wrong", test_ties},
+        {"one optimizer step moves the weights", test_one_step},
         {"heads started from the reference score like it", test_init_from},
         {NULL, NULL},
     };

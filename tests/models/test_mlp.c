@@ -493,13 +493,14 @@ static void test_adamw_by_hand(void)
     adamw_release(&o);
 }
 
-/* lr 1e-3, warmup 10, total 110: t / 10 * 1e-3 up to the peak at t = 10, then
- * (110 - t) / 100 * 1e-3 down to 0 at t = 110. */
+/* lr 1e-3, warmup 10, total 110: (t + 1) / 11 * 1e-3 up to the peak at t =
+ * 10, then (110 - t) / 100 * 1e-3 down to 0 at t = 110. */
 static void test_schedule_by_hand(void)
 {
     adamw_cfg c = {.lr = 1e-3, .warmup = 10, .total = 110};
-    CU_ASSERT_EQUAL(adamw_lr(&c, 0), 0.0);
-    CU_ASSERT_DOUBLE_EQUAL(adamw_lr(&c, 5), 5e-4, 1e-15);
+    CU_ASSERT_DOUBLE_EQUAL(adamw_lr(&c, 0), 1e-3 / 11, 1e-15); /* the first step moves */
+    CU_ASSERT_DOUBLE_EQUAL(adamw_lr(&c, 5), 6e-3 / 11, 1e-15);
+    CU_ASSERT_DOUBLE_EQUAL(adamw_lr(&c, 9), 10e-3 / 11, 1e-15);
     CU_ASSERT_DOUBLE_EQUAL(adamw_lr(&c, 10), 1e-3, 1e-15);
     CU_ASSERT_DOUBLE_EQUAL(adamw_lr(&c, 60), 5e-4, 1e-15);
     CU_ASSERT_DOUBLE_EQUAL(adamw_lr(&c, 109), 1e-5, 1e-15);
@@ -509,6 +510,9 @@ static void test_schedule_by_hand(void)
     c.total = 4; /* no warmup: full lr at once, then 3/4, 2/4, 1/4 */
     CU_ASSERT_DOUBLE_EQUAL(adamw_lr(&c, 0), 1e-3, 1e-15);
     CU_ASSERT_DOUBLE_EQUAL(adamw_lr(&c, 2), 5e-4, 1e-15);
+    c.warmup = 1;
+    c.total = 1; /* one step with warmup_ratio 0.03: ceil(0.03) = 1 warmup step */
+    CU_ASSERT_DOUBLE_EQUAL(adamw_lr(&c, 0), 5e-4, 1e-15);
 }
 
 /* g = (3, 4): norm 5. With clip 1 the step sees g / (5 + 1e-6) =
