@@ -97,17 +97,33 @@ int evaluate_bootstrap(const uint8_t *right, const uint32_t *user, size_t n,
     return PPR_OK;
 }
 
+/* evaluate_counts, and the mean BT loss into loss when it is not NULL. */
+static int counts_loss(method *m, const pair_set *ps, uint64_t *correct, uint64_t *total,
+                       double *loss, ppr_err *e)
+{
+    memset(correct, 0, ps->n_users * sizeof *correct);
+    memset(total, 0, ps->n_users * sizeof *total);
+    uint8_t *right = malloc(ps->n ? ps->n : 1); /* [n] */
+    int rc = right ? evaluate_right(m, ps, right, loss, e) : err_nomem(e);
+    for (size_t i = 0; rc == PPR_OK && i < ps->n; i++) {
+        correct[ps->user[i]] += right[i];
+        total[ps->user[i]]++;
+    }
+    free(right);
+    return rc;
+}
+
+int evaluate_counts(method *m, const pair_set *ps, uint64_t *correct, uint64_t *total,
+                    ppr_err *e)
+{
+    return counts_loss(m, ps, correct, total, NULL, e);
+}
+
 int evaluate_validation(method *m, const pair_set *ps, double *mean, double *loss, ppr_err *e)
 {
-    uint8_t *right = malloc(ps->n ? ps->n : 1);                  /* [n] */
-    uint64_t *c = calloc(2 * (size_t)ps->n_users, sizeof *c);    /* [2][n_users] */
-    int rc = right && c ? evaluate_right(m, ps, right, loss, e) : err_nomem(e);
-    for (size_t i = 0; rc == PPR_OK && i < ps->n; i++) {
-        c[ps->user[i]] += right[i];
-        c[ps->n_users + ps->user[i]]++;
-    }
+    uint64_t *c = calloc(2 * (size_t)ps->n_users, sizeof *c); /* [2][n_users] */
+    int rc = c ? counts_loss(m, ps, c, c + ps->n_users, loss, e) : err_nomem(e);
     *mean = rc == PPR_OK ? users_mean(c, c + ps->n_users, NULL, ps->n_users) : NAN;
-    free(right);
     free(c);
     return rc;
 }
@@ -115,7 +131,7 @@ int evaluate_validation(method *m, const pair_set *ps, double *mean, double *los
 int evaluate_all(method *m, const pair_set *ps, double *acc, ppr_err *e)
 {
     uint64_t *c = calloc(ps->n_users, sizeof *c), *t = calloc(ps->n_users, sizeof *t);
-    int rc = c && t ? method_accuracy(m, ps, c, t, e) : err_nomem(e);
+    int rc = c && t ? evaluate_counts(m, ps, c, t, e) : err_nomem(e);
     uint64_t sc = 0, st = 0;
     for (uint32_t u = 0; rc == PPR_OK && u < ps->n_users; u++) {
         sc += c[u];

@@ -32,6 +32,11 @@ int evaluate_users(method *m, const pairs_buf *test, const float *matrix, uint32
  * accuracy, and *loss, the mean BT loss over the pairs. */
 int evaluate_validation(method *m, const pair_set *ps, double *mean, double *loss, ppr_err *e);
 
+/* Strict accuracy (a tie is wrong, as in the official code): correct[u] and
+ * total[u] [n_users] count pairs with r(chosen) > r(rejected) per user. */
+int evaluate_counts(method *m, const pair_set *ps, uint64_t *correct, uint64_t *total,
+                    ppr_err *e);
+
 /* *acc: the share of ps's pairs m orders right (strict); NaN without pairs. */
 int evaluate_all(method *m, const pair_set *ps, double *acc, ppr_err *e);
 

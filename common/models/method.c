@@ -128,25 +128,3 @@ int method_task(method *m, const pair_set *ps, trainer_task *t, ppr_err *e)
         return err_set(e, PPR_EINPUT, "%s has no single trainer task", m->name);
     return m->ops->task(m, ps, t, e);
 }
-
-int method_accuracy(method *m, const pair_set *ps, uint64_t *correct, uint64_t *total,
-                    ppr_err *e)
-{
-    memset(correct, 0, ps->n_users * sizeof *correct);
-    memset(total, 0, ps->n_users * sizeof *total);
-    if (ps->n == 0)
-        return PPR_OK;
-    float *rc = malloc(ps->n * sizeof *rc), *rr = malloc(ps->n * sizeof *rr); /* [n] */
-    int ret = rc && rr ? PPR_OK : err_nomem(e);
-    if (ret == PPR_OK)
-        ret = method_score(m, ps, 0, rc, e);
-    if (ret == PPR_OK)
-        ret = method_score(m, ps, 1, rr, e);
-    for (size_t i = 0; i < ps->n && ret == PPR_OK; i++) {
-        total[ps->user[i]]++;
-        correct[ps->user[i]] += rc[i] > rr[i]; /* a tie (or NaN) is wrong */
-    }
-    free(rr);
-    free(rc);
-    return ret;
-}

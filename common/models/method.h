@@ -86,9 +86,4 @@ int method_adapt(method *m, const pair_set *ps, uint32_t new_user, const optim_s
 int method_init_from(method *m, const method *src, ppr_err *e);
 int method_task(method *m, const pair_set *ps, trainer_task *t, ppr_err *e);
 
-/* Strict accuracy (a tie is wrong, as in the official code): correct[u] and
- * total[u] [n_users] count pairs with r(chosen) > r(rejected) per user. */
-int method_accuracy(method *m, const pair_set *ps, uint64_t *correct, uint64_t *total,
-                    ppr_err *e);
-
 #endif

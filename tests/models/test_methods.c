@@ -10,6 +10,7 @@
 
 #include "common/rng.h"
 #include "common/sha256.h"
+#include "common/models/evaluate.h"
 #include "common/models/method.h"
 #include "common/models/modelfile.h"
 #include "tests/testlib.h"
@@ -162,7 +163,7 @@ static double accuracy(method *m, const synth *s, uint32_t first, double *acc)
     uint64_t correct[MAX_USERS], total[MAX_USERS];
     ppr_err e = {0};
     CU_ASSERT_FATAL(s->ps.n_users <= MAX_USERS);
-    int rc = method_accuracy(m, &s->ps, correct, total, &e);
+    int rc = evaluate_counts(m, &s->ps, correct, total, &e);
     if (rc)
         fprintf(stderr, "\n  %s\n", e.msg);
     CU_ASSERT_EQUAL_FATAL(rc, PPR_OK);
@@ -595,18 +596,18 @@ static void test_ties(void)
     method *m = trained("vanilla", &s, &cfg);
     uint64_t c[2], t[2], c_swap[2], t_swap[2];
     ppr_err e = {0};
-    CU_ASSERT_EQUAL_FATAL(method_accuracy(m, &s.ps, c, t, &e), PPR_OK);
+    CU_ASSERT_EQUAL_FATAL(evaluate_counts(m, &s.ps, c, t, &e), PPR_OK);
     for (size_t i = 0; i < s.ps.n; i++) { /* the same pairs the other way round */
         uint32_t tmp = s.rows[3 * i + 1];
         s.rows[3 * i + 1] = s.rows[3 * i + 2];
         s.rows[3 * i + 2] = tmp;
     }
-    CU_ASSERT_EQUAL_FATAL(method_accuracy(m, &s.ps, c_swap, t_swap, &e), PPR_OK);
+    CU_ASSERT_EQUAL_FATAL(evaluate_counts(m, &s.ps, c_swap, t_swap, &e), PPR_OK);
     for (int k = 0; k < 2; k++)
         CU_ASSERT(t[k] == 100 && t_swap[k] == 100 && c[k] + c_swap[k] == 100 && c[k] > 0);
     for (size_t i = 0; i < s.ps.n; i++) /* chosen and rejected the same text: a tie */
         s.rows[3 * i + 2] = s.rows[3 * i + 1];
-    CU_ASSERT_EQUAL_FATAL(method_accuracy(m, &s.ps, c, t, &e), PPR_OK);
+    CU_ASSERT_EQUAL_FATAL(evaluate_counts(m, &s.ps, c, t, &e), PPR_OK);
     for (int k = 0; k < 2; k++)
         CU_ASSERT(t[k] == 100 && c[k] == 0);
     method_free(m);
