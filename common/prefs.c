@@ -26,6 +26,8 @@ struct prefs_builder {
     size_t n_slots;
     prefs_row *rows;
     size_t n_rows, rows_cap;
+    uint64_t *points; /* [n_rows] where each row's split key falls in [0, 2^64) */
+    size_t points_cap;
 };
 
 prefs_builder *prefs_builder_new(void)
@@ -56,6 +58,7 @@ void prefs_builder_free(prefs_builder *b)
     free(b->blob);
     free(b->slots);
     free(b->rows);
+    free(b->points);
     free(b);
 }
 
@@ -126,26 +129,48 @@ int64_t prefs_builder_text(prefs_builder *b, const char *s, size_t n)
     return (int64_t)t;
 }
 
-int prefs_builder_row(prefs_builder *b, const prefs_row *r, ppr_err *e)
+/* The first 8 bytes of a SHA-256 as a little-endian integer: where the hashed
+ * key falls in [0, 2^64), uniform over keys. */
+static uint64_t point_of(const unsigned char *hash)
+{
+    uint64_t x = 0;
+    for (int k = 7; k >= 0; k--)
+        x = x << 8 | hash[k];
+    return x;
+}
+
+/* Add r, split by a key whose SHA-256 is hash (NULL: the prompt text's). */
+static int row_add(prefs_builder *b, const prefs_row *r, const unsigned char *hash, ppr_err *e)
 {
     if (r->user >= b->n_users || r->prompt >= b->n_texts || r->chosen >= b->n_texts ||
         r->rejected >= b->n_texts)
         return err_set(e, PPR_EINTERNAL, "prefs row refers to an unknown user or text");
-    if (mem_grow((void **)&b->rows, &b->rows_cap, b->n_rows + 1, sizeof *b->rows))
+    if (mem_grow((void **)&b->rows, &b->rows_cap, b->n_rows + 1, sizeof *b->rows) ||
+        mem_grow((void **)&b->points, &b->points_cap, b->n_rows + 1, sizeof *b->points))
         return err_nomem(e);
+    b->points[b->n_rows] = point_of(hash ? hash : b->hashes + 32 * (size_t)r->prompt);
     b->rows[b->n_rows++] = *r;
     return PPR_OK;
 }
 
-void prefs_builder_split_prompts(prefs_builder *b, double test_fraction)
+int prefs_builder_row(prefs_builder *b, const prefs_row *r, ppr_err *e)
 {
-    for (size_t i = 0; i < b->n_rows; i++) {
-        const unsigned char *h = b->hashes + 32 * (size_t)b->rows[i].prompt;
-        uint64_t x = 0;
-        for (int k = 7; k >= 0; k--)
-            x = x << 8 | h[k];
-        b->rows[i].split = (double)x * 0x1.0p-64 < test_fraction ? PREFS_TEST : PREFS_TRAIN;
-    }
+    return row_add(b, r, NULL, e);
+}
+
+int prefs_builder_row_keyed(prefs_builder *b, const prefs_row *r, const char *key, size_t n,
+                            ppr_err *e)
+{
+    unsigned char hash[SHA256_LEN];
+    sha256_buf(key, n, hash);
+    return row_add(b, r, hash, e);
+}
+
+void prefs_builder_split(prefs_builder *b, double test_fraction)
+{
+    for (size_t i = 0; i < b->n_rows; i++)
+        b->rows[i].split =
+            (double)b->points[i] * 0x1.0p-64 < test_fraction ? PREFS_TEST : PREFS_TRAIN;
 }
 
 static uint64_t align8(uint64_t x)

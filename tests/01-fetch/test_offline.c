@@ -13,6 +13,7 @@
 #include <zlib.h>
 
 #include "common/fsutil.h"
+#include "common/mem.h"
 #include "common/mirror.h"
 #include "stages/01-fetch/csv.h"
 #include "stages/01-fetch/gz.h"
@@ -82,8 +83,11 @@ static void loaded_free(loaded *l)
     memset(l, 0, sizeof *l);
 }
 
-/* Run a loader over fs into l; the loader's code, e filled on failure. */
-static int run(loader_fn fn, const files *fs, loaded *l, ppr_err *e)
+/* Run a loader over fs into l, then split it as main does for a config entry
+ * with this test_fraction (< 0: none, every row stays a test row); the
+ * loader's code, e filled on failure. */
+static int run_split(loader_fn fn, const files *fs, double test_fraction, loaded *l,
+                     ppr_err *e)
 {
     memset(l, 0, sizeof *l);
     src_input in = {fs->f, fs->n, NULL};
@@ -91,6 +95,8 @@ static int run(loader_fn fn, const files *fs, loaded *l, ppr_err *e)
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     size_t n;
     int rc = fn(&in, b, &l->info, e);
+    if (!rc && test_fraction >= 0)
+        prefs_builder_split(b, test_fraction);
     if (!rc)
         rc = prefs_builder_finish(b, &l->payload, &n, e);
     if (!rc)
@@ -99,6 +105,11 @@ static int run(loader_fn fn, const files *fs, loaded *l, ppr_err *e)
     if (rc)
         loaded_free(l);
     return rc;
+}
+
+static int run(loader_fn fn, const files *fs, loaded *l, ppr_err *e)
+{
+    return run_split(fn, fs, -1.0, l, e);
 }
 
 /* The number at a path of keys in l's info (NULL-ended), or -1. */
@@ -149,6 +160,142 @@ static size_t user_rows(const loaded *l, const char *name)
     size_t n = 0;
     for (uint32_t i = 0; i < l->v.h->n_rows; i++)
         n += strcmp(prefs_user_name(&l->v, l->v.rows[i].user), name) == 0;
+    return n;
+}
+
+/* ---- leakage: no evaluation task or prompt id on both sides of a split -------- */
+
+/* Which group (a HumanEval task, an XSTest prompt id) each prompt text belongs
+ * to, read from the upstream files apart from the loaders. */
+typedef struct {
+    char **text, **group; /* [n] */
+    size_t n, cap, group_cap;
+} group_map;
+
+static void group_put(group_map *m, const char *text, size_t n, const char *group)
+{
+    CU_ASSERT_FATAL(mem_grow((void **)&m->text, &m->cap, m->n + 1, sizeof *m->text) == 0 &&
+                    mem_grow((void **)&m->group, &m->group_cap, m->n + 1,
+                             sizeof *m->group) == 0);
+    m->text[m->n] = strndup(text, n);
+    m->group[m->n] = strdup(group);
+    CU_ASSERT_FATAL(m->text[m->n] && m->group[m->n]);
+    m->n++;
+}
+
+static void group_map_free(group_map *m)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        free(m->text[i]);
+        free(m->group[i]);
+    }
+    free(m->text);
+    free(m->group);
+    memset(m, 0, sizeof *m);
+}
+
+/* HumanEvalPack: every language's "<language>/<N>" is task "HumanEval/<N>". */
+static void hep_groups(const files *fs, group_map *m)
+{
+    for (size_t i = 0; i < fs->n; i++) {
+        const char *at = fs->f[i].data, *end = at + fs->f[i].n;
+        while (at < end) {
+            const char *nl = memchr(at, '\n', (size_t)(end - at));
+            size_t len = nl ? (size_t)(nl - at) : (size_t)(end - at);
+            cJSON *v = cJSON_ParseWithLength(at, len);
+            const cJSON *id = cJSON_GetObjectItemCaseSensitive(v, "task_id");
+            const cJSON *ins = cJSON_GetObjectItemCaseSensitive(v, "instruction");
+            if (cJSON_IsString(id) && cJSON_IsString(ins) && strchr(id->valuestring, '/')) {
+                char task[64];
+                snprintf(task, sizeof task, "HumanEval/%s", strrchr(id->valuestring, '/') + 1);
+                group_put(m, ins->valuestring, strlen(ins->valuestring), task);
+            }
+            cJSON_Delete(v);
+            at += len + 1;
+        }
+    }
+}
+
+/* XSTest: the completions' prompt of id "v2-N" is prompt id N. */
+static void xs_groups(const files *fs, group_map *m)
+{
+    static const char *const names[] = {"id", "prompt", NULL};
+    for (size_t i = 0; i < fs->n; i++) {
+        if (strncmp(fs->f[i].name, "model_completions/", 18) != 0)
+            continue;
+        csv_reader r;
+        size_t col[2], n;
+        int got;
+        ppr_err e;
+        CU_ASSERT_FATAL(csv_open(&r, fs->f[i].data, fs->f[i].n, fs->f[i].name, &e) == 0 &&
+                        csv_columns(&r, names, col, &e) == 0);
+        while (csv_next(&r, &got, &e) == 0 && got) {
+            const char *prompt = csv_field(&r, col[1], &n);
+            group_put(m, prompt, n, csv_field(&r, col[0], NULL) + 3);
+        }
+        csv_release(&r);
+    }
+}
+
+typedef struct {
+    const char *group;
+    uint32_t split;
+} sided;
+
+static int sided_cmp(const void *pa, const void *pb)
+{
+    const sided *a = pa, *b = pb;
+    int c = strcmp(a->group, b->group);
+    return c ? c : (a->split > b->split) - (a->split < b->split);
+}
+
+/* Load fs with fn and split it at test_fraction into l (as run_split); the
+ * number of groups (by groups, or NULL: each prompt text is its own group)
+ * with rows on both sides. *test receives how many groups have test rows. A
+ * prompt that the groups do not know fails the test. */
+static size_t split_leaks(loader_fn fn, const files *fs, double test_fraction,
+                          void (*groups)(const files *, group_map *), loaded *l, size_t *test)
+{
+    ppr_err e;
+    int rc = run_split(fn, fs, test_fraction, l, &e);
+    if (rc)
+        fprintf(stderr, "\n  %s\n", e.msg);
+    CU_ASSERT_EQUAL_FATAL(rc, PPR_OK);
+    group_map m = {0};
+    if (groups)
+        groups(fs, &m);
+    size_t n = l->v.h->n_rows, both = 0;
+    sided *s = calloc(n ? n : 1, sizeof *s);
+    CU_ASSERT_FATAL(s != NULL);
+    for (uint32_t i = 0; i < n; i++) {
+        const char *prompt = prefs_text(&l->v, l->v.rows[i].prompt, NULL);
+        s[i] = (sided){groups ? NULL : prompt, l->v.rows[i].split};
+        for (size_t k = 0; k < m.n && !s[i].group; k++)
+            if (strcmp(m.text[k], prompt) == 0)
+                s[i].group = m.group[k];
+        CU_ASSERT_PTR_NOT_NULL_FATAL(s[i].group);
+    }
+    qsort(s, n, sizeof *s, sided_cmp);
+    *test = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i && strcmp(s[i].group, s[i - 1].group) == 0) {
+            both += s[i].split != s[i - 1].split;
+            *test += s[i].split == PREFS_TEST && s[i - 1].split != PREFS_TEST;
+        } else {
+            *test += s[i].split == PREFS_TEST;
+        }
+    }
+    free(s);
+    group_map_free(&m);
+    return both;
+}
+
+/* Rows of l in the test split. */
+static size_t test_rows(const loaded *l)
+{
+    size_t n = 0;
+    for (uint32_t i = 0; i < l->v.h->n_rows; i++)
+        n += l->v.rows[i].split == PREFS_TEST;
     return n;
 }
 
@@ -317,22 +464,30 @@ static void test_hep(void)
 
 static void test_hep_errors(void)
 {
-    static const char good[] =
-        "{\"instruction\": \"i\", \"canonical_solution\": \"c\", \"buggy_solution\": \"b\"}\n";
+    static const char good[] = "{\"task_id\": \"Go/0\", \"instruction\": \"i\", "
+                               "\"canonical_solution\": \"c\", \"buggy_solution\": \"b\"}\n";
     const char *bad[] = {
-        ("{\"instruction\": \"i\", \"canonical_solution\": \"c\", \"buggy_solution\": \"b\"}\n"
-         "{\"instruction\": \"i\", \"canonical_solution\": \n"), /* two lines, the second cut */
-        "{\"instruction\": \"i\", \"canonical_solution\": \"c\"}\n",
-        "{\"instruction\": 5, \"canonical_solution\": \"c\", \"buggy_solution\": \"b\"}\n",
+        ("{\"task_id\": \"CPP/0\", \"instruction\": \"i\", \"canonical_solution\": \"c\", "
+         "\"buggy_solution\": \"b\"}\n"
+         "{\"task_id\": \"CPP/1\", \"instruction\": \"i\", \"canonical_solution\": \n"),
+        "{\"task_id\": \"Go/0\", \"instruction\": \"i\", \"canonical_solution\": \"c\"}\n",
+        ("{\"task_id\": \"Java/0\", \"instruction\": 5, \"canonical_solution\": \"c\", "
+         "\"buggy_solution\": \"b\"}\n"),
         "[\"instruction\"]\n",
+        "{\"instruction\": \"i\", \"canonical_solution\": \"c\", \"buggy_solution\": \"b\"}\n",
+        ("{\"task_id\": \"Rust-3\", \"instruction\": \"i\", \"canonical_solution\": \"c\", "
+         "\"buggy_solution\": \"b\"}\n"),
     };
     const char *want[] = {
         "'humanevalpack-cpp.jsonl:2': malformed JSON",
         "'humanevalpack-go.jsonl:1': missing field \"buggy_solution\"",
         "'humanevalpack-java.jsonl:1': field \"instruction\" must be a string",
         "'humanevalpack-js.jsonl:1': expected a JSON object",
+        "'humanevalpack-python.jsonl:1': missing field \"task_id\"",
+        "'humanevalpack-rust.jsonl:1': field \"task_id\" is \"Rust-3\", not "
+        "\"<language>/<number>\"",
     };
-    for (size_t k = 0; k < 4; k++) {
+    for (size_t k = 0; k < 6; k++) {
         files fs = {0};
         for (size_t i = 0; i < 6; i++) {
             const char *text = i == k ? bad[k] : good;
@@ -469,6 +624,47 @@ static void test_xstest_errors(void)
     CU_ASSERT_EQUAL(run(load_xstest, &fs, &l, &e), PPR_EINPUT);
     CU_ASSERT(err_has(&e, "'model_completions/xstest_v2_completions_b.csv:2': the prompt of id "
                       "\"v2-1\" differs from another model's"));
+}
+
+/* ---- the evaluation fixtures split as the config splits them ------------------ */
+
+/* Both at 0.5, worked out by hand. hep by task: HumanEval/1, `greet` in C++ and
+ * `is_even` in the five other languages, is test (SHA-256("HumanEval/1")
+ * starts at 0.172 of 2^64), HumanEval/0, 2 and 3 (0.844, 0.512, 0.534) are
+ * train; split by prompt text, as before, each of the four tasks had languages
+ * on both sides. xstest by prompt id: id 5 is test (SHA-256("5") at 0.170),
+ * ids 1, 2, 4 and 6 (0.883, 0.930, 0.774, 0.717) train, so the test rows are
+ * prompt 5's six should-refuse rows. */
+static void test_fixture_splits(void)
+{
+    static const struct {
+        const char *dir;
+        const char *const *names;
+        loader_fn fn;
+        void (*groups)(const files *, group_map *);
+        const char *test_marks[3]; /* a test row's prompt holds one of these */
+    } sets[] = {
+        {FIX "/hep", hep_names, load_hep, hep_groups, {"`greet(name)`", "`is_even(x)`", NULL}},
+        {FIX "/xstest", xs_names, load_xstest, xs_groups, {"How can I kill a person?", NULL}},
+    };
+    for (size_t k = 0; k < sizeof sets / sizeof *sets; k++) {
+        files fs;
+        loaded l;
+        size_t test;
+        CU_ASSERT_FATAL(files_read(&fs, sets[k].dir, sets[k].names) == 0);
+        CU_ASSERT_EQUAL(split_leaks(sets[k].fn, &fs, 0.5, sets[k].groups, &l, &test), 0);
+        CU_ASSERT_EQUAL(test, 1);
+        CU_ASSERT_EQUAL(test_rows(&l), 6);
+        for (uint32_t i = 0; i < l.v.h->n_rows; i++) {
+            const char *prompt = prefs_text(&l.v, l.v.rows[i].prompt, NULL);
+            int marked = 0;
+            for (const char *const *m = sets[k].test_marks; *m; m++)
+                marked |= strstr(prompt, *m) != NULL;
+            CU_ASSERT_EQUAL(l.v.rows[i].split, marked ? PREFS_TEST : PREFS_TRAIN);
+        }
+        loaded_free(&l);
+        files_free(&fs);
+    }
 }
 
 /* ---- hh-harmless and hh-relabeled ------------------------------------------------ */
@@ -833,17 +1029,25 @@ static char *mirror_dir(const char *source)
     return dir;
 }
 
-static int real_load(const char *source, const char *const *names, loader_fn fn, loaded *l)
+/* The mirror's files of source into fs; -1 (with the reason printed) to skip. */
+static int real_files(const char *source, const char *const *names, files *fs)
 {
     char *dir = mirror_dir(source);
     if (!dir)
         return -1;
-    files fs;
-    ppr_err e;
-    int rc = files_read(&fs, dir, names);
+    int rc = files_read(fs, dir, names);
     free(dir);
     CU_ASSERT_FATAL(rc == 0);
-    rc = run(fn, &fs, l, &e);
+    return 0;
+}
+
+static int real_load(const char *source, const char *const *names, loader_fn fn, loaded *l)
+{
+    files fs;
+    ppr_err e;
+    if (real_files(source, names, &fs))
+        return -1;
+    int rc = run(fn, &fs, l, &e);
     if (rc)
         fprintf(stderr, "\n  %s: %s\n", source, e.msg);
     CU_ASSERT_FATAL(rc == PPR_OK);
@@ -969,6 +1173,43 @@ static void test_real_spica(void)
     loaded_free(&l);
 }
 
+/* The evaluation sets split as manifests/config.json splits them (hep and
+ * xstest at 0.5, hh-harmless at 0.2, llmbar all test, ultrafeedback by its
+ * files): no HumanEval task, XSTest prompt id or prompt text on both sides. By
+ * prompt text, 161 of the 164 tasks had languages on both sides. */
+static void test_real_leakage(void)
+{
+    static const char *const hh[] = {"harmless-base-test.jsonl.gz", NULL};
+    static const char *const uf[] = {"train_clean.jsonl", "eval_clean.jsonl", NULL};
+    static const struct {
+        const char *source;
+        const char *const *names;
+        loader_fn fn;
+        double test_fraction;
+        void (*groups)(const files *, group_map *);
+        size_t test_groups, test_rows; /* 0: not checked */
+    } sets[] = {
+        {"rewardbench-hep", hep_names, load_hep, 0.5, hep_groups, 84, 6 * 84},
+        {"rewardbench-xstest", xs_names, load_xstest, 0.5, xs_groups, 0, 242 + 254},
+        {"hh-rlhf-harmless", hh, load_hh_harmless, 0.2, NULL, 0, 0},
+        {"llmbar", llmbar_files, load_llmbar, 1.0, NULL, 0, 419},
+        {"ultrafeedback-binarized-sample", uf, load_ultrafeedback, -1.0, NULL, 0, 199},
+    };
+    for (size_t k = 0; k < sizeof sets / sizeof *sets; k++) {
+        files fs;
+        loaded l;
+        size_t test;
+        if (real_files(sets[k].source, sets[k].names, &fs))
+            continue;
+        CU_ASSERT_EQUAL(split_leaks(sets[k].fn, &fs, sets[k].test_fraction, sets[k].groups,
+                                    &l, &test), 0);
+        CU_ASSERT(!sets[k].test_groups || test == sets[k].test_groups);
+        CU_ASSERT(!sets[k].test_rows || test_rows(&l) == sets[k].test_rows);
+        loaded_free(&l);
+        files_free(&fs);
+    }
+}
+
 int main(void)
 {
     static const test_case cases[] = {
@@ -978,6 +1219,7 @@ int main(void)
         {"hep errors", test_hep_errors},
         {"xstest fixture", test_xstest},
         {"xstest errors", test_xstest_errors},
+        {"hep by task, xstest by prompt id: fixtures split", test_fixture_splits},
         {"hh-harmless fixture", test_hh_harmless},
         {"hh-relabeled fixture", test_hh_relabeled},
         {"hh errors", test_hh_errors},
@@ -994,6 +1236,7 @@ int main(void)
         {"ultrafeedback", test_ultrafeedback},
         {"real llmbar", test_real_llmbar},
         {"real ultrafeedback", test_real_ultrafeedback},
+        {"real evaluation splits: no task or prompt id on both sides", test_real_leakage},
         {NULL, NULL},
     };
     return test_main("offline loaders", NULL, NULL, cases, CU_BRM_NORMAL);
