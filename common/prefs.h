@@ -103,8 +103,16 @@ int prefs_builder_row_keyed(prefs_builder *b, const prefs_row *r, const char *ke
  * No seed: a key lands on the same side in every run and every dataset, so no
  * evaluation prompt or task is ever trained on. */
 void prefs_builder_split(prefs_builder *b, double test_fraction);
+/* Ask finish to interleave the users' rows, for sources that list each user's
+ * rows in a block of its own (one file per user, say), whatever split is
+ * assigned in between: within each split, user u's k-th of n rows goes to
+ * position (k + 1/2) / n, ties to the lower user id, so every prefix of a split
+ * holds each user's rows in proportion to the user's share of the split (equal
+ * shares: round-robin). Each user's rows keep their order; no randomness. */
+void prefs_builder_interleave(prefs_builder *b);
 
-/* Serialize; *payload is malloc'd. Rows keep their insertion order. */
+/* Serialize; *payload is malloc'd. Rows keep their insertion order unless
+ * prefs_builder_interleave asked for the interleaved one. */
 int prefs_builder_finish(prefs_builder *b, void **payload, size_t *n, ppr_err *e);
 
 #endif

@@ -3,10 +3,12 @@
  * relabeled HH-RLHF, PandaLM, SPICA, LLMBar and a sample of UltraFeedback. Each
  * turns its upstream files into preference rows by the rules of
  * docs/sources-offline.md and reports in *info what it kept and dropped.
- * Nothing here knows a truth probability, so every row has p_chosen = NaN; all
- * but UltraFeedback lack a train/test split, so their rows are PREFS_TEST (main
- * splits them when the config asks: by prompt, except hep by task and XSTest
- * by prompt id). */
+ * The sources that list each user's rows apart (hep, XSTest, hh-relabeled,
+ * LLMBar) have them interleaved (prefs_builder_interleave), so that the first
+ * rows of a split hold every user. Nothing here knows a truth probability, so
+ * every row has p_chosen = NaN; all but UltraFeedback lack a train/test split,
+ * so their rows are PREFS_TEST (main splits them when the config asks: by
+ * prompt, except hep by task and XSTest by prompt id). */
 #include "loaders.h"
 
 #include <math.h>
@@ -174,6 +176,7 @@ int load_hep(const src_input *in, prefs_builder *b, cJSON **info, ppr_err *e)
                                         "hep-js",  "hep-python", "hep-rust"};
     enum { N_LANGS = sizeof langs / sizeof *langs };
     tally t[N_LANGS];
+    prefs_builder_interleave(b); /* one file per language */
     for (size_t i = 0; i < N_LANGS; i++) {
         char name[64];
         snprintf(name, sizeof name, "humanevalpack-%s.jsonl", langs[i]);
@@ -416,6 +419,7 @@ static cJSON *xs_info(const xs_data *x, const tally *t, const size_t *with_pairs
 int load_xstest(const src_input *in, prefs_builder *b, cJSON **info, ppr_err *e)
 {
     xs_data x = {0};
+    prefs_builder_interleave(b); /* the users alternate in blocks of 25 prompts */
     const src_file *pf;
     int rc = need_file(in, "xstest_prompts.csv", &pf, e);
     if (!rc)
@@ -573,6 +577,7 @@ int load_hh_relabeled(const src_input *in, prefs_builder *b, cJSON **info, ppr_e
     hh_ctx c[2] = {{.b = b, .t = &t[0], .objective = users[0]},
                    {.b = b, .t = &t[1], .objective = users[1]}};
     int rc = PPR_OK;
+    prefs_builder_interleave(b); /* one file per user */
     for (int i = 0; !rc && i < 2; i++)
         if (!(rc = tally_user(b, users[i], &t[i], e)))
             rc = hh_load(in, files[i], &c[i], e);
@@ -953,6 +958,7 @@ int load_llmbar(const src_input *in, prefs_builder *b, cJSON **info, ppr_err *e)
 {
     tally t[LLMBAR_SETS];
     int rc = PPR_OK;
+    prefs_builder_interleave(b); /* one file per subset */
     for (size_t s = 0; s < LLMBAR_SETS && rc == PPR_OK; s++) {
         const src_file *f;
         if ((rc = need_file(in, llmbar_sets[s].file, &f, e)) ||

@@ -450,6 +450,44 @@ static void test_prefs_split(void)
     prefs_builder_free(b);
 }
 
+/* Interleaving, worked out by hand: user A's rows a0..a4 come first, then B's
+ * b0..b2, with sides a0 a1 train, a2 test, a3 a4 train, b0 test, b1 b2 train.
+ * Train: A's 4 rows at 1/8, 3/8, 5/8, 7/8 and B's 2 at 1/4, 3/4; test: a2
+ * and b0 both at 1/2 (A first). So the rows are a0 b1 a1 a2 b0 a3 b2 a4, the
+ * train part a0 b1 a1 a3 b2 a4: its first 3 hold 2 + 1, its first 6 4 + 2. */
+static void test_prefs_interleave(void)
+{
+    static const char *const names[8] = {"a0", "a1", "a2", "a3", "a4", "b0", "b1", "b2"};
+    static const uint32_t sides[8] = {PREFS_TRAIN, PREFS_TRAIN, PREFS_TEST, PREFS_TRAIN,
+                                      PREFS_TRAIN, PREFS_TEST,  PREFS_TRAIN, PREFS_TRAIN};
+    static const char *const want[8] = {"a0", "b1", "a1", "a2", "b0", "a3", "b2", "a4"};
+    ppr_err e;
+    prefs_builder *b = prefs_builder_new();
+    prefs_builder_user(b, "A", PREFS_POOL_MAIN);
+    prefs_builder_user(b, "B", PREFS_POOL_MAIN);
+    uint32_t p = (uint32_t)prefs_builder_text(b, "p", 1);
+    for (uint32_t i = 0; i < 8; i++) {
+        uint32_t t = (uint32_t)prefs_builder_text(b, names[i], 2);
+        prefs_row r = {i < 5 ? 0 : 1, p, t, p, sides[i], NAN};
+        CU_ASSERT_EQUAL(prefs_builder_row(b, &r, &e), PPR_OK);
+    }
+    prefs_builder_interleave(b);
+    void *payload;
+    size_t n;
+    prefs_view v;
+    CU_ASSERT_EQUAL_FATAL(prefs_builder_finish(b, &payload, &n, &e), PPR_OK);
+    prefs_builder_free(b);
+    CU_ASSERT_EQUAL_FATAL(prefs_view_init(&v, payload, n, "interleave", &e), PPR_OK);
+    CU_ASSERT_EQUAL_FATAL(v.h->n_rows, 8);
+    for (uint32_t i = 0; i < 8; i++) {
+        const char *got = prefs_text(&v, v.rows[i].chosen, NULL);
+        CU_ASSERT_STRING_EQUAL(got, want[i]);
+        CU_ASSERT_EQUAL(v.rows[i].user, (uint32_t)(got[0] - 'a'));
+        CU_ASSERT_EQUAL(v.rows[i].split, sides[(got[0] - 'a') * 5 + (got[1] - '0')]);
+    }
+    free(payload);
+}
+
 /* store_check holds an object to every field a lock records about it. */
 static void test_store_check(void)
 {
@@ -598,6 +636,7 @@ int main(void)
         {"config lists", test_config_lists},
         {"prefs round trip", test_prefs_round_trip},
         {"prefs split by key", test_prefs_split},
+        {"prefs interleave users", test_prefs_interleave},
         {"store check", test_store_check},
         {"temp sweep", test_sweep_temps},
         {"lock checked against its run record", test_lock_checked},
