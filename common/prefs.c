@@ -26,6 +26,9 @@ struct prefs_builder {
     size_t n_slots;
     prefs_row *rows;
     size_t n_rows, rows_cap;
+    uint64_t *points; /* [n_rows] where each row's split key falls in [0, 2^64) */
+    size_t points_cap;
+    int interleave;   /* finish interleaves the users' rows */
 };
 
 prefs_builder *prefs_builder_new(void)
@@ -56,6 +59,7 @@ void prefs_builder_free(prefs_builder *b)
     free(b->blob);
     free(b->slots);
     free(b->rows);
+    free(b->points);
     free(b);
 }
 
@@ -126,26 +130,101 @@ int64_t prefs_builder_text(prefs_builder *b, const char *s, size_t n)
     return (int64_t)t;
 }
 
-int prefs_builder_row(prefs_builder *b, const prefs_row *r, ppr_err *e)
+/* The first 8 bytes of a SHA-256 as a little-endian integer: where the hashed
+ * key falls in [0, 2^64), uniform over keys. */
+static uint64_t point_of(const unsigned char *hash)
+{
+    uint64_t x = 0;
+    for (int k = 7; k >= 0; k--)
+        x = x << 8 | hash[k];
+    return x;
+}
+
+/* Add r, split by a key whose SHA-256 is hash (NULL: the prompt text's). */
+static int row_add(prefs_builder *b, const prefs_row *r, const unsigned char *hash, ppr_err *e)
 {
     if (r->user >= b->n_users || r->prompt >= b->n_texts || r->chosen >= b->n_texts ||
-        r->rejected >= b->n_texts)
-        return err_set(e, PPR_EINTERNAL, "prefs row refers to an unknown user or text");
-    if (mem_grow((void **)&b->rows, &b->rows_cap, b->n_rows + 1, sizeof *b->rows))
+        r->rejected >= b->n_texts || r->split > PREFS_TEST)
+        return err_set(e, PPR_EINTERNAL, "prefs row refers to an unknown user, text or split");
+    if (mem_grow((void **)&b->rows, &b->rows_cap, b->n_rows + 1, sizeof *b->rows) ||
+        mem_grow((void **)&b->points, &b->points_cap, b->n_rows + 1, sizeof *b->points))
         return err_nomem(e);
+    b->points[b->n_rows] = point_of(hash ? hash : b->hashes + 32 * (size_t)r->prompt);
     b->rows[b->n_rows++] = *r;
     return PPR_OK;
 }
 
-void prefs_builder_split_prompts(prefs_builder *b, double test_fraction)
+int prefs_builder_row(prefs_builder *b, const prefs_row *r, ppr_err *e)
 {
-    for (size_t i = 0; i < b->n_rows; i++) {
-        const unsigned char *h = b->hashes + 32 * (size_t)b->rows[i].prompt;
-        uint64_t x = 0;
-        for (int k = 7; k >= 0; k--)
-            x = x << 8 | h[k];
-        b->rows[i].split = (double)x * 0x1.0p-64 < test_fraction ? PREFS_TEST : PREFS_TRAIN;
+    return row_add(b, r, NULL, e);
+}
+
+int prefs_builder_row_keyed(prefs_builder *b, const prefs_row *r, const char *key, size_t n,
+                            ppr_err *e)
+{
+    unsigned char hash[SHA256_LEN];
+    sha256_buf(key, n, hash);
+    return row_add(b, r, hash, e);
+}
+
+void prefs_builder_split(prefs_builder *b, double test_fraction)
+{
+    for (size_t i = 0; i < b->n_rows; i++)
+        b->rows[i].split =
+            (double)b->points[i] * 0x1.0p-64 < test_fraction ? PREFS_TEST : PREFS_TRAIN;
+}
+
+void prefs_builder_interleave(prefs_builder *b)
+{
+    b->interleave = 1;
+}
+
+/* A row's place in the interleaved order: its position (k + 1/2) / n among
+ * its user's n rows of its split, then user, split and insertion order. */
+typedef struct {
+    double pos;
+    uint32_t user, split, index;
+} row_place;
+
+static int place_cmp(const void *pa, const void *pb)
+{
+    const row_place *a = pa, *b = pb;
+    if (a->pos != b->pos)
+        return a->pos < b->pos ? -1 : 1;
+    if (a->user != b->user)
+        return a->user < b->user ? -1 : 1;
+    if (a->split != b->split)
+        return a->split < b->split ? -1 : 1;
+    return (a->index > b->index) - (a->index < b->index);
+}
+
+/* Reorder b's rows as prefs_builder_interleave describes. */
+static int rows_interleave(prefs_builder *b, ppr_err *e)
+{
+    size_t n = b->n_rows, cells = 2 * (b->n_users ? b->n_users : 1);
+    size_t *count = calloc(cells, sizeof *count); /* [n_users][2] rows per user and split */
+    size_t *seen = calloc(cells, sizeof *seen);   /* [n_users][2] of them placed so far */
+    row_place *place = malloc((n ? n : 1) * sizeof *place);
+    prefs_row *rows = malloc((n ? n : 1) * sizeof *rows);
+    int rc = count && seen && place && rows ? PPR_OK : err_nomem(e);
+    for (size_t i = 0; rc == PPR_OK && i < n; i++)
+        count[2 * b->rows[i].user + b->rows[i].split]++;
+    for (size_t i = 0; rc == PPR_OK && i < n; i++) {
+        size_t c = 2 * b->rows[i].user + b->rows[i].split;
+        place[i] = (row_place){((double)seen[c]++ + 0.5) / (double)count[c], b->rows[i].user,
+                               b->rows[i].split, (uint32_t)i};
     }
+    if (rc == PPR_OK) {
+        qsort(place, n, sizeof *place, place_cmp);
+        for (size_t i = 0; i < n; i++)
+            rows[i] = b->rows[place[i].index];
+        memcpy(b->rows, rows, n * sizeof *rows);
+    }
+    free(count);
+    free(seen);
+    free(place);
+    free(rows);
+    return rc;
 }
 
 static uint64_t align8(uint64_t x)
@@ -157,6 +236,9 @@ int prefs_builder_finish(prefs_builder *b, void **payload, size_t *n, ppr_err *e
 {
     if (b->n_rows > UINT32_MAX)
         return err_set(e, PPR_EINPUT, "too many preference rows (%zu)", b->n_rows);
+    int rc = b->interleave ? rows_interleave(b, e) : PPR_OK;
+    if (rc)
+        return rc;
     for (size_t u = 1; u < b->n_users; u++)
         if (b->users[u].pool < b->users[u - 1].pool)
             return err_set(e, PPR_EINTERNAL, "prefs: user %zu of the main pool was added after "

@@ -92,13 +92,27 @@ int64_t prefs_builder_user(prefs_builder *b, const char *name, uint32_t pool);
 /* Returns the text id of these bytes, adding them once (dedup by SHA-256), or -1. */
 int64_t prefs_builder_text(prefs_builder *b, const char *s, size_t n);
 int prefs_builder_row(prefs_builder *b, const prefs_row *r, ppr_err *e);
-/* Assign every row to train or test by its prompt: test when the first 8 bytes
- * of the prompt text's SHA-256, read as a little-endian fraction of 2^64, are
- * below test_fraction. No seed: a prompt lands on the same side in every run
- * and every dataset, so no evaluation prompt is ever trained on. */
-void prefs_builder_split_prompts(prefs_builder *b, double test_fraction);
+/* As prefs_builder_row, but the row's train/test side is decided by key[n]
+ * instead of its prompt text: rows that share a key (one task asked in six
+ * languages, say) land on one side. */
+int prefs_builder_row_keyed(prefs_builder *b, const prefs_row *r, const char *key, size_t n,
+                            ppr_err *e);
+/* Assign every row to train or test by its split key (the prompt text unless
+ * the row was added with a key): test when the first 8 bytes of the key's
+ * SHA-256, read as a little-endian fraction of 2^64, are below test_fraction.
+ * No seed: a key lands on the same side in every run and every dataset, so no
+ * evaluation prompt or task is ever trained on. */
+void prefs_builder_split(prefs_builder *b, double test_fraction);
+/* Ask finish to interleave the users' rows, for sources that list each user's
+ * rows in a block of its own (one file per user, say), whatever split is
+ * assigned in between: within each split, user u's k-th of n rows goes to
+ * position (k + 1/2) / n, ties to the lower user id, so every prefix of a split
+ * holds each user's rows in proportion to the user's share of the split (equal
+ * shares: round-robin). Each user's rows keep their order; no randomness. */
+void prefs_builder_interleave(prefs_builder *b);
 
-/* Serialize; *payload is malloc'd. Rows keep their insertion order. */
+/* Serialize; *payload is malloc'd. Rows keep their insertion order unless
+ * prefs_builder_interleave asked for the interleaved one. */
 int prefs_builder_finish(prefs_builder *b, void **payload, size_t *n, ppr_err *e);
 
 #endif

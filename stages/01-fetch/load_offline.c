@@ -3,9 +3,12 @@
  * relabeled HH-RLHF, PandaLM, SPICA, LLMBar and a sample of UltraFeedback. Each
  * turns its upstream files into preference rows by the rules of
  * docs/sources-offline.md and reports in *info what it kept and dropped.
- * Nothing here knows a truth probability, so every row has p_chosen = NaN; all
- * but UltraFeedback lack a train/test split, so their rows are PREFS_TEST (main
- * splits by prompt when the config asks). */
+ * The sources that list each user's rows apart (hep, XSTest, hh-relabeled,
+ * LLMBar) have them interleaved (prefs_builder_interleave), so that the first
+ * rows of a split hold every user. Nothing here knows a truth probability, so
+ * every row has p_chosen = NaN; all but UltraFeedback lack a train/test split,
+ * so their rows are PREFS_TEST (main splits them when the config asks: by
+ * prompt, except hep by task and XSTest by prompt id). */
 #include "loaders.h"
 
 #include <math.h>
@@ -51,11 +54,12 @@ static int tally_user(prefs_builder *b, const char *name, tally *t, ppr_err *e)
     return PPR_OK;
 }
 
-/* Add the row "t's user prefers chosen to rejected", or count it as dropped
- * when both responses are the same bytes. *added (if not NULL) receives the
- * row when one was added; its user is then set, else UINT32_MAX. */
-static int pair_add(prefs_builder *b, tally *t, span prompt, span chosen, span rejected,
-                    prefs_row *added, ppr_err *e)
+/* Add the row "t's user prefers chosen to rejected", split by key (when
+ * key.s is not NULL) or else by its prompt, or count it as dropped when both
+ * responses are the same bytes. *added (if not NULL) receives the row when one
+ * was added; its user is then set, else UINT32_MAX. */
+static int pair_add_keyed(prefs_builder *b, tally *t, span key, span prompt, span chosen,
+                          span rejected, prefs_row *added, ppr_err *e)
 {
     if (added)
         added->user = UINT32_MAX;
@@ -69,13 +73,21 @@ static int pair_add(prefs_builder *b, tally *t, span prompt, span chosen, span r
     if (r < 0)
         return err_nomem(e);
     prefs_row row = {t->id, (uint32_t)p, (uint32_t)c, (uint32_t)r, t->split, NAN};
-    int rc = prefs_builder_row(b, &row, e);
+    int rc = key.s ? prefs_builder_row_keyed(b, &row, key.s, key.n, e)
+                   : prefs_builder_row(b, &row, e);
     if (rc)
         return rc;
     t->rows++;
     if (added)
         *added = row;
     return PPR_OK;
+}
+
+/* pair_add_keyed split by the prompt. */
+static int pair_add(prefs_builder *b, tally *t, span prompt, span chosen, span rejected,
+                    prefs_row *added, ppr_err *e)
+{
+    return pair_add_keyed(b, t, (span){NULL, 0}, prompt, chosen, rejected, added, e);
 }
 
 static int add_count(cJSON *o, const char *key, size_t v)
@@ -127,15 +139,34 @@ typedef struct {
     tally *t;
 } line_ctx;
 
+/* A line's task "HumanEval/<N>" from its task_id "<language>/<N>": the six
+ * languages' versions of a task share it, and so share a side of the split. */
+static int hep_task(const cJSON *v, const char *where, char *task, size_t n, ppr_err *e)
+{
+    const char *id;
+    if (json_get_str(v, "task_id", where, &id, e))
+        return PPR_EINPUT;
+    const char *num = strrchr(id, '/');
+    size_t digits = num ? strspn(num + 1, "0123456789") : 0;
+    if (!num || num == id || digits == 0 || num[1 + digits] != '\0' || digits > 9)
+        return err_set(e, PPR_EINPUT, "'%s': field \"task_id\" is \"%s\", not "
+                       "\"<language>/<number>\"", where, id);
+    snprintf(task, n, "HumanEval/%s", num + 1);
+    return PPR_OK;
+}
+
 static int hep_line(const cJSON *v, const char *where, void *ctx, ppr_err *e)
 {
     line_ctx *c = ctx;
     const char *prompt, *good, *bad;
-    if (json_get_str(v, "instruction", where, &prompt, e) ||
+    char task[32];
+    if (hep_task(v, where, task, sizeof task, e) ||
+        json_get_str(v, "instruction", where, &prompt, e) ||
         json_get_str(v, "canonical_solution", where, &good, e) ||
         json_get_str(v, "buggy_solution", where, &bad, e))
         return PPR_EINPUT;
-    return pair_add(c->b, c->t, span_of(prompt), span_of(good), span_of(bad), NULL, e);
+    return pair_add_keyed(c->b, c->t, span_of(task), span_of(prompt), span_of(good),
+                          span_of(bad), NULL, e);
 }
 
 int load_hep(const src_input *in, prefs_builder *b, cJSON **info, ppr_err *e)
@@ -145,6 +176,7 @@ int load_hep(const src_input *in, prefs_builder *b, cJSON **info, ppr_err *e)
                                         "hep-js",  "hep-python", "hep-rust"};
     enum { N_LANGS = sizeof langs / sizeof *langs };
     tally t[N_LANGS];
+    prefs_builder_interleave(b); /* one file per language */
     for (size_t i = 0; i < N_LANGS; i++) {
         char name[64];
         snprintf(name, sizeof name, "humanevalpack-%s.jsonl", langs[i]);
@@ -323,7 +355,7 @@ static int xs_read_model(xs_data *x, size_t m, const src_file *f, ppr_err *e)
 
 /* Every compliance over every refusal of a safe prompt (should-respond), every
  * refusal over every compliance of an unsafe one (should-refuse), in model
- * order; partial refusals take no part. */
+ * order; partial refusals take no part. A prompt's rows split by its id. */
 static int xs_pairs(const xs_data *x, prefs_builder *b, tally *t, size_t *with_pairs,
                     ppr_err *e)
 {
@@ -333,12 +365,14 @@ static int xs_pairs(const xs_data *x, prefs_builder *b, tally *t, size_t *with_p
         int win = p->unsafe ? XS_REFUSE : XS_COMPLY, lose = p->unsafe ? XS_COMPLY : XS_REFUSE;
         tally *u = &t[p->unsafe];
         size_t before = u->rows + u->same;
+        span key = span_of(p->id);
         for (size_t a = 0; a < x->n_models; a++)
             for (size_t z = 0; row[a].text && row[a].label == win && z < x->n_models; z++) {
                 if (!row[z].text || row[z].label != lose)
                     continue;
                 span good = {row[a].text, row[a].n}, bad = {row[z].text, row[z].n};
-                int rc = pair_add(b, u, (span){p->text, p->text_n}, good, bad, NULL, e);
+                int rc = pair_add_keyed(b, u, key, (span){p->text, p->text_n}, good, bad,
+                                        NULL, e);
                 if (rc)
                     return rc;
             }
@@ -385,6 +419,7 @@ static cJSON *xs_info(const xs_data *x, const tally *t, const size_t *with_pairs
 int load_xstest(const src_input *in, prefs_builder *b, cJSON **info, ppr_err *e)
 {
     xs_data x = {0};
+    prefs_builder_interleave(b); /* the users alternate in blocks of 25 prompts */
     const src_file *pf;
     int rc = need_file(in, "xstest_prompts.csv", &pf, e);
     if (!rc)
@@ -542,6 +577,7 @@ int load_hh_relabeled(const src_input *in, prefs_builder *b, cJSON **info, ppr_e
     hh_ctx c[2] = {{.b = b, .t = &t[0], .objective = users[0]},
                    {.b = b, .t = &t[1], .objective = users[1]}};
     int rc = PPR_OK;
+    prefs_builder_interleave(b); /* one file per user */
     for (int i = 0; !rc && i < 2; i++)
         if (!(rc = tally_user(b, users[i], &t[i], e)))
             rc = hh_load(in, files[i], &c[i], e);
@@ -922,6 +958,7 @@ int load_llmbar(const src_input *in, prefs_builder *b, cJSON **info, ppr_err *e)
 {
     tally t[LLMBAR_SETS];
     int rc = PPR_OK;
+    prefs_builder_interleave(b); /* one file per subset */
     for (size_t s = 0; s < LLMBAR_SETS && rc == PPR_OK; s++) {
         const src_file *f;
         if ((rc = need_file(in, llmbar_sets[s].file, &f, e)) ||

@@ -137,7 +137,7 @@ static int run_real(stage_run *r, const cJSON *src, const char *origin_name,
     rc = loader->load(&in, b, params, e);
     const cJSON *tf = cJSON_GetObjectItemCaseSensitive(src, "test_fraction");
     if (rc == PPR_OK && cJSON_IsNumber(tf))
-        prefs_builder_split_prompts(b, tf->valuedouble);
+        prefs_builder_split(b, tf->valuedouble);
     origin_release(&o);
     if (rc)
         return err_wrap(e, "source \"%s\"", origin_name);

@@ -3,6 +3,7 @@
 #include <CUnit/Basic.h>
 #include <fcntl.h>
 #include <locale.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -406,6 +407,87 @@ static void test_prefs_round_trip(void)
     prefs_builder_free(b);
 }
 
+/* The split by key, worked out by hand: SHA-256 puts "a" at 0.792 of 2^64,
+ * "b" at 0.290 and "HumanEval/1" at 0.172. Rows keyed "HumanEval/1" go with
+ * their key whatever their prompt; the others with their prompt. */
+static void test_prefs_split(void)
+{
+    ppr_err e;
+    prefs_builder *b = prefs_builder_new();
+    prefs_builder_user(b, "u", PREFS_POOL_MAIN);
+    uint32_t a = (uint32_t)prefs_builder_text(b, "a", 1);
+    uint32_t bb = (uint32_t)prefs_builder_text(b, "b", 1);
+    prefs_row r = {0, a, a, bb, PREFS_TRAIN, NAN};
+    static const char key[] = "HumanEval/1";
+    CU_ASSERT_EQUAL(prefs_builder_row(b, &r, &e), PPR_OK);                           /* a */
+    CU_ASSERT_EQUAL(prefs_builder_row_keyed(b, &r, key, sizeof key - 1, &e), PPR_OK); /* a, key */
+    r.prompt = bb;
+    CU_ASSERT_EQUAL(prefs_builder_row(b, &r, &e), PPR_OK);                           /* b */
+    CU_ASSERT_EQUAL(prefs_builder_row_keyed(b, &r, key, sizeof key - 1, &e), PPR_OK); /* b, key */
+    r.user = 1;
+    CU_ASSERT_EQUAL(prefs_builder_row_keyed(b, &r, key, sizeof key - 1, &e), PPR_EINTERNAL);
+    static const struct {
+        double fraction;
+        uint32_t want[4];
+    } cases[] = {
+        {0.5, {PREFS_TRAIN, PREFS_TEST, PREFS_TEST, PREFS_TEST}},
+        {0.2, {PREFS_TRAIN, PREFS_TEST, PREFS_TRAIN, PREFS_TEST}},
+        {0.1, {PREFS_TRAIN, PREFS_TRAIN, PREFS_TRAIN, PREFS_TRAIN}},
+        {0.8, {PREFS_TEST, PREFS_TEST, PREFS_TEST, PREFS_TEST}},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        prefs_builder_split(b, cases[c].fraction);
+        void *payload;
+        size_t n;
+        prefs_view v;
+        CU_ASSERT_EQUAL_FATAL(prefs_builder_finish(b, &payload, &n, &e), PPR_OK);
+        CU_ASSERT_EQUAL_FATAL(prefs_view_init(&v, payload, n, "split", &e), PPR_OK);
+        CU_ASSERT_EQUAL_FATAL(v.h->n_rows, 4);
+        for (uint32_t i = 0; i < 4; i++)
+            CU_ASSERT_EQUAL(v.rows[i].split, cases[c].want[i]);
+        free(payload);
+    }
+    prefs_builder_free(b);
+}
+
+/* Interleaving, worked out by hand: user A's rows a0..a4 come first, then B's
+ * b0..b2, with sides a0 a1 train, a2 test, a3 a4 train, b0 test, b1 b2 train.
+ * Train: A's 4 rows at 1/8, 3/8, 5/8, 7/8 and B's 2 at 1/4, 3/4; test: a2
+ * and b0 both at 1/2 (A first). So the rows are a0 b1 a1 a2 b0 a3 b2 a4, the
+ * train part a0 b1 a1 a3 b2 a4: its first 3 hold 2 + 1, its first 6 4 + 2. */
+static void test_prefs_interleave(void)
+{
+    static const char *const names[8] = {"a0", "a1", "a2", "a3", "a4", "b0", "b1", "b2"};
+    static const uint32_t sides[8] = {PREFS_TRAIN, PREFS_TRAIN, PREFS_TEST, PREFS_TRAIN,
+                                      PREFS_TRAIN, PREFS_TEST,  PREFS_TRAIN, PREFS_TRAIN};
+    static const char *const want[8] = {"a0", "b1", "a1", "a2", "b0", "a3", "b2", "a4"};
+    ppr_err e;
+    prefs_builder *b = prefs_builder_new();
+    prefs_builder_user(b, "A", PREFS_POOL_MAIN);
+    prefs_builder_user(b, "B", PREFS_POOL_MAIN);
+    uint32_t p = (uint32_t)prefs_builder_text(b, "p", 1);
+    for (uint32_t i = 0; i < 8; i++) {
+        uint32_t t = (uint32_t)prefs_builder_text(b, names[i], 2);
+        prefs_row r = {i < 5 ? 0 : 1, p, t, p, sides[i], NAN};
+        CU_ASSERT_EQUAL(prefs_builder_row(b, &r, &e), PPR_OK);
+    }
+    prefs_builder_interleave(b);
+    void *payload;
+    size_t n;
+    prefs_view v;
+    CU_ASSERT_EQUAL_FATAL(prefs_builder_finish(b, &payload, &n, &e), PPR_OK);
+    prefs_builder_free(b);
+    CU_ASSERT_EQUAL_FATAL(prefs_view_init(&v, payload, n, "interleave", &e), PPR_OK);
+    CU_ASSERT_EQUAL_FATAL(v.h->n_rows, 8);
+    for (uint32_t i = 0; i < 8; i++) {
+        const char *got = prefs_text(&v, v.rows[i].chosen, NULL);
+        CU_ASSERT_STRING_EQUAL(got, want[i]);
+        CU_ASSERT_EQUAL(v.rows[i].user, (uint32_t)(got[0] - 'a'));
+        CU_ASSERT_EQUAL(v.rows[i].split, sides[(got[0] - 'a') * 5 + (got[1] - '0')]);
+    }
+    free(payload);
+}
+
 /* store_check holds an object to every field a lock records about it. */
 static void test_store_check(void)
 {
@@ -553,6 +635,8 @@ int main(void)
         {"config checks", test_config},
         {"config lists", test_config_lists},
         {"prefs round trip", test_prefs_round_trip},
+        {"prefs split by key", test_prefs_split},
+        {"prefs interleave users", test_prefs_interleave},
         {"store check", test_store_check},
         {"temp sweep", test_sweep_temps},
         {"lock checked against its run record", test_lock_checked},
