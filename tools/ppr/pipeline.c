@@ -17,7 +17,7 @@
 
 typedef int (*slice_fn)(const pipeline *p, const pipe_node *n, cJSON **cfg, ppr_err *e);
 
-/* Add the further nodes n reads (node_extra); most stages have none. */
+/* Add the further nodes n reads (node_input); most stages have none. */
 typedef int (*extras_fn)(const pipeline *p, pipe_node *n, ppr_err *e);
 
 enum node_list {
@@ -31,14 +31,14 @@ enum node_list {
 struct stage_def {
     const char *name;
     const char *binary;
-    const char *upstream[4]; /* stages of the same instance whose outputs it reads */
-    int lists;               /* which instances it runs on: a mask of enum node_list */
+    const char *const *upstream; /* stages of the same set whose outputs it reads, NULL-ended */
+    int lists;                   /* which instances it runs on: a mask of enum node_list */
     slice_fn slice;
     extras_fn extras; /* further nodes whose outputs it reads, or NULL */
     /* The outputs it reads, by name without prefix ("model-s*": any name that
-     * starts so); its slice lists those and no other, and the stage must read
-     * every one it lists (stage.h). */
-    const char *reads[6];
+     * starts so), NULL-ended; its slice lists those and no other, and the
+     * stage must read every one it lists (stage.h). */
+    const char *const *reads;
 };
 
 /* Append path to a Ninja depfile rule, escaped as GCC escapes it. */
@@ -230,22 +230,29 @@ static int slice_encode(const pipeline *p, const pipe_node *n, cJSON **cfg, ppr_
     return PPR_OK;
 }
 
-/* Record that n reads the outputs of node id, under names prefix + name. */
-static int node_extra(pipe_node *n, const char *id, const char *prefix, ppr_err *e)
+/* Record that n reads the outputs of node id, an earlier one, under names
+ * prefix + name. */
+static int node_input(const pipeline *p, pipe_node *n, const char *id, const char *prefix,
+                      ppr_err *e)
 {
-    if (n->n_extra == NODE_MAX_EXTRA)
-        return err_set(e, PPR_EINPUT, "'%s' would read more than %d further nodes", n->id,
-                       NODE_MAX_EXTRA);
-    if (!(n->extra[n->n_extra] = strdup(id)) || !(n->extra_prefix[n->n_extra] = strdup(prefix)))
+    const pipe_node *u = pipeline_find(p, id);
+    if (!u)
+        return err_set(e, PPR_EINPUT, "'%s' needs '%s', which the config does not run", n->id,
+                       id);
+    pipe_input *in = realloc(n->inputs, (n->n_inputs + 1) * sizeof *in);
+    if (!in)
         return err_nomem(e);
-    n->n_extra++;
+    n->inputs = in;
+    if (!(in[n->n_inputs].prefix = strdup(prefix)))
+        return err_nomem(e);
+    in[n->n_inputs++].node = u;
     return PPR_OK;
 }
 
 /* The GloVe encoder reads the embeddings fetched as source "glove". */
 static int encode_extras(const pipeline *p, pipe_node *n, ppr_err *e)
 {
-    return strcmp(encoder_name(p), "glove") == 0 ? node_extra(n, GLOVE_NODE, "glove/", e)
+    return strcmp(encoder_name(p), "glove") == 0 ? node_input(p, n, GLOVE_NODE, "glove/", e)
                                                  : PPR_OK;
 }
 
@@ -258,7 +265,7 @@ static int train_extras(const pipeline *p, pipe_node *n, ppr_err *e)
     if (n->data)
         return strcmp(n->method, "pretrained") == 0 ||
                        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(train, "from_pretrained"))
-                   ? node_extra(n, "04-train-pretrained", "pretrained/", e)
+                   ? node_input(p, n, "04-train-pretrained", "pretrained/", e)
                    : PPR_OK;
     const cJSON *on = cJSON_GetObjectItemCaseSensitive(train, "pretrained_on");
     int rc = PPR_OK;
@@ -266,10 +273,10 @@ static int train_extras(const pipeline *p, pipe_node *n, ppr_err *e)
         char id[256], prefix[256];
         snprintf(prefix, sizeof prefix, "%s/", s->valuestring);
         snprintf(id, sizeof id, "01-fetch-%s", s->valuestring);
-        rc = node_extra(n, id, prefix, e);
+        rc = node_input(p, n, id, prefix, e);
         snprintf(id, sizeof id, "03-encode-%s", s->valuestring);
         if (rc == PPR_OK)
-            rc = node_extra(n, id, prefix, e);
+            rc = node_input(p, n, id, prefix, e);
     }
     return rc;
 }
@@ -310,22 +317,25 @@ static int slice_train(const pipeline *p, const pipe_node *n, cJSON **cfg, ppr_e
     return PPR_OK;
 }
 
+/* A NULL-ended list of names. */
+#define NAMES(...) ((const char *const[]){__VA_ARGS__, NULL})
+
 static const stage_def stages[] = {
-    {"01-fetch", "build/bin/ppr-fetch", {NULL}, ON_DATASETS | ON_EVALSETS | ON_AUX, slice_fetch,
-     NULL, {NULL}},
-    {"02-characterize", "build/bin/ppr-characterize", {"01-fetch", NULL}, ON_DATASETS,
-     slice_characterize, NULL, {"dataset", NULL}},
-    {"03-encode", "build/bin/ppr-encode", {"01-fetch", NULL}, ON_DATASETS | ON_EVALSETS,
-     slice_encode, encode_extras, {"dataset", "embeddings", NULL}},
-    {"04-train", "build/bin/ppr-train", {"01-fetch", "02-characterize", "03-encode", NULL},
+    {"01-fetch", "build/bin/ppr-fetch", NULL, ON_DATASETS | ON_EVALSETS | ON_AUX, slice_fetch,
+     NULL, NULL},
+    {"02-characterize", "build/bin/ppr-characterize", NAMES("01-fetch"), ON_DATASETS,
+     slice_characterize, NULL, NAMES("dataset")},
+    {"03-encode", "build/bin/ppr-encode", NAMES("01-fetch"), ON_DATASETS | ON_EVALSETS,
+     slice_encode, encode_extras, NAMES("dataset", "embeddings")},
+    {"04-train", "build/bin/ppr-train", NAMES("01-fetch", "02-characterize", "03-encode"),
      ON_PRETRAINED | ON_METHODS, slice_train, train_extras,
-     {"dataset", "features", "table2", "model-s*", NULL}},
+     NAMES("dataset", "features", "table2", "model-s*")},
 };
 
 /* Whether a node of def reads an upstream output called name. */
 static int def_reads(const stage_def *def, const char *name)
 {
-    for (const char *const *r = def->reads; *r; r++) {
+    for (const char *const *r = def->reads; r && *r; r++) {
         size_t len = strlen(*r);
         if ((*r)[len - 1] == '*' ? strncmp(name, *r, len - 1) == 0 : strcmp(name, *r) == 0)
             return 1;
@@ -353,7 +363,7 @@ static char *str_printf(const char *fmt, const char *a, const char *b)
 }
 
 /* Add the node of stage def on data (and method, for a training instance),
- * refusing an instance listed twice. */
+ * refusing an instance listed twice, with the nodes it reads. */
 static int node_add(pipeline *p, const stage_def *def, const char *data, const char *method,
                     ppr_err *e)
 {
@@ -380,7 +390,13 @@ static int node_add(pipeline *p, const stage_def *def, const char *data, const c
         !(n->slice_path = str_printf("%s/%s.json", STAGE_SLICE_DIR, n->id)) ||
         !(n->lock_path = str_printf("%s/%s.json", LOCK_DIR, n->id)))
         return err_nomem(e);
-    return def->extras ? def->extras(p, n, e) : PPR_OK;
+    int rc = PPR_OK;
+    for (const char *const *s = def->upstream; data && s && *s && rc == PPR_OK; s++) {
+        char *id = str_printf("%s-%s", *s, data);
+        rc = id ? node_input(p, n, id, "", e) : err_nomem(e);
+        free(id);
+    }
+    return rc == PPR_OK && def->extras ? def->extras(p, n, e) : rc;
 }
 
 /* Whether the string array a lists name. */
@@ -505,10 +521,9 @@ void pipeline_release(pipeline *p)
         free(p->nodes[k].instance);
         free(p->nodes[k].data);
         free(p->nodes[k].method);
-        for (size_t i = 0; i < p->nodes[k].n_extra; i++) {
-            free(p->nodes[k].extra[i]);
-            free(p->nodes[k].extra_prefix[i]);
-        }
+        for (size_t i = 0; i < p->nodes[k].n_inputs; i++)
+            free(p->nodes[k].inputs[i].prefix);
+        free(p->nodes[k].inputs);
         free(p->nodes[k].id);
         free(p->nodes[k].slice_path);
         free(p->nodes[k].lock_path);
@@ -523,16 +538,6 @@ const pipe_node *pipeline_find(const pipeline *p, const char *id)
 {
     for (size_t k = 0; k < p->n_nodes; k++)
         if (strcmp(p->nodes[k].id, id) == 0)
-            return &p->nodes[k];
-    return NULL;
-}
-
-static const pipe_node *upstream_node(const pipeline *p, const pipe_node *n,
-                                      const char *stage)
-{
-    for (size_t k = 0; k < p->n_nodes; k++)
-        if (strcmp(p->nodes[k].def->name, stage) == 0 && n->data &&
-            strcmp(p->nodes[k].instance, n->data) == 0)
             return &p->nodes[k];
     return NULL;
 }
@@ -571,28 +576,6 @@ static int add_outputs(cJSON *inputs, const store *st, const pipe_node *u, const
     return rc;
 }
 
-int pipeline_upstream(const pipeline *p, const pipe_node *n, const pipe_node **up,
-                      const char **prefix, size_t *n_up, ppr_err *e)
-{
-    *n_up = 0;
-    for (const char *const *s = n->def->upstream; n->data && *s; s++) {
-        const pipe_node *u = upstream_node(p, n, *s);
-        if (!u)
-            return err_set(e, PPR_EINPUT, "'%s' has no upstream %s", n->id, *s);
-        up[*n_up] = u;
-        prefix[(*n_up)++] = "";
-    }
-    for (size_t i = 0; i < n->n_extra; i++) {
-        const pipe_node *u = pipeline_find(p, n->extra[i]);
-        if (!u)
-            return err_set(e, PPR_EINPUT, "'%s' needs %s, which the config does not run", n->id,
-                           n->extra[i]);
-        up[*n_up] = u;
-        prefix[(*n_up)++] = n->extra_prefix[i];
-    }
-    return PPR_OK;
-}
-
 int pipeline_slice(const pipeline *p, const pipe_node *n, cJSON **slice, ppr_err *e)
 {
     *slice = NULL;
@@ -610,14 +593,11 @@ int pipeline_slice(const pipeline *p, const pipe_node *n, cJSON **slice, ppr_err
     }
     cJSON_AddItemToObject(s, "config", cfg);
     cJSON_AddItemToObject(s, "inputs", inputs);
-    const pipe_node *up[PIPE_MAX_UPSTREAM];
-    const char *prefix[PIPE_MAX_UPSTREAM];
-    size_t n_up;
     store st;
-    int rc = pipeline_upstream(p, n, up, prefix, &n_up, e);
-    if (rc == PPR_OK && (rc = store_init(&st, NULL, e)) == PPR_OK) {
-        for (size_t i = 0; i < n_up && rc == PPR_OK; i++)
-            rc = add_outputs(inputs, &st, up[i], prefix[i], n, e);
+    int rc = store_init(&st, NULL, e);
+    if (rc == PPR_OK) {
+        for (size_t i = 0; i < n->n_inputs && rc == PPR_OK; i++)
+            rc = add_outputs(inputs, &st, n->inputs[i].node, n->inputs[i].prefix, n, e);
         store_release(&st);
     }
     if (rc) {
@@ -639,10 +619,8 @@ int pipeline_write_grid(const pipeline *p, const char *path, int *changed, ppr_e
         const pipe_node *n = &p->nodes[k];
         strbuf_addf(&t, "\nbuild %s: slice %s %s %s", n->slice_path, CONFIG_PATH,
                     CONFIG_SCHEMA_PATH, SOURCES_PATH);
-        for (const char *const *up = n->def->upstream; n->data && *up; up++)
-            strbuf_addf(&t, " %s/%s-%s.json", LOCK_DIR, *up, n->data);
-        for (size_t i = 0; i < n->n_extra; i++)
-            strbuf_addf(&t, " %s/%s.json", LOCK_DIR, n->extra[i]);
+        for (size_t i = 0; i < n->n_inputs; i++)
+            strbuf_addf(&t, " %s", n->inputs[i].node->lock_path);
         strbuf_addf(&t, " | build/bin/ppr\n  node = %s\n", n->id);
         strbuf_addf(&t, "build %s: stage %s | %s\n  bin = %s\n  node = %s\n", n->lock_path,
                     n->slice_path, n->def->binary, n->def->binary, n->id);
