@@ -167,7 +167,8 @@ grep -q '"name":"pretrained/model-s1"' manifests/lock/04-train-sim-pllm.vanilla.
 
 # A node reading many others: the reference pre-trained on every set reads the
 # fetch and encode outputs of 22 nodes (a node's inputs have no fixed cap).
-sets='"hh-harmless", "xstest", "hep", "llmbar", "ultrafeedback", "sim-psoups", "sim-tldr", "sim-pllm", "hh-relabeled", "pandalm", "spica"'
+sets='"hh-harmless", "xstest", "hep", "llmbar", "ultrafeedback", "sim-psoups", "sim-tldr", '
+sets+='"sim-pllm", "hh-relabeled", "pandalm", "spica"'
 set_key "$G" "s/\"pretrained_on\": \[[^]]*\]/\"pretrained_on\": [$sets]/"
 ninja > many.log 2>&1 || { fail "many inputs: ninja"; cat many.log; }
 from=$(grep -o '"from":"[^"]*"' manifests/lock/04-train-pretrained.json | sort -u | wc -l)
