@@ -165,4 +165,17 @@ expect=$(ls manifests/lock/04-train-*.*.json | grep -v '\.pretrained\.json' | so
 grep -q '"name":"pretrained/model-s1"' manifests/lock/04-train-sim-pllm.vanilla.json &&
     ok "from_pretrained: they read the reference's models" || fail "from_pretrained: inputs"
 
+# A node reading many others: the reference pre-trained on every set reads the
+# fetch and encode outputs of 22 nodes (a node's inputs have no fixed cap).
+sets='"hh-harmless", "xstest", "hep", "llmbar", "ultrafeedback", "sim-psoups", "sim-tldr", '
+sets+='"sim-pllm", "hh-relabeled", "pandalm", "spica"'
+set_key "$G" "s/\"pretrained_on\": \[[^]]*\]/\"pretrained_on\": [$sets]/"
+ninja > many.log 2>&1 || { fail "many inputs: ninja"; cat many.log; }
+from=$(grep -o '"from":"[^"]*"' manifests/lock/04-train-pretrained.json | sort -u | wc -l)
+deps=$(grep '^build build/slice/04-train-pretrained.json:' manifests/grid.ninja |
+    grep -o 'manifests/lock/0[13]-[^ ]*' | wc -l)
+[ "$from" -eq 22 ] && [ "$deps" -eq 22 ] &&
+    ok "many inputs: the reference reads 22 nodes, and its slice edge depends on their locks" ||
+    fail "many inputs: the reference reads $from nodes, its slice edge names $deps locks"
+
 finish

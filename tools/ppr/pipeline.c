@@ -15,9 +15,34 @@
 #include "common/store.h"
 #include "common/strbuf.h"
 
-typedef int (*slice_fn)(const pipeline *p, const pipe_node *n, cJSON **cfg, ppr_err *e);
+/* ---- stages and what they read ------------------------------------------ */
 
-/* Add the further nodes n reads (node_extra); most stages have none. */
+/* One value of a stage's config slice. path is dotted, or several such
+ * paths joined by "|" of which the first the config has is read; any of their
+ * components may be "{data}" or "{method}" (the instance's set or method) or
+ * "{<path>}" (the string at that config path), and so may key. */
+typedef struct {
+    const char *key;  /* its name in the slice; NULL: the slice is this value */
+    const char *path; /* where the config holds it */
+    unsigned flags;   /* enum slice_flag */
+} slice_key;
+
+enum slice_flag {
+    /* The value: a copy of the config's, which must exist, unless */
+    KEY_OPTIONAL = 1, /* left out where the config has none */
+    KEY_TEXT = 2,     /* the expanded path itself: "{method}" is the method */
+    KEY_LISTS = 4,    /* whether the array at path lists the expanded key */
+    /* Who reads it: every instance of the stage, unless */
+    IF_SET = 8,     /* only those on a dataset or evaluation set */
+    IF_NO_SET = 16, /* only the one on no set (the pre-trained reference) */
+    IF_SIM = 32,    /* only those on a simulated dataset */
+    IF_TUNED = 64   /* only those whose method is not "pretrained" */
+};
+
+/* Add to a node's slice config what its stage resolves rather than copies. */
+typedef int (*resolve_fn)(const pipeline *p, const pipe_node *n, cJSON *cfg, ppr_err *e);
+
+/* Add the further nodes n reads (node_input); most stages have none. */
 typedef int (*extras_fn)(const pipeline *p, pipe_node *n, ppr_err *e);
 
 enum node_list {
@@ -31,14 +56,15 @@ enum node_list {
 struct stage_def {
     const char *name;
     const char *binary;
-    const char *upstream[4]; /* stages of the same instance whose outputs it reads */
-    int lists;               /* which instances it runs on: a mask of enum node_list */
-    slice_fn slice;
-    extras_fn extras; /* further nodes whose outputs it reads, or NULL */
+    int lists;                    /* which instances it runs on: a mask of enum node_list */
+    const char *const *upstream;  /* stages of the same set whose outputs it reads (NAMES) */
+    const slice_key *keys;        /* its config slice (KEYS) */
+    resolve_fn resolve;           /* the rest of its slice config, or NULL */
+    extras_fn extras;             /* further nodes whose outputs it reads, or NULL */
     /* The outputs it reads, by name without prefix ("model-s*": any name that
-     * starts so); its slice lists those and no other, and the stage must read
-     * every one it lists (stage.h). */
-    const char *reads[6];
+     * starts so), NAMES; its slice lists those and no other, and the
+     * stage must read every one it lists (stage.h). */
+    const char *const *reads;
 };
 
 /* Append path to a Ninja depfile rule, escaped as GCC escapes it. */
@@ -94,33 +120,34 @@ static int texts_may_fall_back(const pipeline *p)
     return strcmp(cJSON_GetObjectItemCaseSensitive(p->config, "profile")->valuestring, "ci") == 0;
 }
 
-/* fetch reads its source entry (and the seed, when it simulates) and the
- * manifests/sources.json entry of the files it reads (a real source's own, or
- * the texts a simulated one labels), so that a changed pin or URL reruns it.
- * A simulated dataset's texts are resolved here, so that which texts it labels
- * is part of its slice: "texts_resolved" is the source whose files it reads, or
- * "composed"; on the ci profile, texts whose files are not all in the mirror or
- * the download cache resolve to composed ones, and "texts_fallback" names the
- * source they stand in for. Elsewhere fetch reads or downloads the files, or
- * stops. */
-static int slice_fetch(const pipeline *p, const pipe_node *n, cJSON **cfg, ppr_err *e)
+/* Whether n's set is simulated: its entry under fetch.sources is of kind "sim". */
+static int node_simulated(const pipeline *p, const pipe_node *n)
 {
-    const char *instance = n->data;
     const cJSON *fetch = cJSON_GetObjectItemCaseSensitive(p->config, "fetch");
-    const cJSON *sources = cJSON_GetObjectItemCaseSensitive(fetch, "sources");
-    const cJSON *src = cJSON_GetObjectItemCaseSensitive(sources, instance);
-    if (!src)
-        return err_set(e, PPR_EINPUT,
-                       "'%s': dataset \"%s\" has no entry under \"fetch.sources\"",
-                       CONFIG_PATH, instance);
+    const cJSON *src = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(fetch, "sources"), n->data);
     const cJSON *kind = cJSON_GetObjectItemCaseSensitive(src, "kind");
-    int sim = strcmp(kind->valuestring, "sim") == 0;
+    return cJSON_IsString(kind) && strcmp(kind->valuestring, "sim") == 0;
+}
+
+/* fetch also reads the manifests/sources.json entry of the files it reads (a
+ * real source's own, or the texts a simulated one labels), so that a changed
+ * pin or URL reruns it. A simulated dataset's texts are resolved here, so that
+ * which texts it labels is part of its slice: "texts_resolved" is the source
+ * whose files it reads, or "composed"; on the ci profile, texts whose files are
+ * not all in the mirror or the download cache resolve to composed ones, and
+ * "texts_fallback" names the source they stand in for. Elsewhere fetch reads
+ * or downloads the files, or stops. */
+static int slice_texts(const pipeline *p, const pipe_node *n, cJSON *c, ppr_err *e)
+{
+    const cJSON *src = cJSON_GetObjectItemCaseSensitive(c, "source");
+    int sim = node_simulated(p, n);
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(src, sim ? "texts" : "source");
     const char *origin = strcmp(name->valuestring, "composed") == 0 ? NULL : name->valuestring;
     const cJSON *entry = origin ? cJSON_GetObjectItemCaseSensitive(p->sources, origin) : NULL;
     if (origin && !entry)
         return err_set(e, PPR_EINPUT, "'%s': source \"%s\" (read by \"%s\") is not listed",
-                       SOURCES_PATH, origin, instance);
+                       SOURCES_PATH, origin, n->data);
     const char *fallback = NULL;
     int n_missing = 0;
     if (sim && origin && texts_may_fall_back(p)) {
@@ -129,18 +156,11 @@ static int slice_fetch(const pipeline *p, const pipe_node *n, cJSON **cfg, ppr_e
         fallback = n_missing ? origin : NULL;
         origin = n_missing ? NULL : origin;
     }
-    cJSON *c = cJSON_CreateObject();
-    if (!c || (sim && !cJSON_AddItemToObject(c, "seed", cJSON_Duplicate(
-                          cJSON_GetObjectItemCaseSensitive(fetch, "seed"), 1))) ||
-        !cJSON_AddItemToObject(c, "source", cJSON_Duplicate(src, 1)) ||
-        (sim && !cJSON_AddStringToObject(c, "texts_resolved", origin ? origin : "composed")) ||
+    if ((sim && !cJSON_AddStringToObject(c, "texts_resolved", origin ? origin : "composed")) ||
         (fallback && !cJSON_AddStringToObject(c, "texts_fallback", fallback)) ||
         (origin && (!cJSON_AddStringToObject(c, "origin_name", origin) ||
-                    !cJSON_AddItemToObject(c, "origin", cJSON_Duplicate(entry, 1))))) {
-        cJSON_Delete(c);
+                    !cJSON_AddItemToObject(c, "origin", cJSON_Duplicate(entry, 1)))))
         return err_nomem(e);
-    }
-    *cfg = c;
     return PPR_OK;
 }
 
@@ -156,7 +176,7 @@ int pipeline_slice_deps(const pipeline *p, const pipe_node *n, const cJSON *slic
     snprintf(path, sizeof path, "%s/%s.slice.d", STAGE_DEPS_DIR, n->id);
     strbuf deps = {0};
     int n_missing = 0, rc = PPR_OK;
-    if (n->def->slice == slice_fetch && cJSON_IsString(texts) &&
+    if (n->def->resolve == slice_texts && cJSON_IsString(texts) &&
         strcmp(texts->valuestring, "composed") != 0 && texts_may_fall_back(p)) {
         strbuf_adds(&deps, n->slice_path);
         strbuf_adds(&deps, ":");
@@ -180,73 +200,38 @@ int pipeline_slice_deps(const pipeline *p, const pipe_node *n, const cJSON *slic
     return rc;
 }
 
-static int slice_section(const pipeline *p, const char *section, cJSON **cfg, ppr_err *e)
+/* The encoder a config selects. */
+static const char *encoder_name(const cJSON *config)
 {
-    *cfg = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(p->config, section), 1);
-    return *cfg ? PPR_OK : err_nomem(e);
-}
-
-static int slice_characterize(const pipeline *p, const pipe_node *n, cJSON **cfg,
-                              ppr_err *e)
-{
-    (void)n;
-    return slice_section(p, "characterize", cfg, e);
-}
-
-/* The encoder this config selects. */
-static const char *encoder_name(const pipeline *p)
-{
-    const cJSON *enc = cJSON_GetObjectItemCaseSensitive(p->config, "encode");
+    const cJSON *enc = cJSON_GetObjectItemCaseSensitive(config, "encode");
     return cJSON_GetObjectItemCaseSensitive(enc, "encoder")->valuestring;
 }
 
-/* encode reads the selected encoder's settings (not the others'), and whether
- * Conditional RM runs, which needs its "User ID" prompts encoded too. */
-static int slice_encode(const pipeline *p, const pipe_node *n, cJSON **cfg, ppr_err *e)
+/* Record that n reads the outputs of node id, an earlier one, under names
+ * prefix + name. */
+static int node_input(const pipeline *p, pipe_node *n, const char *id, const char *prefix,
+                      ppr_err *e)
 {
-    (void)n;
-    const cJSON *enc = cJSON_GetObjectItemCaseSensitive(p->config, "encode");
-    const char *name = encoder_name(p);
-    if (!cJSON_GetObjectItemCaseSensitive(enc, name))
-        return err_set(e, PPR_EINPUT, "'%s': encoder \"%s\" needs a section \"encode.%s\"",
-                       CONFIG_PATH, name, name);
-    int conditional = 0;
-    const cJSON *methods = cJSON_GetObjectItemCaseSensitive(p->config, "methods");
-    for (const cJSON *m = methods->child; m; m = m->next)
-        conditional |= strcmp(m->valuestring, "conditional") == 0;
-    cJSON *c = cJSON_CreateObject();
-    if (!c || !cJSON_AddStringToObject(c, "encoder", name) ||
-        !cJSON_AddItemToObject(c, name, cJSON_Duplicate(
-                                   cJSON_GetObjectItemCaseSensitive(enc, name), 1)) ||
-        !cJSON_AddItemToObject(c, "threads", cJSON_Duplicate(
-                                   cJSON_GetObjectItemCaseSensitive(enc, "threads"), 1)) ||
-        !cJSON_AddItemToObject(c, "batch", cJSON_Duplicate(
-                                   cJSON_GetObjectItemCaseSensitive(enc, "batch"), 1)) ||
-        !cJSON_AddBoolToObject(c, "conditional", conditional)) {
-        cJSON_Delete(c);
+    const pipe_node *u = pipeline_find(p, id);
+    if (!u)
+        return err_set(e, PPR_EINPUT, "'%s' needs '%s', which the config does not run", n->id,
+                       id);
+    pipe_input *in = realloc(n->inputs, (n->n_inputs + 1) * sizeof *in);
+    if (!in)
         return err_nomem(e);
-    }
-    *cfg = c;
-    return PPR_OK;
-}
-
-/* Record that n reads the outputs of node id, under names prefix + name. */
-static int node_extra(pipe_node *n, const char *id, const char *prefix, ppr_err *e)
-{
-    if (n->n_extra == NODE_MAX_EXTRA)
-        return err_set(e, PPR_EINPUT, "'%s' would read more than %d further nodes", n->id,
-                       NODE_MAX_EXTRA);
-    if (!(n->extra[n->n_extra] = strdup(id)) || !(n->extra_prefix[n->n_extra] = strdup(prefix)))
+    n->inputs = in;
+    if (!(in[n->n_inputs].prefix = strdup(prefix)))
         return err_nomem(e);
-    n->n_extra++;
+    in[n->n_inputs++].node = u;
     return PPR_OK;
 }
 
 /* The GloVe encoder reads the embeddings fetched as source "glove". */
 static int encode_extras(const pipeline *p, pipe_node *n, ppr_err *e)
 {
-    return strcmp(encoder_name(p), "glove") == 0 ? node_extra(n, GLOVE_NODE, "glove/", e)
-                                                 : PPR_OK;
+    return strcmp(encoder_name(p->config), "glove") == 0
+               ? node_input(p, n, GLOVE_NODE, "glove/", e)
+               : PPR_OK;
 }
 
 /* The pre-trained reference reads the general preference sets it is trained
@@ -258,7 +243,7 @@ static int train_extras(const pipeline *p, pipe_node *n, ppr_err *e)
     if (n->data)
         return strcmp(n->method, "pretrained") == 0 ||
                        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(train, "from_pretrained"))
-                   ? node_extra(n, "04-train-pretrained", "pretrained/", e)
+                   ? node_input(p, n, "04-train-pretrained", "pretrained/", e)
                    : PPR_OK;
     const cJSON *on = cJSON_GetObjectItemCaseSensitive(train, "pretrained_on");
     int rc = PPR_OK;
@@ -266,66 +251,182 @@ static int train_extras(const pipeline *p, pipe_node *n, ppr_err *e)
         char id[256], prefix[256];
         snprintf(prefix, sizeof prefix, "%s/", s->valuestring);
         snprintf(id, sizeof id, "01-fetch-%s", s->valuestring);
-        rc = node_extra(n, id, prefix, e);
+        rc = node_input(p, n, id, prefix, e);
         snprintf(id, sizeof id, "03-encode-%s", s->valuestring);
         if (rc == PPR_OK)
-            rc = node_extra(n, id, prefix, e);
+            rc = node_input(p, n, id, prefix, e);
     }
     return rc;
 }
 
-/* train reads its method, the dataset's sizes (or the default ones), the seeds,
- * the epoch rule and the head's settings; PRM's only when it trains PRM. */
-static int slice_train(const pipeline *p, const pipe_node *n, cJSON **cfg, ppr_err *e)
+/* A NULL-ended list of names, and a stage's slice keys ended by a NULL path. */
+#define NAMES(...) ((const char *const[]){__VA_ARGS__, NULL})
+#define KEYS(...) ((const slice_key[]){__VA_ARGS__, {0}})
+
+/* The stages, upstream before downstream. A stage's keys say which config
+ * values each instance reads: only those rerun it when they change. */
+static const stage_def stages[] = {
+    /* fetch: its source entry, and the seed when it simulates; then which
+     * texts it labels and their sources.json entry (slice_texts) */
+    {.name = "01-fetch", .binary = "build/bin/ppr-fetch",
+     .lists = ON_DATASETS | ON_EVALSETS | ON_AUX,
+     .keys = KEYS({"source", "fetch.sources.{data}", 0}, {"seed", "fetch.seed", IF_SIM}),
+     .resolve = slice_texts},
+    {.name = "02-characterize", .binary = "build/bin/ppr-characterize", .lists = ON_DATASETS,
+     .upstream = NAMES("01-fetch"),
+     .keys = KEYS({NULL, "characterize", 0}),
+     .reads = NAMES("dataset")},
+    /* encode: the selected encoder's settings (not the others'), and whether
+     * Conditional RM runs, which needs its "User ID" prompts encoded too */
+    {.name = "03-encode", .binary = "build/bin/ppr-encode", .lists = ON_DATASETS | ON_EVALSETS,
+     .upstream = NAMES("01-fetch"),
+     .keys = KEYS({"encoder", "encode.encoder", 0},
+                  {"{encode.encoder}", "encode.{encode.encoder}", 0},
+                  {"threads", "encode.threads", 0},
+                  {"batch", "encode.batch", 0},
+                  {"conditional", "methods", KEY_LISTS}),
+     .extras = encode_extras,
+     .reads = NAMES("dataset", "embeddings")},
+    /* train: its method, the dataset's sizes (or the default ones), the seeds,
+     * the epoch rule, the head's settings and the method's own section
+     * ("train.prm") */
+    {.name = "04-train", .binary = "build/bin/ppr-train", .lists = ON_PRETRAINED | ON_METHODS,
+     .upstream = NAMES("01-fetch", "02-characterize", "03-encode"),
+     .keys = KEYS({"method", "{method}", KEY_TEXT},
+                  {"seeds", "train.seeds", 0},
+                  {"epochs", "train.epochs", 0},
+                  {"validation_fraction", "train.validation_fraction", 0},
+                  {"eval_size", "train.eval_size", 0},
+                  {"head", "train.head", 0},
+                  {"threads", "train.threads", 0},
+                  {"sizes", "train.sizes.{data}|train.sizes.default", IF_SET},
+                  {"pretrained_on", "train.pretrained_on", IF_NO_SET},
+                  {"from_pretrained", "train.from_pretrained", IF_TUNED},
+                  {"{method}", "train.{method}", KEY_OPTIONAL}),
+     .extras = train_extras,
+     .reads = NAMES("dataset", "features", "table2", "model-s*")},
+};
+
+/* ---- config slices ------------------------------------------------------ */
+
+/* Whether the string array a lists name. */
+static int list_has(const cJSON *a, const char *name)
 {
-    const cJSON *train = cJSON_GetObjectItemCaseSensitive(p->config, "train");
-    const cJSON *sizes = cJSON_GetObjectItemCaseSensitive(train, "sizes");
-    const cJSON *mine = n->data ? cJSON_GetObjectItemCaseSensitive(sizes, n->data) : NULL;
-    static const char *const shared[] = {"seeds", "epochs", "validation_fraction",
-                                         "eval_size", "head", "threads"};
+    for (const cJSON *c = a ? a->child : NULL; c; c = c->next)
+        if (cJSON_IsString(c) && strcmp(c->valuestring, name) == 0)
+            return 1;
+    return 0;
+}
+
+static const cJSON *slice_lookup(const pipeline *p, const pipe_node *n, const char *path,
+                                 size_t len, strbuf *where);
+
+/* What the placeholder component of k bytes at c ("{data}") stands for in n's
+ * slice, or NULL. */
+static const char *slice_placeholder(const pipeline *p, const pipe_node *n, const char *c,
+                                     size_t k)
+{
+    if (k == 6 && strncmp(c, "{data}", k) == 0)
+        return n->data;
+    if (k == 8 && strncmp(c, "{method}", k) == 0)
+        return n->method;
+    strbuf inner = {0};
+    const cJSON *s = slice_lookup(p, n, c + 1, k - 2, &inner);
+    strbuf_release(&inner);
+    return cJSON_IsString(s) ? s->valuestring : NULL;
+}
+
+/* The config value at the path (slice_key) of len bytes for n, or NULL; where
+ * receives the path expanded ("encode.hash"). */
+static const cJSON *slice_lookup(const pipeline *p, const pipe_node *n, const char *path,
+                                 size_t len, strbuf *where)
+{
+    const cJSON *v = p->config;
+    for (size_t i = 0, k; i < len; i += k + 1) {
+        const char *c = path + i;
+        const char *stop = memchr(c, *c == '{' ? '}' : '.', len - i);
+        k = *c == '{' ? (size_t)(stop - c) + 1 : stop ? (size_t)(stop - c) : len - i;
+        const char *name = *c == '{' ? slice_placeholder(p, n, c, k) : NULL;
+        size_t mark = where->len + (where->len > 0);
+        strbuf_adds(where, where->len ? "." : "");
+        strbuf_add(where, name ? name : c, name ? strlen(name) : k);
+        /* a placeholder that stands for nothing names no value */
+        v = where->failed || (*c == '{' && !name)
+                ? NULL
+                : cJSON_GetObjectItemCaseSensitive(v, where->p + mark);
+    }
+    return v;
+}
+
+/* Whether n reads a key of these flags (enum slice_flag). */
+static int key_applies(const pipeline *p, const pipe_node *n, unsigned flags)
+{
+    return !((flags & IF_SET) && !n->data) && !((flags & IF_NO_SET) && n->data) &&
+           !((flags & IF_SIM) && !node_simulated(p, n)) &&
+           !((flags & IF_TUNED) && (!n->method || strcmp(n->method, "pretrained") == 0));
+}
+
+/* Add the value of key k, as n reads it, to the slice config *c. */
+static int slice_add(const pipeline *p, const pipe_node *n, const slice_key *k, cJSON **c,
+                     ppr_err *e)
+{
+    strbuf where = {0}, key = {0};
+    const cJSON *v = NULL;
+    for (const char *alt = k->path, *bar; !v && alt; alt = bar ? bar + 1 : NULL) {
+        bar = strchr(alt, '|');
+        strbuf_release(&where);
+        v = slice_lookup(p, n, alt, bar ? (size_t)(bar - alt) : strlen(alt), &where);
+    }
+    if (k->key)
+        slice_lookup(p, n, k->key, strlen(k->key), &key);
+    int text = k->flags & KEY_TEXT, rc = PPR_OK;
+    if (where.failed || key.failed) {
+        rc = err_nomem(e);
+    } else if (!v && !text && !(k->flags & KEY_OPTIONAL)) {
+        rc = err_set(e, PPR_EINPUT, "'%s': key \"%s\" is missing; '%s' reads it", CONFIG_PATH,
+                     where.p, n->id);
+    } else if (v || text) {
+        cJSON *item = text                  ? cJSON_CreateString(where.p)
+                      : k->flags & KEY_LISTS ? cJSON_CreateBool(list_has(v, key.p))
+                                             : cJSON_Duplicate(v, 1);
+        if (!item || (k->key && !cJSON_AddItemToObject(*c, key.p, item))) {
+            cJSON_Delete(item);
+            rc = err_nomem(e);
+        } else if (!k->key) {
+            cJSON_Delete(*c);
+            *c = item;
+        }
+    }
+    strbuf_release(&where);
+    strbuf_release(&key);
+    return rc;
+}
+
+/* n's slice config: the keys of its stage that it reads, then what its stage
+ * resolves. */
+static int slice_config(const pipeline *p, const pipe_node *n, cJSON **cfg, ppr_err *e)
+{
     cJSON *c = cJSON_CreateObject();
-    int ok = c && cJSON_AddStringToObject(c, "method", n->method);
-    for (size_t i = 0; ok && i < sizeof shared / sizeof *shared; i++)
-        ok = cJSON_AddItemToObject(c, shared[i], cJSON_Duplicate(
-                                       cJSON_GetObjectItemCaseSensitive(train, shared[i]), 1));
-    if (ok && n->data)
-        ok = cJSON_AddItemToObject(c, "sizes", cJSON_Duplicate(
-                                       mine ? mine : cJSON_GetObjectItemCaseSensitive(sizes,
-                                                                                    "default"),
-                                       1)) != 0;
-    if (ok && !n->data)
-        ok = cJSON_AddItemToObject(c, "pretrained_on", cJSON_Duplicate(
-                 cJSON_GetObjectItemCaseSensitive(train, "pretrained_on"), 1)) != 0;
-    if (ok && strcmp(n->method, "pretrained") != 0)
-        ok = cJSON_AddItemToObject(c, "from_pretrained", cJSON_Duplicate(
-                 cJSON_GetObjectItemCaseSensitive(train, "from_pretrained"), 1)) != 0;
-    if (ok && strcmp(n->method, "prm") == 0)
-        ok = cJSON_AddItemToObject(c, "prm", cJSON_Duplicate(
-                                       cJSON_GetObjectItemCaseSensitive(train, "prm"), 1)) != 0;
-    if (!ok) {
+    int rc = c ? PPR_OK : err_nomem(e);
+    for (const slice_key *k = n->def->keys; k->path && rc == PPR_OK; k++)
+        if (key_applies(p, n, k->flags))
+            rc = slice_add(p, n, k, &c, e);
+    if (rc == PPR_OK && n->def->resolve)
+        rc = n->def->resolve(p, n, c, e);
+    if (rc) {
         cJSON_Delete(c);
-        return err_nomem(e);
+        return rc;
     }
     *cfg = c;
     return PPR_OK;
 }
 
-static const stage_def stages[] = {
-    {"01-fetch", "build/bin/ppr-fetch", {NULL}, ON_DATASETS | ON_EVALSETS | ON_AUX, slice_fetch,
-     NULL, {NULL}},
-    {"02-characterize", "build/bin/ppr-characterize", {"01-fetch", NULL}, ON_DATASETS,
-     slice_characterize, NULL, {"dataset", NULL}},
-    {"03-encode", "build/bin/ppr-encode", {"01-fetch", NULL}, ON_DATASETS | ON_EVALSETS,
-     slice_encode, encode_extras, {"dataset", "embeddings", NULL}},
-    {"04-train", "build/bin/ppr-train", {"01-fetch", "02-characterize", "03-encode", NULL},
-     ON_PRETRAINED | ON_METHODS, slice_train, train_extras,
-     {"dataset", "features", "table2", "model-s*", NULL}},
-};
+/* ---- the graph ---------------------------------------------------------- */
 
 /* Whether a node of def reads an upstream output called name. */
 static int def_reads(const stage_def *def, const char *name)
 {
-    for (const char *const *r = def->reads; *r; r++) {
+    for (const char *const *r = def->reads; r && *r; r++) {
         size_t len = strlen(*r);
         if ((*r)[len - 1] == '*' ? strncmp(name, *r, len - 1) == 0 : strcmp(name, *r) == 0)
             return 1;
@@ -353,7 +454,7 @@ static char *str_printf(const char *fmt, const char *a, const char *b)
 }
 
 /* Add the node of stage def on data (and method, for a training instance),
- * refusing an instance listed twice. */
+ * refusing an instance listed twice, with the nodes it reads. */
 static int node_add(pipeline *p, const stage_def *def, const char *data, const char *method,
                     ppr_err *e)
 {
@@ -380,20 +481,18 @@ static int node_add(pipeline *p, const stage_def *def, const char *data, const c
         !(n->slice_path = str_printf("%s/%s.json", STAGE_SLICE_DIR, n->id)) ||
         !(n->lock_path = str_printf("%s/%s.json", LOCK_DIR, n->id)))
         return err_nomem(e);
-    return def->extras ? def->extras(p, n, e) : PPR_OK;
-}
-
-/* Whether the string array a lists name. */
-static int list_has(const cJSON *a, const char *name)
-{
-    for (const cJSON *c = a ? a->child : NULL; c; c = c->next)
-        if (cJSON_IsString(c) && strcmp(c->valuestring, name) == 0)
-            return 1;
-    return 0;
+    int rc = PPR_OK;
+    for (const char *const *s = def->upstream; data && s && *s && rc == PPR_OK; s++) {
+        char *id = str_printf("%s-%s", *s, data);
+        rc = id ? node_input(p, n, id, "", e) : err_nomem(e);
+        free(id);
+    }
+    return rc == PPR_OK && def->extras ? def->extras(p, n, e) : rc;
 }
 
 /* Names one part of the config gives to another, which the schema cannot
- * check: a train.sizes key is "default" or a source (a profile may give sizes
+ * check: every set and the selected encoder have their section, a train.sizes
+ * key is "default" or a source (a profile may give sizes
  * for a set the base lists do not run), every trained dataset has sizes, the
  * pre-trained reference trains on at least one set and only on sets that run,
  * and heads start from the reference only when it is trained. */
@@ -406,6 +505,17 @@ static int refs_check(const cJSON *cfg, ppr_err *e)
     const cJSON *datasets = cJSON_GetObjectItemCaseSensitive(cfg, "datasets");
     const cJSON *evalsets = cJSON_GetObjectItemCaseSensitive(cfg, "evalsets");
     const cJSON *methods = cJSON_GetObjectItemCaseSensitive(cfg, "methods");
+    const cJSON *sets[] = {datasets, evalsets};
+    for (size_t l = 0; l < sizeof sets / sizeof *sets; l++)
+        for (const cJSON *d = sets[l]->child; d; d = d->next)
+            if (!cJSON_GetObjectItemCaseSensitive(sources, d->valuestring))
+                return err_set(e, PPR_EINPUT, "'%s': dataset \"%s\" has no entry under "
+                               "\"fetch.sources\"", CONFIG_PATH, d->valuestring);
+    const char *encoder = encoder_name(cfg);
+    if (!cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cfg, "encode"),
+                                          encoder))
+        return err_set(e, PPR_EINPUT, "'%s': encoder \"%s\" needs a section \"encode.%s\"",
+                       CONFIG_PATH, encoder, encoder);
     for (const cJSON *s = sizes->child; s; s = s->next)
         if (strcmp(s->string, "default") != 0 &&
             !cJSON_GetObjectItemCaseSensitive(sources, s->string))
@@ -445,7 +555,7 @@ int pipeline_load(pipeline *p, ppr_err *e)
         return PPR_EINPUT;
     }
     cJSON *aux = cJSON_CreateArray();
-    if (!aux || (strcmp(encoder_name(p), "glove") == 0 &&
+    if (!aux || (strcmp(encoder_name(p->config), "glove") == 0 &&
                  !cJSON_AddItemToArray(aux, cJSON_CreateString("glove")))) {
         cJSON_Delete(aux);
         pipeline_release(p);
@@ -485,10 +595,10 @@ int pipeline_load(pipeline *p, ppr_err *e)
         pipeline_release(p);
         return rc;
     }
-    /* Fail early on a dataset with no source, naming it. */
+    /* Fail early, naming it, on a key a slice reads that the config lacks. */
     for (size_t k = 0; k < p->n_nodes; k++) {
         cJSON *cfg;
-        if (p->nodes[k].def->slice(p, &p->nodes[k], &cfg, e)) {
+        if (slice_config(p, &p->nodes[k], &cfg, e)) {
             pipeline_release(p);
             return PPR_EINPUT;
         }
@@ -505,10 +615,9 @@ void pipeline_release(pipeline *p)
         free(p->nodes[k].instance);
         free(p->nodes[k].data);
         free(p->nodes[k].method);
-        for (size_t i = 0; i < p->nodes[k].n_extra; i++) {
-            free(p->nodes[k].extra[i]);
-            free(p->nodes[k].extra_prefix[i]);
-        }
+        for (size_t i = 0; i < p->nodes[k].n_inputs; i++)
+            free(p->nodes[k].inputs[i].prefix);
+        free(p->nodes[k].inputs);
         free(p->nodes[k].id);
         free(p->nodes[k].slice_path);
         free(p->nodes[k].lock_path);
@@ -523,16 +632,6 @@ const pipe_node *pipeline_find(const pipeline *p, const char *id)
 {
     for (size_t k = 0; k < p->n_nodes; k++)
         if (strcmp(p->nodes[k].id, id) == 0)
-            return &p->nodes[k];
-    return NULL;
-}
-
-static const pipe_node *upstream_node(const pipeline *p, const pipe_node *n,
-                                      const char *stage)
-{
-    for (size_t k = 0; k < p->n_nodes; k++)
-        if (strcmp(p->nodes[k].def->name, stage) == 0 && n->data &&
-            strcmp(p->nodes[k].instance, n->data) == 0)
             return &p->nodes[k];
     return NULL;
 }
@@ -571,33 +670,11 @@ static int add_outputs(cJSON *inputs, const store *st, const pipe_node *u, const
     return rc;
 }
 
-int pipeline_upstream(const pipeline *p, const pipe_node *n, const pipe_node **up,
-                      const char **prefix, size_t *n_up, ppr_err *e)
-{
-    *n_up = 0;
-    for (const char *const *s = n->def->upstream; n->data && *s; s++) {
-        const pipe_node *u = upstream_node(p, n, *s);
-        if (!u)
-            return err_set(e, PPR_EINPUT, "'%s' has no upstream %s", n->id, *s);
-        up[*n_up] = u;
-        prefix[(*n_up)++] = "";
-    }
-    for (size_t i = 0; i < n->n_extra; i++) {
-        const pipe_node *u = pipeline_find(p, n->extra[i]);
-        if (!u)
-            return err_set(e, PPR_EINPUT, "'%s' needs %s, which the config does not run", n->id,
-                           n->extra[i]);
-        up[*n_up] = u;
-        prefix[(*n_up)++] = n->extra_prefix[i];
-    }
-    return PPR_OK;
-}
-
 int pipeline_slice(const pipeline *p, const pipe_node *n, cJSON **slice, ppr_err *e)
 {
     *slice = NULL;
     cJSON *cfg;
-    if (n->def->slice(p, n, &cfg, e))
+    if (slice_config(p, n, &cfg, e))
         return PPR_EINPUT;
     cJSON *s = cJSON_CreateObject();
     cJSON *inputs = cJSON_CreateArray();
@@ -610,14 +687,11 @@ int pipeline_slice(const pipeline *p, const pipe_node *n, cJSON **slice, ppr_err
     }
     cJSON_AddItemToObject(s, "config", cfg);
     cJSON_AddItemToObject(s, "inputs", inputs);
-    const pipe_node *up[PIPE_MAX_UPSTREAM];
-    const char *prefix[PIPE_MAX_UPSTREAM];
-    size_t n_up;
     store st;
-    int rc = pipeline_upstream(p, n, up, prefix, &n_up, e);
-    if (rc == PPR_OK && (rc = store_init(&st, NULL, e)) == PPR_OK) {
-        for (size_t i = 0; i < n_up && rc == PPR_OK; i++)
-            rc = add_outputs(inputs, &st, up[i], prefix[i], n, e);
+    int rc = store_init(&st, NULL, e);
+    if (rc == PPR_OK) {
+        for (size_t i = 0; i < n->n_inputs && rc == PPR_OK; i++)
+            rc = add_outputs(inputs, &st, n->inputs[i].node, n->inputs[i].prefix, n, e);
         store_release(&st);
     }
     if (rc) {
@@ -639,10 +713,8 @@ int pipeline_write_grid(const pipeline *p, const char *path, int *changed, ppr_e
         const pipe_node *n = &p->nodes[k];
         strbuf_addf(&t, "\nbuild %s: slice %s %s %s", n->slice_path, CONFIG_PATH,
                     CONFIG_SCHEMA_PATH, SOURCES_PATH);
-        for (const char *const *up = n->def->upstream; n->data && *up; up++)
-            strbuf_addf(&t, " %s/%s-%s.json", LOCK_DIR, *up, n->data);
-        for (size_t i = 0; i < n->n_extra; i++)
-            strbuf_addf(&t, " %s/%s.json", LOCK_DIR, n->extra[i]);
+        for (size_t i = 0; i < n->n_inputs; i++)
+            strbuf_addf(&t, " %s", n->inputs[i].node->lock_path);
         strbuf_addf(&t, " | build/bin/ppr\n  node = %s\n", n->id);
         strbuf_addf(&t, "build %s: stage %s | %s\n  bin = %s\n  node = %s\n", n->lock_path,
                     n->slice_path, n->def->binary, n->def->binary, n->id);

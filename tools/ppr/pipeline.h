@@ -16,11 +16,16 @@
 #define GLOVE_NODE "01-fetch-glove" /* the embeddings the GloVe encoder reads */
 
 typedef struct stage_def stage_def;
+typedef struct pipe_node pipe_node;
 
-#define NODE_MAX_EXTRA 16
-#define PIPE_MAX_UPSTREAM (4 + NODE_MAX_EXTRA) /* stage_def.upstream plus extras */
-
+/* A node whose outputs another reads, and the prefix those outputs' names get
+ * in the reader's slice. */
 typedef struct {
+    const pipe_node *node;
+    char *prefix; /* "" for its set's upstream stages, else e.g. "glove/" */
+} pipe_input;
+
+struct pipe_node {
     const stage_def *def;
     char *instance;  /* "sim-pllm", or "sim-pllm.vanilla" for a (dataset, method) */
     char *data;      /* the dataset or evaluation set it reads, or NULL */
@@ -28,11 +33,11 @@ typedef struct {
     char *id;        /* "<stage>-<instance>": names the slice and the lock */
     char *slice_path;
     char *lock_path;
-    /* further nodes whose outputs it reads, each under a name prefix */
-    char *extra[NODE_MAX_EXTRA];        /* node ids */
-    char *extra_prefix[NODE_MAX_EXTRA]; /* e.g. "glove/" */
-    size_t n_extra;
-} pipe_node;
+    /* [n_inputs]: the nodes whose outputs it reads, its set's upstream stages
+     * first, each earlier in pipeline.nodes */
+    pipe_input *inputs;
+    size_t n_inputs;
+};
 
 typedef struct {
     cJSON *config;  /* resolved (profile applied) */
@@ -48,11 +53,6 @@ const char *pipe_node_stage(const pipe_node *n);
 const char *pipe_node_binary(const pipe_node *n);
 /* The node with this id ("02-characterize-sim-psoups") or NULL. */
 const pipe_node *pipeline_find(const pipeline *p, const char *id);
-
-/* The nodes whose outputs n reads, each with the prefix its outputs get in
- * n's slice: up and prefix hold PIPE_MAX_UPSTREAM. */
-int pipeline_upstream(const pipeline *p, const pipe_node *n, const pipe_node **up,
-                      const char **prefix, size_t *n_up, ppr_err *e);
 
 /* The slice a node would read now: its config values and the outputs of its
  * upstream locks, each naming its node ("from"). A missing or invalid

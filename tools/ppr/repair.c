@@ -59,11 +59,8 @@ int repair_node(const pipeline *p, const pipe_node *n, size_t *repaired, ppr_err
 
 int repair_upstream(const pipeline *p, const pipe_node *n, size_t *repaired, ppr_err *e)
 {
-    const pipe_node *up[PIPE_MAX_UPSTREAM];
-    const char *prefix[PIPE_MAX_UPSTREAM];
-    size_t n_up;
-    int rc = pipeline_upstream(p, n, up, prefix, &n_up, e);
-    for (size_t i = 0; i < n_up && rc == PPR_OK; i++)
-        rc = repair_node(p, up[i], repaired, e);
+    int rc = PPR_OK;
+    for (size_t i = 0; i < n->n_inputs && rc == PPR_OK; i++)
+        rc = repair_node(p, n->inputs[i].node, repaired, e);
     return rc;
 }
