@@ -103,11 +103,19 @@ int batch_pairs(batch_in *in, const pair_set *ps, const uint32_t *idx, size_t b,
     return PPR_OK;
 }
 
+size_t batch_users(batch_in *in, size_t rows)
+{
+    return dedupe(in->id[BLOCK_USER], rows, in->map[BLOCK_USER], in->first[BLOCK_USER], in->table,
+                  2 * in->cap);
+}
+
 void batch_build(batch_in *in, const pair_set *ps, size_t rows)
 {
     for (int k = 0; k < batch_blocks(in); k++) {
         size_t width = k == BLOCK_USER ? in->user_dim : ps->dim;
-        size_t n = dedupe(in->id[k], rows, in->map[k], in->first[k], in->table, 2 * in->cap);
+        size_t n = k == BLOCK_USER ? batch_users(in, rows)
+                                   : dedupe(in->id[k], rows, in->map[k], in->first[k], in->table,
+                                            2 * in->cap);
         for (size_t j = 0; k != BLOCK_USER && j < n; j++)
             memcpy(in->rows[k] + j * width, ps->matrix + (size_t)in->first[k][j] * width,
                    width * sizeof(float));

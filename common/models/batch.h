@@ -49,6 +49,9 @@ void batch_ids_response(const pair_set *ps, const uint32_t *idx, size_t b, int w
  * row i and its rejected one at row b + i, each with its prompt; block 2's
  * ids are left to the caller. */
 int batch_pairs(batch_in *in, const pair_set *ps, const uint32_t *idx, size_t b, ppr_err *e);
+/* De-duplicate block 2's ids of a batch of rows rows into its map and first
+ * (whether or not the head reads block 2); returns how many are distinct. */
+size_t batch_users(batch_in *in, size_t rows);
 /* The blocks of a batch of rows rows whose ids are set: each block
  * de-duplicated, the feature blocks' distinct rows copied from ps's matrix;
  * block 2's rows are the caller's to fill (in->first[BLOCK_USER] says whose). */

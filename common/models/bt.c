@@ -327,13 +327,14 @@ int bt_score(method *m, const pair_set *ps, int which, float *r, ppr_err *e)
                 break;
             batch_ids_prompt(ps, idx, b, in->id[BLOCK_PROMPT]);
             batch_ids_response(ps, idx, b, which, in->id[BLOCK_RESPONSE]);
-            for (size_t i = 0; md->fill_users && i < b; i++)
+            for (size_t i = 0; md->users && i < b; i++)
                 in->id[BLOCK_USER][i] = 1 + ps->user[idx[i]];
             batch_build(in, ps, b);
-            if (md->fill_users)
-                md->fill_users(md);
-            rc = mlp_forward_blocks(&md->heads[h], &md->ws, in->blocks, batch_blocks(in), b,
-                                    in->v, e);
+            const float *wr = NULL;
+            if (md->users && (rc = md->users(md, b, &wr, e)))
+                break;
+            rc = mlp_forward_rows(&md->heads[h], &md->ws, in->blocks, batch_blocks(in), b, wr,
+                                  in->v, e);
             for (size_t i = 0; i < b && rc == PPR_OK; i++)
                 r[idx[i]] = in->v[i];
         }

@@ -44,9 +44,11 @@ struct bt_model {
     batch_in batch;    /* the current batch's input blocks */
     bt_ctx ctx;        /* the current training task's */
     /* Scoring: the head that scores user u (-1: none; NULL: always head 0),
-     * and block 2's rows from their ids (NULL: the head reads no user row). */
+     * and what a batch's users add once block 2's ids (1 + u) are set: block
+     * 2's rows, or per-row output weights *wr [rows][k] (mlp_forward_rows; NULL
+     * for none). NULL: the head reads no user information. */
     int64_t (*head_of)(const bt_model *md, uint32_t u);
-    void (*fill_users)(bt_model *md);
+    int (*users)(bt_model *md, size_t rows, const float **wr, ppr_err *e);
 };
 
 /* The common part of a BT method's model file shape. */

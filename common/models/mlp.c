@@ -244,30 +244,49 @@ static void bias_relu(float *C, const float *b, size_t n, size_t k)
         }
 }
 
-/* r [n] = A [n][k] w + b */
-static void out_forward(float *r, const float *A, const float *w, float b, size_t n, size_t k)
+/* s = a [k] . w [k] */
+static float dot(const float *a, const float *w, size_t k)
 {
-    for (size_t i = 0; i < n; i++, A += k) {
-        float s = 0;
-        for (size_t j = VEC(dot8(A, w, k, &s)); j < k; j++)
-            s += A[j] * w[j];
-        r[i] = b + s;
-    }
+    float s = 0;
+    for (size_t j = VEC(dot8(a, w, k, &s)); j < k; j++)
+        s += a[j] * w[j];
+    return s;
+}
+
+/* r [n] = A [n][k] w + b, plus A[i] . wr[i] per row when wr [n][k] is not NULL */
+static void out_forward(float *r, const float *A, const float *w, const float *wr, float b,
+                        size_t n, size_t k)
+{
+    for (size_t i = 0; i < n; i++, A += k)
+        r[i] = b + dot(A, w, k) + (wr ? dot(A, wr + i * k, k) : 0.0f);
 }
 
 /* The output layer's backward over A [n][k], its input: gw [k] += sum over
  * rows of dr[i] A[i]; and unless D is NULL (no hidden layer), D [n][k] =
  * dL/d(pre-activation) of the last hidden layer (A being its ReLU output) and
- * gb [k], that layer's bias gradient, += the column sums of D. */
-static void out_backward(float *gw, const float *A, const float *dr, const float *w, float *D,
-                         float *gb, size_t n, size_t k)
+ * gb [k], that layer's bias gradient, += the column sums of D. With per-row
+ * weights wr [n][k] (or NULL), row i's output weights are w + wr[i], and
+ * gwr [n][k] = dr[i] A[i], their gradient. */
+static void out_backward(float *gw, const float *A, const float *dr, const float *w,
+                         const float *wr, float *gwr, float *D, float *gb, size_t n, size_t k)
 {
     for (size_t i = 0; i < n; i++, A += k) {
         for (size_t j = VEC(axpy8(gw, dr[i], A, k)); j < k; j++)
             gw[j] += dr[i] * A[j];
+        if (gwr)
+            for (size_t j = 0; j < k; j++)
+                gwr[i * k + j] = dr[i] * A[j];
         if (!D)
             continue;
         float *d = D + i * k;
+        if (wr) {
+            const float *wi = wr + i * k;
+            for (size_t j = 0; j < k; j++) {
+                d[j] = A[j] > 0 ? dr[i] * (w[j] + wi[j]) : 0;
+                gb[j] += d[j];
+            }
+            continue;
+        }
         for (size_t j = VEC(relu_delta8(d, A, dr[i], w, gb, k)); j < k; j++) {
             d[j] = A[j] > 0 ? dr[i] * w[j] : 0;
             gb[j] += d[j];
@@ -362,9 +381,11 @@ static void first_backward(mlp *m, mlp_ws *ws, const mlp_block *bl, int n_blocks
     }
 }
 
-int mlp_forward_blocks(const mlp *m, mlp_ws *ws, const mlp_block *blocks, int n_blocks, size_t n,
-                       float *r, ppr_err *e)
+int mlp_forward_rows(const mlp *m, mlp_ws *ws, const mlp_block *blocks, int n_blocks, size_t n,
+                     const float *wr, float *r, ppr_err *e)
 {
+    if (wr && m->n_layers < 2)
+        return err_set(e, PPR_EINTERNAL, "mlp: per-row output weights need a hidden layer");
     int rc = blocks_check(m, blocks, n_blocks, n, e);
     if (rc == PPR_OK)
         rc = ws_fit(m, ws, n, part_need(m, blocks, n_blocks), e);
@@ -388,8 +409,15 @@ int mlp_forward_blocks(const mlp *m, mlp_ws *ws, const mlp_block *blocks, int n_
         bias_relu(C, m->params + m->b_off[l], n, (size_t)out);
         A = C;
     }
-    out_forward(r, A, m->params + m->w_off[L - 1], m->params[m->b_off[L - 1]], n, m->dims[L - 1]);
+    out_forward(r, A, m->params + m->w_off[L - 1], wr, m->params[m->b_off[L - 1]], n,
+                m->dims[L - 1]);
     return PPR_OK;
+}
+
+int mlp_forward_blocks(const mlp *m, mlp_ws *ws, const mlp_block *blocks, int n_blocks, size_t n,
+                       float *r, ppr_err *e)
+{
+    return mlp_forward_rows(m, ws, blocks, n_blocks, n, NULL, r, e);
 }
 
 int mlp_forward(const mlp *m, mlp_ws *ws, const float *X, size_t n, float *r, ppr_err *e)
@@ -398,10 +426,12 @@ int mlp_forward(const mlp *m, mlp_ws *ws, const float *X, size_t n, float *r, pp
     return mlp_forward_blocks(m, ws, &all, 1, n, r, e);
 }
 
-int mlp_backward_blocks(mlp *m, mlp_ws *ws, const mlp_block *blocks, int n_blocks, size_t n,
-                        const float *dr, ppr_err *e)
+int mlp_backward_rows(mlp *m, mlp_ws *ws, const mlp_block *blocks, int n_blocks, size_t n,
+                      const float *dr, const float *wr, float *gwr, ppr_err *e)
 {
     uint32_t L = m->n_layers;
+    if ((wr || gwr) && L < 2)
+        return err_set(e, PPR_EINTERNAL, "mlp: per-row output weights need a hidden layer");
     int rc = blocks_check(m, blocks, n_blocks, n, e);
     if (rc)
         return rc;
@@ -424,7 +454,7 @@ int mlp_backward_blocks(mlp *m, mlp_ws *ws, const mlp_block *blocks, int n_block
         size_t k = m->dims[L - 1];
         float *Dl = ws->delta[0];
         out_backward(m->grads + m->w_off[L - 1], ws->act[L - 1], dr, m->params + m->w_off[L - 1],
-                     Dl, m->grads + m->b_off[L - 2], n, k);
+                     wr, gwr, Dl, m->grads + m->b_off[L - 2], n, k);
         int cur = 0;
         for (uint32_t l = L - 2; l >= 1; l--) {
             int in = (int)m->dims[l], out = (int)m->dims[l + 1];
@@ -442,6 +472,12 @@ int mlp_backward_blocks(mlp *m, mlp_ws *ws, const mlp_block *blocks, int n_block
     }
     first_backward(m, ws, blocks, n_blocks, n, D);
     return PPR_OK;
+}
+
+int mlp_backward_blocks(mlp *m, mlp_ws *ws, const mlp_block *blocks, int n_blocks, size_t n,
+                        const float *dr, ppr_err *e)
+{
+    return mlp_backward_rows(m, ws, blocks, n_blocks, n, dr, NULL, NULL, e);
 }
 
 int mlp_backward(mlp *m, mlp_ws *ws, const float *X, size_t n, const float *dr, float *dX,

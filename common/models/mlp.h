@@ -83,6 +83,15 @@ int mlp_forward_blocks(const mlp *m, mlp_ws *ws, const mlp_block *blocks, int n_
 int mlp_backward_blocks(mlp *m, mlp_ws *ws, const mlp_block *blocks, int n_blocks, size_t n,
                         const float *dr, ppr_err *e);
 
+/* The same with per-row output weights (a head with a hidden layer): row i's
+ * reward is the head's plus wr[i] . h_i, h_i [k] being the last hidden
+ * layer's output (k = dims[n_layers - 1]), as if its output weights were
+ * w + wr[i]; wr [n][k], NULL for none. The backward also sets gwr [n][k] =
+ * dL/dwr[i] = dr[i] h_i (gwr NULL: not wanted). */
+int mlp_forward_rows(const mlp *m, mlp_ws *ws, const mlp_block *blocks, int n_blocks, size_t n,
+                     const float *wr, float *r, ppr_err *e);
+int mlp_backward_rows(mlp *m, mlp_ws *ws, const mlp_block *blocks, int n_blocks, size_t n,
+                      const float *dr, const float *wr, float *gwr, ppr_err *e);
 void mlp_zero_grad(mlp *m);
 
 #endif

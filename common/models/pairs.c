@@ -56,7 +56,7 @@ static int prompt_cmp(const void *a, const void *b)
 }
 
 int pairs_split_prompts(const pairs_buf *b, double fraction, uint64_t seed, pairs_buf *held,
-                        pairs_buf *rest, ppr_err *e)
+                        pairs_buf *rest, int *by_prompt, ppr_err *e)
 {
     memset(held, 0, sizeof *held);
     memset(rest, 0, sizeof *rest);
@@ -75,37 +75,43 @@ int pairs_split_prompts(const pairs_buf *b, double fraction, uint64_t seed, pair
         free(idx);
         return err_nomem(e);
     }
-    for (size_t i = 0; i < n; i++)
-        by[i] = (prompt_at){b->prompt[i], (uint32_t)i};
-    qsort(by, n, sizeof *by, prompt_cmp);
-    size_t groups = 0;
-    for (size_t i = 0; i < n; i++)
-        if (i == 0 || by[i].prompt != by[i - 1].prompt)
-            start[groups++] = i;
-    start[groups] = n;
-    /* Fisher-Yates over the group numbers, kept in idx's first groups slots. */
-    for (size_t g = 0; g < groups; g++)
-        idx[g] = g;
-    rng r;
-    rng_seed(&r, seed, PAIRS_STREAM_SPLIT);
-    for (size_t g = groups - 1; g > 0; g--) {
-        size_t j = (size_t)rng_below(&r, g + 1), t = idx[g];
-        idx[g] = idx[j];
-        idx[j] = t;
+    *by_prompt = 1;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        /* groups: each pair's prompt, or (the fallback) each pair alone */
+        for (size_t i = 0; i < n; i++)
+            by[i] = (prompt_at){*by_prompt ? b->prompt[i] : (uint32_t)i, (uint32_t)i};
+        qsort(by, n, sizeof *by, prompt_cmp);
+        size_t groups = 0;
+        for (size_t i = 0; i < n; i++)
+            if (i == 0 || by[i].prompt != by[i - 1].prompt)
+                start[groups++] = i;
+        start[groups] = n;
+        /* Fisher-Yates over the group numbers, kept in idx's first groups slots. */
+        for (size_t g = 0; g < groups; g++)
+            idx[g] = g;
+        rng r;
+        rng_seed(&r, seed, PAIRS_STREAM_SPLIT);
+        for (size_t g = groups - 1; g > 0; g--) {
+            size_t j = (size_t)rng_below(&r, g + 1), t = idx[g];
+            idx[g] = idx[j];
+            idx[j] = t;
+        }
+        memset(in_held, 0, n);
+        size_t n_held = 0;
+        for (size_t k = 0; k < groups && n_held < want; k++)
+            for (size_t at = start[idx[k]]; at < start[idx[k] + 1]; at++, n_held++)
+                in_held[by[at].i] = 1;
+        if (n_held < n)
+            break;
+        *by_prompt = 0;
     }
-    size_t n_held = 0;
-    for (size_t k = 0; k < groups && n_held < want; k++)
-        for (size_t at = start[idx[k]]; at < start[idx[k] + 1]; at++, n_held++)
-            in_held[by[at].i] = 1;
-    int rc = PPR_OK;
-    if (n_held >= n)
-        rc = err_set(e, PPR_EINPUT, "the %zu training pairs have too few prompts (%zu) to hold "
-                     "out a validation part by prompt", n, groups);
-    size_t h = 0, o = n_held;
-    for (size_t i = 0; i < n && rc == PPR_OK; i++)
+    size_t n_held = 0, h = 0;
+    for (size_t i = 0; i < n; i++)
+        n_held += in_held[i];
+    size_t o = n_held;
+    for (size_t i = 0; i < n; i++)
         idx[in_held[i] ? h++ : o++] = i;
-    if (rc == PPR_OK)
-        rc = pairs_pick(b, idx, n_held, held, e);
+    int rc = pairs_pick(b, idx, n_held, held, e);
     if (rc == PPR_OK)
         rc = pairs_pick(b, idx + n_held, n - n_held, rest, e);
     if (rc) {

@@ -39,11 +39,14 @@ int pairs_pick(const pairs_buf *b, const size_t *idx, size_t n, pairs_buf *out, 
 /* Hold out a validation part by prompt, as the test split is: the distinct
  * prompts of b in a shuffle drawn from rng_seed(seed, PAIRS_STREAM_SPLIT) go
  * to held until it has at least ceil(fraction n) pairs; every other pair goes
- * to rest; both keep b's order. No prompt is on both sides. Fewer pairs or
- * prompts than that takes is PPR_EINPUT. */
+ * to rest; both keep b's order, and no prompt is on both sides (*by_prompt
+ * 1). When that would hold out every pair (the pairs share one prompt, or
+ * one prompt holds nearly all of them) the pairs themselves are shuffled so
+ * instead, and *by_prompt is 0 for the caller to report. Fewer pairs than a
+ * part of each side needs is PPR_EINPUT. */
 #define PAIRS_STREAM_SPLIT 0x7a11da7e
 int pairs_split_prompts(const pairs_buf *b, double fraction, uint64_t seed, pairs_buf *held,
-                        pairs_buf *rest, ppr_err *e);
+                        pairs_buf *rest, int *by_prompt, ppr_err *e);
 pair_set pairs_view(const pairs_buf *b, const float *matrix, uint32_t dim, uint32_t n_users);
 
 /* order [n]: the indices 0 .. n-1 grouped by key[i] < n_keys, stably; start

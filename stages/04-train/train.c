@@ -105,7 +105,8 @@ static int fit(const train_setup *ts, const char *name, const pair_set *ps,
  * that is reported), a tie going to the lower validation loss, then to the
  * fewer epochs; one choice needs no validation. Each choice's mean and loss
  * go to `validation`. */
-static int choose_epochs(const train_setup *ts, const pairs_buf *all, const float *matrix,
+static int choose_epochs(stage_run *r, const train_setup *ts, const pairs_buf *all,
+                         const float *matrix,
                          uint32_t dim, uint32_t n_users, uint64_t seed, const method *init,
                          cJSON *validation, int64_t *best, ppr_err *e)
 {
@@ -114,7 +115,12 @@ static int choose_epochs(const train_setup *ts, const pairs_buf *all, const floa
     if (rule->n_choices == 1)
         return PPR_OK;
     pairs_buf val, part;
-    int rc = pairs_split_prompts(all, ts->validation_fraction, seed, &val, &part, e);
+    int by_prompt;
+    int rc = pairs_split_prompts(all, ts->validation_fraction, seed, &val, &part, &by_prompt, e);
+    if (rc == PPR_OK && !by_prompt)
+        stage_say(r, "warning: the first %zu training pairs have too few prompts to hold out "
+                  "a validation part by prompt; held out by pairs (\"split\": \"pairs\")",
+                  all->n);
     double best_mean = -INFINITY, best_loss = INFINITY;
     for (int c = 0; c < rule->n_choices && rc == PPR_OK; c++) {
         optim_settings o = ts->optim;
@@ -132,6 +138,7 @@ static int choose_epochs(const train_setup *ts, const pairs_buf *all, const floa
         cJSON *it = cJSON_CreateObject();
         cJSON_AddNumberToObject(it, "epochs", (double)o.epochs);
         cJSON_AddNumberToObject(it, "pairs", (double)val.n);
+        cJSON_AddStringToObject(it, "split", by_prompt ? "prompts" : "pairs");
         cJSON_AddNumberToObject(it, "mean", mean);
         cJSON_AddNumberToObject(it, "loss", loss);
         cJSON_AddItemToArray(validation, it);
@@ -301,7 +308,7 @@ int train_dataset(stage_run *r, const train_setup *ts, cJSON **metrics, ppr_err 
             if (rc == PPR_OK && ts->from_pretrained)
                 rc = reference_load(r, ts->seeds[k], dim, &init, e);
             if (rc == PPR_OK && k == 0)
-                rc = choose_epochs(ts, &first, d.f.matrix, dim, n_users, ts->seeds[k], init,
+                rc = choose_epochs(r, ts, &first, d.f.matrix, dim, n_users, ts->seeds[k], init,
                                    cJSON_AddArrayToObject(run, "validation"), &epochs, e);
             else if (rc == PPR_OK)
                 cJSON_AddNumberToObject(run, "epochs_chosen_with_seed", (double)ts->seeds[0]);
@@ -383,7 +390,7 @@ int train_reference(stage_run *r, const train_setup *ts, cJSON **metrics, ppr_er
         cJSON_AddNumberToObject(run, "seed", (double)ts->seeds[k]);
         optim_settings o = ts->optim;
         if (k == 0)
-            rc = choose_epochs(ts, &train, matrix, dim, (uint32_t)n_sets, ts->seeds[k], NULL,
+            rc = choose_epochs(r, ts, &train, matrix, dim, (uint32_t)n_sets, ts->seeds[k], NULL,
                                cJSON_AddArrayToObject(run, "validation"), &epochs, e);
         else
             cJSON_AddNumberToObject(run, "epochs_chosen_with_seed", (double)ts->seeds[0]);

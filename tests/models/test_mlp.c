@@ -454,6 +454,72 @@ static const adamw_cfg hand_cfg = {
  *       den = 0.00706824 / 0.04471018 + 1e-8 = 0.15809016,
  *       p1 = -1.99 + 0.04736842 * 0.008 / 0.15809016 = -1.98760297
  *   p2 = 0.4995 * 0.9991 = 0.49905045 */
+/* Per-row output weights: row i with wr[i] scores as a copy of the head whose
+ * output weights are w + wr[i]; the backward's parameter gradient is the sum
+ * of those copies' over their rows, and gwr[i] = dr[i] h_i is the slope of
+ * r_i in wr[i], taken here by differences (r_i is linear in wr[i]). */
+static void test_rows(void)
+{
+    enum { N = 3, IN = 6, K = 4 };
+    uint32_t hidden[2] = {5, K};
+    mlp m, copy;
+    mlp_ws ws = {0}, ws2 = {0};
+    ppr_err e = {0};
+    CU_ASSERT_FATAL(mlp_init(&m, IN, hidden, 2, 0, 3, &e) == PPR_OK);
+    CU_ASSERT_FATAL(mlp_init(&copy, IN, hidden, 2, 0, 3, &e) == PPR_OK);
+    float X[N * IN], wr[N * K], dr[N], r[N], gwr[N * K];
+    rng g;
+    rng_seed(&g, 8, 0);
+    for (int i = 0; i < N * IN; i++)
+        X[i] = (float)rng_normal(&g);
+    for (int i = 0; i < N * K; i++)
+        wr[i] = (float)(0.5 * rng_normal(&g));
+    for (int i = 0; i < N; i++)
+        dr[i] = (float)rng_normal(&g);
+    mlp_block all = {X, N, IN, NULL, NULL};
+    CU_ASSERT_FATAL(mlp_forward_rows(&m, &ws, &all, 1, N, wr, r, &e) == PPR_OK);
+    mlp_zero_grad(&m);
+    CU_ASSERT_FATAL(mlp_backward_rows(&m, &ws, &all, 1, N, dr, wr, gwr, &e) == PPR_OK);
+    float *sum = calloc(m.n_params, sizeof *sum); /* [n_params] the copies' gradients */
+    CU_ASSERT_FATAL(sum != NULL);
+    float *wout = copy.params + copy.w_off[2];
+    for (int i = 0; i < N; i++) {
+        memcpy(copy.params, m.params, m.n_params * sizeof *m.params);
+        for (int j = 0; j < K; j++)
+            wout[j] += wr[i * K + j];
+        float ri;
+        mlp_block one = {X + i * IN, 1, IN, NULL, NULL};
+        CU_ASSERT_FATAL(mlp_forward_blocks(&copy, &ws2, &one, 1, 1, &ri, &e) == PPR_OK);
+        CU_ASSERT_DOUBLE_EQUAL(ri, r[i], 1e-5);
+        mlp_zero_grad(&copy);
+        CU_ASSERT_FATAL(mlp_backward_blocks(&copy, &ws2, &one, 1, 1, &dr[i], &e) == PPR_OK);
+        for (size_t p = 0; p < m.n_params; p++)
+            sum[p] += copy.grads[p];
+        for (int j = 0; j < K; j++) { /* the slope of r_i in wr[i][j], times dr[i] */
+            float keep = wout[j];
+            float up, down;
+            wout[j] = keep + 0.5f;
+            mlp_forward_blocks(&copy, &ws2, &one, 1, 1, &up, &e);
+            wout[j] = keep - 0.5f;
+            mlp_forward_blocks(&copy, &ws2, &one, 1, 1, &down, &e);
+            wout[j] = keep;
+            CU_ASSERT_DOUBLE_EQUAL(gwr[i * K + j], dr[i] * (up - down), 1e-4);
+        }
+    }
+    for (size_t p = 0; p < m.n_params; p++)
+        CU_ASSERT_DOUBLE_EQUAL(m.grads[p], sum[p], 1e-4);
+    /* a head without a hidden layer has no h: refused */
+    mlp lin;
+    CU_ASSERT_FATAL(mlp_init(&lin, IN, NULL, 0, 0, 3, &e) == PPR_OK);
+    CU_ASSERT_EQUAL(mlp_forward_rows(&lin, &ws2, &all, 1, N, wr, r, &e), PPR_EINTERNAL);
+    free(sum);
+    mlp_release(&lin);
+    mlp_release(&m);
+    mlp_release(&copy);
+    mlp_ws_release(&ws);
+    mlp_ws_release(&ws2);
+}
+
 static void test_adamw_by_hand(void)
 {
     /* the four cases three times over: elements 0-7 take the 8-wide loop
@@ -598,6 +664,7 @@ int main(void)
         {"gradient of the BT loss through the MLP", test_grad_bt_through_mlp},
         {"gradient of the input", test_grad_input},
         {"input blocks with distinct rows", test_blocks},
+        {"per-row output weights", test_rows},
         {"bt_loss derivative and large margins", test_grad_bt_loss},
         {"init bounds and decay mask", test_init_and_mask},
         {"bad input", test_bad_input},

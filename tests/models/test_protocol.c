@@ -38,7 +38,10 @@ static void test_split_by_prompt(void)
     pairs_buf b = pairs_of(prompt, 10), held, rest;
     ppr_err e = {0};
     for (uint64_t seed = 1; seed <= 50; seed++) {
-        CU_ASSERT_EQUAL_FATAL(pairs_split_prompts(&b, 0.2, seed, &held, &rest, &e), PPR_OK);
+        int by_prompt;
+        CU_ASSERT_EQUAL_FATAL(pairs_split_prompts(&b, 0.2, seed, &held, &rest, &by_prompt, &e),
+                              PPR_OK);
+        CU_ASSERT(by_prompt);
         CU_ASSERT(held.n >= 2 && held.n <= 3 + 1 && held.n + rest.n == 10);
         for (size_t i = 0; i < held.n; i++)
             for (size_t j = 0; j < rest.n; j++)
@@ -49,8 +52,8 @@ static void test_split_by_prompt(void)
         for (size_t i = 1; i < rest.n; i++)
             CU_ASSERT(rest.p[i - 1] < rest.p[i]);
         pairs_buf again_held, again_rest; /* the same seed, the same split */
-        CU_ASSERT_EQUAL_FATAL(pairs_split_prompts(&b, 0.2, seed, &again_held, &again_rest, &e),
-                              PPR_OK);
+        CU_ASSERT_EQUAL_FATAL(
+            pairs_split_prompts(&b, 0.2, seed, &again_held, &again_rest, &by_prompt, &e), PPR_OK);
         CU_ASSERT(again_held.n == held.n &&
                   memcmp(again_held.prompt, held.prompt, held.n * sizeof *held.prompt) == 0);
         pairs_release(&held);
@@ -58,12 +61,17 @@ static void test_split_by_prompt(void)
         pairs_release(&again_held);
         pairs_release(&again_rest);
     }
-    /* Every pair on one prompt: nothing can be held out. */
+    /* Every pair on one prompt: held out by pairs, and said so; ceil(0.2 5) = 1 */
     static const uint32_t one[5] = {7, 7, 7, 7, 7};
     pairs_buf same = pairs_of(one, 5);
-    CU_ASSERT_EQUAL(pairs_split_prompts(&same, 0.2, 1, &held, &rest, &e), PPR_EINPUT);
-    CU_ASSERT(err_has(&e, "too few prompts"));
-    CU_ASSERT_EQUAL(pairs_split_prompts(&b, 0.0, 1, &held, &rest, &e), PPR_EINPUT);
+    int by_prompt;
+    CU_ASSERT_EQUAL_FATAL(pairs_split_prompts(&same, 0.2, 1, &held, &rest, &by_prompt, &e),
+                          PPR_OK);
+    CU_ASSERT(!by_prompt && held.n == 1 && rest.n == 4);
+    pairs_release(&held);
+    pairs_release(&rest);
+    CU_ASSERT_EQUAL(pairs_split_prompts(&b, 0.0, 1, &held, &rest, &by_prompt, &e), PPR_EINPUT);
+    CU_ASSERT(err_has(&e, "too few"));
     pairs_release(&same);
     pairs_release(&b);
 }
