@@ -26,6 +26,7 @@ typedef struct {
     uint64_t gram_seed;      /* FNV-1a state after "c:" */
     int gram_min, gram_max;  /* 0 0: no character n-grams */
     int bigrams;             /* cfg.word_bigrams */
+    int surface;             /* cfg.surface: the four surface features follow */
     double sublin[SUBLIN_N]; /* [SUBLIN_N] 1 + ln c for c >= 1; 0 for c = 0 */
 } hashenc;
 
@@ -214,6 +215,8 @@ static void row_finish(const hashenc *h, int64_t *counts, const surface *s,
         row[j] = (float)(counts[j] < 0 ? -w : w);
         counts[j] = 0;
     }
+    if (!h->surface)
+        return;
     row[dim + 0] = (float)log1p((double)s->words);
     row[dim + 1] = (float)log1p((double)s->sentences);
     row[dim + 2] = (float)log1p((double)s->items);
@@ -256,12 +259,14 @@ static void hashenc_free(encoder *enc)
 int hashenc_open(encoder **enc, const cJSON *cfg, const char *what, ppr_err *e)
 {
     int64_t dim = 0, lo = 0, hi = 0;
-    int bigrams = 0;
+    int bigrams = 0, surface = 1;
     *enc = NULL;
     if (json_get_int(cfg, "dim", what, &dim, e) ||
         json_get_int(cfg, "char_ngram_min", what, &lo, e) ||
         json_get_int(cfg, "char_ngram_max", what, &hi, e) ||
-        json_get_bool(cfg, "word_bigrams", what, &bigrams, e))
+        json_get_bool(cfg, "word_bigrams", what, &bigrams, e) ||
+        (cJSON_GetObjectItemCaseSensitive(cfg, "surface") &&
+         json_get_bool(cfg, "surface", what, &surface, e)))
         return PPR_EINPUT;
     if (dim < DIM_MIN || dim > DIM_MAX || (dim & (dim - 1)))
         return err_set(e, PPR_EINPUT, "'%s': field \"dim\" must be a power of two in [%u, %u]",
@@ -288,7 +293,7 @@ int hashenc_open(encoder **enc, const cJSON *cfg, const char *what, ppr_err *e)
     if (!h)
         return err_nomem(e);
     h->base.name = "hash";
-    h->base.dim = (uint32_t)dim + N_SURFACE;
+    h->base.dim = (uint32_t)dim + (surface ? N_SURFACE : 0);
     h->base.encode = hashenc_encode;
     h->base.free = hashenc_free;
     h->mask = (uint64_t)dim - 1;
@@ -297,6 +302,7 @@ int hashenc_open(encoder **enc, const cJSON *cfg, const char *what, ppr_err *e)
     h->gram_min = (int)lo;
     h->gram_max = (int)hi;
     h->bigrams = bigrams;
+    h->surface = surface;
     for (int c = 1; c < SUBLIN_N; c++)
         h->sublin[c] = 1.0 + log((double)c);
     *enc = &h->base;

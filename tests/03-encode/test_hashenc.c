@@ -478,6 +478,32 @@ static void ref_check(const char *json, ref_cfg c)
     encoder_free(enc);
 }
 
+/* "surface": false leaves the four surface features out: the row is the
+ * hashed part alone, the same values as with them. */
+static void test_surface_off(void)
+{
+    encoder *with = enc_open(BIG_CFG);
+    encoder *without = enc_open("{\"dim\":1024,\"char_ngram_min\":3,\"char_ngram_max\":5,"
+                                "\"word_bigrams\":true,\"surface\":false}");
+    CU_ASSERT_EQUAL(with->dim, 1024 + 4);
+    CU_ASSERT_EQUAL(without->dim, 1024);
+    const char *text = "One sentence. Two!\n- a list item\n```\ncode\n```\n";
+    float *a = text_encode(with, text, strlen(text)), *b = text_encode(without, text, strlen(text));
+    CU_ASSERT(memcmp(a, b, 1024 * sizeof *a) == 0);
+    CU_ASSERT(a[1024] > 0); /* log(1 + words) */
+    free(a);
+    free(b);
+    with->free(with);
+    without->free(without);
+    cJSON *cfg = cJSON_Parse("{\"dim\":16,\"char_ngram_min\":0,\"char_ngram_max\":0,"
+                             "\"word_bigrams\":true,\"surface\":1}");
+    encoder *enc = NULL;
+    ppr_err e = {0};
+    CU_ASSERT_EQUAL(hashenc_open(&enc, cfg, "test", &e), PPR_EINPUT);
+    CU_ASSERT(err_has(&e, "surface"));
+    cJSON_Delete(cfg);
+}
+
 static void test_reference_big(void)
 {
     ref_check(BIG_CFG, (ref_cfg){1024, 3, 5, 1});
@@ -634,6 +660,7 @@ int main(void)
         {"punctuation", test_punctuation},
         {"invalid utf-8", test_invalid_utf8},
         {"surface", test_surface},
+        {"surface off", test_surface_off},
         {"reference dim 1024", test_reference_big},
         {"reference other configs", test_reference_other},
         {"reference random", test_reference_random},
