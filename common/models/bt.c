@@ -238,17 +238,17 @@ int bt_head_train(bt_model *md, mlp *h, const pair_set *ps, const uint32_t *subs
     return trainer_run(&t, subset, n, o, seed, e);
 }
 
-int bt_train_all(method *m, const pair_set *ps, trainer_batch_fn fn, const optim_settings *o,
-                 ppr_err *e)
+int bt_train_all(method *m, const pair_set *ps, size_t n_rows, trainer_batch_fn fn,
+                 const optim_settings *o, ppr_err *e)
 {
     bt_model *md = (bt_model *)m;
     int rc = bt_pairs_check(md, ps, m->n_users, "training", e);
     if (rc)
         return rc;
-    uint32_t *order = pairs_indices(ps->n); /* [n] */
+    uint32_t *order = pairs_indices(n_rows); /* [n_rows] */
     if (!order)
         return err_nomem(e);
-    rc = bt_head_train(md, &md->heads[0], ps, order, ps->n, fn, o, o->seed, e);
+    rc = bt_head_train(md, &md->heads[0], ps, order, n_rows, fn, o, o->seed, e);
     free(order);
     return rc;
 }

@@ -110,9 +110,10 @@ int bt_batch_plain(void *ctx, const uint32_t *idx, size_t b, ppr_err *e);
 int bt_head_train(bt_model *md, mlp *h, const pair_set *ps, const uint32_t *subset, size_t n,
                   trainer_batch_fn fn, const optim_settings *o, uint64_t seed, ppr_err *e);
 
-/* Train head 0 on all of ps with fn, shuffled from o->seed. */
-int bt_train_all(method *m, const pair_set *ps, trainer_batch_fn fn, const optim_settings *o,
-                 ppr_err *e);
+/* Train head 0 on rows 0 .. n_rows-1 of ps (its pairs, or what fn makes of
+ * such indices: PRM's 2n rows) with fn, shuffled from o->seed. */
+int bt_train_all(method *m, const pair_set *ps, size_t n_rows, trainer_batch_fn fn,
+                 const optim_settings *o, ppr_err *e);
 /* The task of training head 0 on ps with fn (method_ops.task). */
 int bt_first_task(method *m, const pair_set *ps, trainer_batch_fn fn, trainer_task *t,
                   ppr_err *e);

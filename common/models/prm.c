@@ -31,6 +31,7 @@
  * o_{n_users-1}, each [user_dim]. Shape: bt_shape, prm_tail, uint32
  * ids[n_adapted] (increasing, >= n_users). Params: the head (extra parameters
  * included), then o_new [n_adapted][user_dim] in ids order. */
+#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -128,19 +129,15 @@ static int output_weights(prm *p, size_t rows, const float *offset, size_t *n_di
         mem_grow((void **)&p->wr, &p->cap_wr, rows * k, sizeof *p->wr) ||
         mem_grow((void **)&p->gwr, &p->cap_gwr, rows * k, sizeof *p->gwr))
         return err_nomem(e);
-    const float *A = prm_extra(p); /* [k][user_dim] */
     for (size_t j = 0; j < n; j++) {
-        float *emb = p->emb + j * ud, *v = p->v + j * k;
+        float *emb = p->emb + j * ud;
         prm_embedding(p, offset ? 0 : in->first[BLOCK_USER][j], emb);
         for (size_t c = 0; offset && c < ud; c++)
             emb[c] += offset[c];
-        for (size_t r = 0; r < k; r++) {
-            float s = 0;
-            for (size_t c = 0; c < ud; c++)
-                s += A[r * ud + c] * emb[c];
-            v[r] = s;
-        }
     }
+    /* v [n][k] = emb [n][ud] A^T, A [k][ud] */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)k, (int)ud, 1.0f, p->emb,
+                (int)ud, prm_extra(p), (int)ud, 0.0f, p->v, (int)k);
     for (size_t i = 0; i < rows; i++)
         memcpy(p->wr + i * k, p->v + (offset ? 0 : in->map[BLOCK_USER][i]) * k,
                k * sizeof *p->wr);
@@ -157,35 +154,26 @@ static int users_output(bt_model *md, size_t rows, const float **wr, ppr_err *e)
     return rc;
 }
 
-/* output: from gwr [rows][k], dL/dwr, the gradient of each distinct user's
- * embedding into gemb [distinct][user_dim] (which it overwrites; p->emb's
- * storage is reused when gemb is it, after A's gradient, when gA is not NULL,
- * has had G e^T added: G_j = the sum of gwr over user j's rows). */
+/* output: from gwr [rows][k], dL/dwr, with G [n_dist][k] the sum of gwr
+ * over each distinct user's rows: A's gradient gA [k][user_dim] += G^T emb
+ * (when gA is not NULL), then each user's embedding gradient G A over p->emb
+ * [n_dist][user_dim], which it no longer needs. */
 static void output_grads(prm *p, size_t rows, size_t n_dist, int one_user, float *gA)
 {
     batch_in *in = &p->bt.batch;
-    size_t ud = p->user_dim, k = p->k;
-    const float *A = prm_extra(p);
-    /* G [n_dist][k] in p->v, which served its purpose */
-    memset(p->v, 0, n_dist * k * sizeof *p->v);
+    int ud = (int)p->user_dim, k = (int)p->k, n = (int)n_dist;
+    float *G = p->v; /* v served its purpose */
+    memset(G, 0, n_dist * p->k * sizeof *G);
     for (size_t i = 0; i < rows; i++) {
-        float *G = p->v + (one_user ? 0 : in->map[BLOCK_USER][i]) * k;
-        for (size_t r = 0; r < k; r++)
-            G[r] += p->gwr[i * k + r];
+        float *g = G + (one_user ? 0 : in->map[BLOCK_USER][i]) * p->k;
+        for (size_t r = 0; r < p->k; r++)
+            g[r] += p->gwr[i * p->k + r];
     }
-    for (size_t j = 0; j < n_dist; j++) {
-        const float *G = p->v + j * k;
-        float *emb = p->emb + j * ud;
-        for (size_t r = 0; gA && r < k; r++)
-            for (size_t c = 0; c < ud; c++)
-                gA[r * ud + c] += G[r] * emb[c];
-        for (size_t c = 0; c < ud; c++) { /* A^T G, over emb (no longer needed) */
-            float s = 0;
-            for (size_t r = 0; r < k; r++)
-                s += A[r * ud + c] * G[r];
-            emb[c] = s;
-        }
-    }
+    if (gA)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, ud, n, 1.0f, G, k, p->emb, ud,
+                    1.0f, gA, ud);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, ud, k, 1.0f, G, k, prm_extra(p), ud,
+                0.0f, p->emb, ud);
 }
 
 /* ---- lifecycle ----------------------------------------------------------------- */
@@ -420,16 +408,7 @@ static int prm_batch(void *vctx, const uint32_t *idx, size_t b, ppr_err *e)
 
 static int prm_train(method *m, const pair_set *ps, const optim_settings *o, ppr_err *e)
 {
-    bt_model *md = (bt_model *)m;
-    int rc = bt_pairs_check(md, ps, m->n_users, "training", e);
-    if (rc)
-        return rc;
-    uint32_t *rows = pairs_indices(2 * ps->n); /* [2n] each pair as its user, then as generic */
-    if (!rows)
-        return err_nomem(e);
-    rc = bt_head_train(md, &md->heads[0], ps, rows, 2 * ps->n, prm_batch, o, o->seed, e);
-    free(rows);
-    return rc;
+    return bt_train_all(m, ps, 2 * ps->n, prm_batch, o, e); /* each pair as its user, then generic */
 }
 
 static int prm_task(method *m, const pair_set *ps, trainer_task *t, ppr_err *e)

@@ -74,7 +74,7 @@ static void shared_save(const method *m, void *shape, float *params)
 
 static int shared_train(method *m, const pair_set *ps, const optim_settings *o, ppr_err *e)
 {
-    return bt_train_all(m, ps, bt_batch_plain, o, e);
+    return bt_train_all(m, ps, ps->n, bt_batch_plain, o, e);
 }
 
 static int shared_task(method *m, const pair_set *ps, trainer_task *t, ppr_err *e)
