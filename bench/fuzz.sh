@@ -21,8 +21,8 @@ fi
 WORK=${PPR_FUZZ_WORK:-/tmp/ppr-fuzz}
 CFLAGS="-std=c17 -D_GNU_SOURCE -I$ROOT -I/usr/include/cjson -g -O1 -Wall -Wextra -Werror
     -fsanitize=address,undefined -fno-sanitize-recover=all"
-LIBS="-lzstd -lcjson -lcrypto -larchive -lz -lcurl -lm"
-SOURCES="$(cd "$ROOT" && ls common/*.c) stages/01-fetch/loaders.c stages/01-fetch/load_tldr.c
+LIBS="-lzstd -lcjson -lcrypto -larchive -lz -lcurl -lopenblas -lm"
+SOURCES="$(cd "$ROOT" && ls common/*.c common/models/*.c) stages/01-fetch/loaders.c stages/01-fetch/load_tldr.c
     stages/01-fetch/load_hf.c stages/01-fetch/load_offline.c stages/01-fetch/load_glove.c
     stages/01-fetch/csv.c stages/01-fetch/gz.c"
 

@@ -515,8 +515,8 @@ static void test_hep_errors(void)
         "'humanevalpack-java.jsonl:1': field \"instruction\" must be a string",
         "'humanevalpack-js.jsonl:1': expected a JSON object",
         "'humanevalpack-python.jsonl:1': missing field \"task_id\"",
-        "'humanevalpack-rust.jsonl:1': field \"task_id\" is \"Rust-3\", not "
-        "\"<language>/<number>\"",
+        ("'humanevalpack-rust.jsonl:1': field \"task_id\" is \"Rust-3\", not "
+         "\"<language>/<number>\""),
     };
     for (size_t k = 0; k < 6; k++) {
         files fs = {0};

@@ -47,6 +47,7 @@ gzip)
     done
     ;;
 config) seed manifests/config.json ;;
+model) build/tests/model_seeds "$out" ;;
 lock) seed tests/fixtures/lock/*.json manifests/lock/*.json ;;
 artifact)
     # an object of each payload type, small ones of the store, and their

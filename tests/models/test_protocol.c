@@ -121,7 +121,7 @@ static int higher(method *m, const float *matrix, uint32_t prompt, uint32_t a, u
 {
     uint32_t rows[3] = {prompt, a, b}, u = 0;
     pair_set ps = {matrix, DIM, rows, &u, 1, 1};
-    float ra, rb;
+    float ra = 0, rb = 0;
     ppr_err e = {0};
     CU_ASSERT_FATAL(method_score(m, &ps, 0, &ra, &e) == PPR_OK &&
                     method_score(m, &ps, 1, &rb, &e) == PPR_OK);
