@@ -62,8 +62,13 @@ int modelfile_parse(modelfile *f, const void *payload, size_t n, const char *wha
     if (memcmp(digest, p + at, SHA256_LEN) != 0)
         return err_set(e, PPR_EINPUT, "'%s': the model header is corrupt (its SHA-256 differs)",
                        what);
-    if (f->h.reserved || !memchr(f->h.method, '\0', sizeof f->h.method))
-        return err_set(e, PPR_EINPUT, "'%s': the model header is malformed", what);
+    size_t name_len = strnlen(f->h.method, sizeof f->h.method);
+    int padded = name_len < sizeof f->h.method;
+    for (size_t i = name_len; padded && i < sizeof f->h.method; i++)
+        padded = f->h.method[i] == '\0';
+    if (f->h.reserved || !padded)
+        return err_set(e, PPR_EINPUT, "'%s': the model header is malformed (its method name "
+                       "is not NUL-padded, or a reserved field is set)", what);
     for (size_t i = sizeof f->h + f->h.shape_bytes; i < at; i++)
         if (p[i])
             return err_set(e, PPR_EINPUT, "'%s': the model's padding is not zero", what);

@@ -541,6 +541,13 @@ static void test_corrupt(void)
     sha256_buf(p, at, p + at);
     CU_ASSERT_EQUAL(load_rc(p, n, "disagree"), PPR_EINPUT);
     free(p);
+    /* a byte after the method name's NUL (found by fuzzing: it loaded, and
+     * saved back to other bytes) */
+    p = payload_edit(payload, n, -1);
+    p[39] = 0x80;
+    sha256_buf(p, at, p + at);
+    CU_ASSERT_EQUAL(load_rc(p, n, "NUL-padded"), PPR_EINPUT);
+    free(p);
     /* alpha (the first field after bt_shape) changed: not the settings the
      * header's settings digest names */
     p = payload_edit(payload, n, -1);
