@@ -23,7 +23,8 @@ CFLAGS="-std=c17 -D_GNU_SOURCE -I$ROOT -I/usr/include/cjson -g -O1 -Wall -Wextra
     -fsanitize=address,undefined -fno-sanitize-recover=all"
 LIBS="-lzstd -lcjson -lcrypto -larchive -lz -lcurl -lopenblas -lm"
 SOURCES="$(cd "$ROOT" && ls common/*.c common/models/*.c) stages/01-fetch/loaders.c stages/01-fetch/load_tldr.c
-    stages/01-fetch/load_hf.c stages/01-fetch/load_offline.c stages/01-fetch/load_glove.c
+    stages/01-fetch/load_hf.c stages/01-fetch/load_offline.c stages/01-fetch/load_annotated.c
+    stages/01-fetch/offline.c stages/01-fetch/load_glove.c
     stages/01-fetch/csv.c stages/01-fetch/gz.c"
 
 # build: the ppr sources as one instrumented archive, then each target on it

@@ -1,6 +1,7 @@
 /* load_offline.c: the loaders of the real sources that the offline mirror holds
  * beside the paper's own: HumanEvalPack (hep), XSTest, HH-RLHF harmless-base,
- * relabeled HH-RLHF, PandaLM, SPICA, LLMBar and a sample of UltraFeedback. Each
+ * relabeled HH-RLHF, LLMBar and a sample of UltraFeedback (PandaLM and SPICA,
+ * whose annotators disagree, are load_annotated.c's). Each
  * turns its upstream files into preference rows by the rules of
  * docs/sources-offline.md and reports in *info what it kept and dropped.
  * The sources that list each user's rows apart (hep, XSTest, hh-relabeled,
@@ -9,7 +10,7 @@
  * every row has p_chosen = NaN; all but UltraFeedback lack a train/test split,
  * so their rows are PREFS_TEST (main splits them when the config asks: by
  * prompt, except hep by task and XSTest by prompt id). */
-#include "loaders.h"
+#include "offline.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -22,114 +23,6 @@
 #include "common/strbuf.h"
 #include "csv.h"
 #include "gz.h"
-
-/* ---- rows, users and counts ------------------------------------------------ */
-
-typedef struct {
-    const char *s;
-    size_t n;
-} span;
-
-static span span_of(const char *s)
-{
-    return (span){s, strlen(s)};
-}
-
-/* One user of the dataset being built and what became of its pairs. */
-typedef struct {
-    const char *name; /* alive until the loader has built its info */
-    uint32_t id;
-    size_t rows; /* rows kept */
-    size_t same; /* pairs dropped because chosen == rejected */
-    size_t ties; /* pairs without a preference (pandalm, spica) */
-    uint32_t split; /* of the rows added: PREFS_TEST unless the upstream splits */
-} tally;
-
-static int tally_user(prefs_builder *b, const char *name, tally *t, ppr_err *e)
-{
-    int64_t id = prefs_builder_user(b, name, PREFS_POOL_MAIN);
-    if (id < 0)
-        return err_nomem(e);
-    *t = (tally){.name = name, .id = (uint32_t)id, .split = PREFS_TEST};
-    return PPR_OK;
-}
-
-/* Add the row "t's user prefers chosen to rejected", split by key (when
- * key.s is not NULL) or else by its prompt, or count it as dropped when both
- * responses are the same bytes. *added (if not NULL) receives the row when one
- * was added; its user is then set, else UINT32_MAX. */
-static int pair_add_keyed(prefs_builder *b, tally *t, span key, span prompt, span chosen,
-                          span rejected, prefs_row *added, ppr_err *e)
-{
-    if (added)
-        added->user = UINT32_MAX;
-    if (chosen.n == rejected.n && memcmp(chosen.s, rejected.s, chosen.n) == 0) {
-        t->same++;
-        return PPR_OK;
-    }
-    int64_t p = prefs_builder_text(b, prompt.s, prompt.n);
-    int64_t c = p < 0 ? -1 : prefs_builder_text(b, chosen.s, chosen.n);
-    int64_t r = c < 0 ? -1 : prefs_builder_text(b, rejected.s, rejected.n);
-    if (r < 0)
-        return err_nomem(e);
-    prefs_row row = {t->id, (uint32_t)p, (uint32_t)c, (uint32_t)r, t->split, NAN};
-    int rc = key.s ? prefs_builder_row_keyed(b, &row, key.s, key.n, e)
-                   : prefs_builder_row(b, &row, e);
-    if (rc)
-        return rc;
-    t->rows++;
-    if (added)
-        *added = row;
-    return PPR_OK;
-}
-
-/* pair_add_keyed split by the prompt. */
-static int pair_add(prefs_builder *b, tally *t, span prompt, span chosen, span rejected,
-                    prefs_row *added, ppr_err *e)
-{
-    return pair_add_keyed(b, t, (span){NULL, 0}, prompt, chosen, rejected, added, e);
-}
-
-static int add_count(cJSON *o, const char *key, size_t v)
-{
-    return cJSON_AddNumberToObject(o, key, (double)v) != NULL;
-}
-
-/* The counts every loader reports: totals and, per user, rows kept, pairs
- * dropped as chosen == rejected and (with_ties) pairs without a preference.
- * NULL when out of memory. */
-static cJSON *info_new(const tally *t, size_t n, int with_ties)
-{
-    cJSON *info = cJSON_CreateObject();
-    cJSON *users = cJSON_AddObjectToObject(info, "users");
-    int ok = users != NULL;
-    size_t rows = 0, same = 0, ties = 0;
-    for (size_t i = 0; ok && i < n; i++) {
-        cJSON *u = cJSON_AddObjectToObject(users, t[i].name);
-        ok = u && add_count(u, "rows", t[i].rows) &&
-             add_count(u, "dropped_chosen_equals_rejected", t[i].same) &&
-             (!with_ties || add_count(u, "ties", t[i].ties));
-        rows += t[i].rows;
-        same += t[i].same;
-        ties += t[i].ties;
-    }
-    ok = ok && add_count(info, "rows", rows) &&
-         add_count(info, "dropped_chosen_equals_rejected", same) &&
-         (!with_ties || add_count(info, "ties", ties));
-    if (!ok) {
-        cJSON_Delete(info);
-        return NULL;
-    }
-    return info;
-}
-
-static int need_file(const src_input *in, const char *name, const src_file **f, ppr_err *e)
-{
-    *f = src_input_file(in, name);
-    if (!*f)
-        return err_set(e, PPR_EINPUT, "missing file '%s'", name);
-    return PPR_OK;
-}
 
 /* ---- hep: HumanEvalPack, six languages ----------------------------------------- */
 
@@ -165,8 +58,8 @@ static int hep_line(const cJSON *v, const char *where, void *ctx, ppr_err *e)
         json_get_str(v, "canonical_solution", where, &good, e) ||
         json_get_str(v, "buggy_solution", where, &bad, e))
         return PPR_EINPUT;
-    return pair_add_keyed(c->b, c->t, span_of(task), span_of(prompt), span_of(good),
-                          span_of(bad), NULL, e);
+    return offline_pair_keyed(c->b, c->t, offline_span(task), offline_span(prompt), offline_span(good),
+                          offline_span(bad), NULL, e);
 }
 
 int load_hep(const src_input *in, prefs_builder *b, cJSON **info, ppr_err *e)
@@ -181,16 +74,16 @@ int load_hep(const src_input *in, prefs_builder *b, cJSON **info, ppr_err *e)
         char name[64];
         snprintf(name, sizeof name, "humanevalpack-%s.jsonl", langs[i]);
         const src_file *f;
-        int rc = need_file(in, name, &f, e);
+        int rc = offline_need_file(in, name, &f, e);
         if (!rc)
-            rc = tally_user(b, users[i], &t[i], e);
+            rc = offline_user(b, users[i], &t[i], e);
         line_ctx c = {b, &t[i]};
         if (!rc)
             rc = src_each_line(f, hep_line, &c, e);
         if (rc)
             return rc;
     }
-    *info = info_new(t, N_LANGS, 0);
+    *info = offline_info(t, N_LANGS, 0);
     return *info ? PPR_OK : err_nomem(e);
 }
 
@@ -365,13 +258,13 @@ static int xs_pairs(const xs_data *x, prefs_builder *b, tally *t, size_t *with_p
         int win = p->unsafe ? XS_REFUSE : XS_COMPLY, lose = p->unsafe ? XS_COMPLY : XS_REFUSE;
         tally *u = &t[p->unsafe];
         size_t before = u->rows + u->same;
-        span key = span_of(p->id);
+        span key = offline_span(p->id);
         for (size_t a = 0; a < x->n_models; a++)
             for (size_t z = 0; row[a].text && row[a].label == win && z < x->n_models; z++) {
                 if (!row[z].text || row[z].label != lose)
                     continue;
                 span good = {row[a].text, row[a].n}, bad = {row[z].text, row[z].n};
-                int rc = pair_add_keyed(b, u, key, (span){p->text, p->text_n}, good, bad,
+                int rc = offline_pair_keyed(b, u, key, (span){p->text, p->text_n}, good, bad,
                                         NULL, e);
                 if (rc)
                     return rc;
@@ -383,7 +276,7 @@ static int xs_pairs(const xs_data *x, prefs_builder *b, tally *t, size_t *with_p
 
 static cJSON *xs_info(const xs_data *x, const tally *t, const size_t *with_pairs)
 {
-    cJSON *info = info_new(t, 2, 0);
+    cJSON *info = offline_info(t, 2, 0);
     cJSON *prompts = cJSON_AddObjectToObject(info, "prompts");
     cJSON *models = cJSON_AddObjectToObject(info, "completions_per_model");
     cJSON *labels = cJSON_AddObjectToObject(info, "final_labels");
@@ -399,16 +292,16 @@ static cJSON *xs_info(const xs_data *x, const tally *t, const size_t *with_pairs
         for (size_t i = 0; i < x->n; i++)
             have += x->cells[i * x->n_models + m].text != NULL;
         missing += x->n - have;
-        ok = add_count(models, x->models[m], have);
+        ok = offline_count(models, x->models[m], have);
     }
     for (int l = 0; ok && l < XS_N_LABELS; l++)
-        ok = add_count(labels, xs_labels[l], x->labels[l]);
-    ok = ok && add_count(prompts, "safe", x->n - unsafe) &&
-         add_count(prompts, "unsafe", unsafe) && add_count(paired, t[0].name, with_pairs[0]) &&
-         add_count(paired, t[1].name, with_pairs[1]) &&
-         add_count(info, "completions_missing", missing) &&
-         add_count(info, "partial_refusals_unused", x->labels[XS_PARTIAL]) &&
-         add_count(info, "prompts_differing_from_prompts_csv", differs);
+        ok = offline_count(labels, xs_labels[l], x->labels[l]);
+    ok = ok && offline_count(prompts, "safe", x->n - unsafe) &&
+         offline_count(prompts, "unsafe", unsafe) && offline_count(paired, t[0].name, with_pairs[0]) &&
+         offline_count(paired, t[1].name, with_pairs[1]) &&
+         offline_count(info, "completions_missing", missing) &&
+         offline_count(info, "partial_refusals_unused", x->labels[XS_PARTIAL]) &&
+         offline_count(info, "prompts_differing_from_prompts_csv", differs);
     if (!ok) {
         cJSON_Delete(info);
         return NULL;
@@ -421,7 +314,7 @@ int load_xstest(const src_input *in, prefs_builder *b, cJSON **info, ppr_err *e)
     xs_data x = {0};
     prefs_builder_interleave(b); /* the users alternate in blocks of 25 prompts */
     const src_file *pf;
-    int rc = need_file(in, "xstest_prompts.csv", &pf, e);
+    int rc = offline_need_file(in, "xstest_prompts.csv", &pf, e);
     if (!rc)
         rc = xs_read_prompts(&x, pf, e);
     for (size_t i = 0; !rc && i < in->n_files; i++)
@@ -445,9 +338,9 @@ int load_xstest(const src_input *in, prefs_builder *b, cJSON **info, ppr_err *e)
     tally t[2];
     size_t with_pairs[2] = {0, 0};
     if (!rc)
-        rc = tally_user(b, "xstest-should-respond", &t[0], e);
+        rc = offline_user(b, "xstest-should-respond", &t[0], e);
     if (!rc)
-        rc = tally_user(b, "xstest-should-refuse", &t[1], e);
+        rc = offline_user(b, "xstest-should-refuse", &t[1], e);
     if (!rc)
         rc = xs_pairs(&x, b, t, with_pairs, e);
     if (!rc && !(*info = xs_info(&x, t, with_pairs)))
@@ -517,7 +410,7 @@ static int hh_line(const cJSON *v, const char *where, void *ctx, ppr_err *e)
         return PPR_OK;
     }
     prefs_row row;
-    int rc = pair_add(c->b, c->t, pc, ac, ar, &row, e);
+    int rc = offline_pair(c->b, c->t, pc, ac, ar, &row, e);
     if (rc || !c->objective || row.user == UINT32_MAX)
         return rc;
     if (mem_grow((void **)&c->keys, &c->cap, c->n_keys + 1, sizeof *c->keys))
@@ -534,7 +427,7 @@ static int hh_load(const src_input *in, const char *name, hh_ctx *c, ppr_err *e)
     const src_file *f;
     char *text;
     size_t n;
-    int rc = need_file(in, name, &f, e);
+    int rc = offline_need_file(in, name, &f, e);
     if (rc || (rc = gz_decompress(f->data, f->n, f->name, &text, &n, e)))
         return rc;
     src_file plain = {f->name, text, n};
@@ -547,11 +440,11 @@ int load_hh_harmless(const src_input *in, prefs_builder *b, cJSON **info, ppr_er
 {
     tally t;
     hh_ctx c = {.b = b, .t = &t};
-    int rc = tally_user(b, "hh-harmless", &t, e);
+    int rc = offline_user(b, "hh-harmless", &t, e);
     if (rc || (rc = hh_load(in, "harmless-base-test.jsonl.gz", &c, e)))
         return rc;
-    *info = info_new(&t, 1, 0);
-    if (!*info || !add_count(*info, "skipped_prompts_differ", c.skipped)) {
+    *info = offline_info(&t, 1, 0);
+    if (!*info || !offline_count(*info, "skipped_prompts_differ", c.skipped)) {
         cJSON_Delete(*info);
         *info = NULL;
         return err_nomem(e);
@@ -579,7 +472,7 @@ int load_hh_relabeled(const src_input *in, prefs_builder *b, cJSON **info, ppr_e
     int rc = PPR_OK;
     prefs_builder_interleave(b); /* one file per user */
     for (int i = 0; !rc && i < 2; i++)
-        if (!(rc = tally_user(b, users[i], &t[i], e)))
+        if (!(rc = offline_user(b, users[i], &t[i], e)))
             rc = hh_load(in, files[i], &c[i], e);
     size_t shared = 0;
     if (!rc) {
@@ -588,10 +481,10 @@ int load_hh_relabeled(const src_input *in, prefs_builder *b, cJSON **info, ppr_e
         for (size_t i = 0; c[0].n_keys && i < c[1].n_keys; i++)
             shared += bsearch(&c[1].keys[i], c[0].keys, c[0].n_keys, sizeof *c[0].keys,
                               key_cmp) != NULL;
-        *info = info_new(t, 2, 0);
+        *info = offline_info(t, 2, 0);
         size_t skipped = c[0].skipped + c[1].skipped;
-        if (!*info || !add_count(*info, "skipped_prompts_differ", skipped) ||
-            !add_count(*info, "pairs_in_both_files", shared)) {
+        if (!*info || !offline_count(*info, "skipped_prompts_differ", skipped) ||
+            !offline_count(*info, "pairs_in_both_files", shared)) {
             cJSON_Delete(*info);
             *info = NULL;
             rc = err_nomem(e);
@@ -599,310 +492,6 @@ int load_hh_relabeled(const src_input *in, prefs_builder *b, cJSON **info, ppr_e
     }
     free(c[0].keys);
     free(c[1].keys);
-    return rc;
-}
-
-/* ---- pandalm: three annotators, ties allowed ------------------------------------ */
-
-/* A response cell: a string, or a JSON boolean, which upstream's export made of
- * a model's bare answer "True" or "False" (counted in *bools). */
-static int pandalm_response(const cJSON *item, const char *key, const char *where, span *out,
-                            size_t *bools, ppr_err *e)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(item, key);
-    if (cJSON_IsBool(v)) {
-        *out = span_of(cJSON_IsTrue(v) ? "True" : "False");
-        (*bools)++;
-        return PPR_OK;
-    }
-    const char *s;
-    if (json_get_str(item, key, where, &s, e))
-        return PPR_EINPUT;
-    *out = span_of(s);
-    return PPR_OK;
-}
-
-int load_pandalm(const src_input *in, prefs_builder *b, cJSON **info, ppr_err *e)
-{
-    static const char *const annotators[3] = {"annotator1", "annotator2", "annotator3"};
-    const src_file *f;
-    int rc = need_file(in, "testset-v1.json", &f, e);
-    if (rc)
-        return rc;
-    cJSON *root = json_parse_buf(f->data, f->n, f->name, e);
-    if (!root)
-        return PPR_EINPUT;
-    tally t[3];
-    strbuf prompt = {0};
-    size_t items = 0, joined = 0, bools = 0;
-    if (!cJSON_IsArray(root))
-        rc = err_set(e, PPR_EINPUT, "'%s': expected a JSON array of items", f->name);
-    for (int a = 0; !rc && a < 3; a++)
-        rc = tally_user(b, annotators[a], &t[a], e);
-    for (const cJSON *it = root->child; !rc && it; it = it->next, items++) {
-        char where[512];
-        snprintf(where, sizeof where, "%s[%zu]", f->name, items);
-        const char *instruction, *input;
-        span r1, r2;
-        int64_t vote[3];
-        if (json_get_str(it, "instruction", where, &instruction, e) ||
-            json_get_str(it, "input", where, &input, e) ||
-            pandalm_response(it, "response1", where, &r1, &bools, e) ||
-            pandalm_response(it, "response2", where, &r2, &bools, e)) {
-            rc = PPR_EINPUT;
-            break;
-        }
-        for (int a = 0; !rc && a < 3; a++)
-            if (!(rc = json_get_int(it, annotators[a], where, &vote[a], e)) &&
-                (vote[a] < 0 || vote[a] > 2))
-                rc = err_set(e, PPR_EINPUT, "'%s': field \"%s\" must be 0 (tie), 1 or 2",
-                             where, annotators[a]);
-        if (rc)
-            break;
-        prompt.len = 0;
-        strbuf_adds(&prompt, instruction);
-        if (*input) {
-            strbuf_adds(&prompt, "\n\n");
-            strbuf_adds(&prompt, input);
-            joined++;
-        }
-        if (prompt.failed)
-            rc = err_nomem(e);
-        for (int a = 0; !rc && a < 3; a++) {
-            if (vote[a] == 0)
-                t[a].ties++;
-            else
-                rc = pair_add(b, &t[a], (span){prompt.p, prompt.len}, vote[a] == 1 ? r1 : r2,
-                              vote[a] == 1 ? r2 : r1, NULL, e);
-        }
-    }
-    if (!rc) {
-        *info = info_new(t, 3, 1);
-        if (!*info || !add_count(*info, "items", items) ||
-            !add_count(*info, "prompts_with_input", joined) ||
-            !add_count(*info, "boolean_responses_read_as_text", bools)) {
-            cJSON_Delete(*info);
-            *info = NULL;
-            rc = err_nomem(e);
-        }
-    }
-    strbuf_release(&prompt);
-    cJSON_Delete(root);
-    return rc;
-}
-
-/* ---- spica: group scores turned into pairwise preferences ------------------------ */
-
-/* The scenario bank: a JSON array of {"id", "body", "responses": {strategy:
- * [texts]}}; check every field the loader reads. */
-static int spica_check_bank(const cJSON *bank, const char *what, ppr_err *e)
-{
-    if (!cJSON_IsArray(bank))
-        return err_set(e, PPR_EINPUT, "'%s': expected a JSON array of scenarios", what);
-    size_t i = 0;
-    for (const cJSON *s = bank->child; s; s = s->next, i++) {
-        char where[512];
-        const char *id, *body;
-        snprintf(where, sizeof where, "%s[%zu]", what, i);
-        const cJSON *resp;
-        if (json_get_str(s, "id", where, &id, e) || json_get_str(s, "body", where, &body, e) ||
-            !(resp = json_get_obj(s, "responses", where, e)))
-            return PPR_EINPUT;
-        for (const cJSON *o = bank->child; o != s; o = o->next)
-            if (strcmp(cJSON_GetObjectItemCaseSensitive(o, "id")->valuestring, id) == 0)
-                return err_set(e, PPR_EINPUT, "'%s': scenario id \"%s\" appears twice", where,
-                               id);
-        for (const cJSON *st = resp->child; st; st = st->next) {
-            if (!cJSON_IsArray(st))
-                return err_set(e, PPR_EINPUT, "'%s': responses \"%s\" must be an array",
-                               where, st->string);
-            for (const cJSON *r = st->child; r; r = r->next)
-                if (!cJSON_IsString(r))
-                    return err_set(e, PPR_EINPUT, "'%s': responses \"%s\" must hold "
-                                   "strings", where, st->string);
-        }
-    }
-    return PPR_OK;
-}
-
-typedef struct {
-    prefs_builder *b;
-    const cJSON *bank;
-    const char *what;   /* the annotation file's name */
-    tally *t;           /* [n_users] one per rater group, in order of appearance */
-    size_t n_users, users_cap;
-    const cJSON **resp; /* [n_resp] the scenario's responses, strategy by strategy */
-    long *sum;          /* [n_resp] the group's ratings of each response, summed */
-    long *cnt;          /* [n_resp] and counted */
-    size_t n_resp, resp_cap, sum_cap, cnt_cap;
-    size_t scenarios, ratings;
-} spica_ctx;
-
-static int spica_group_user(spica_ctx *c, const char *group, tally **t, ppr_err *e)
-{
-    for (size_t i = 0; i < c->n_users; i++)
-        if (strcmp(c->t[i].name, group) == 0) {
-            *t = &c->t[i];
-            return PPR_OK;
-        }
-    if (mem_grow((void **)&c->t, &c->users_cap, c->n_users + 1, sizeof *c->t))
-        return err_nomem(e);
-    *t = &c->t[c->n_users];
-    int rc = tally_user(c->b, group, *t, e);
-    c->n_users += rc == PPR_OK;
-    return rc;
-}
-
-/* Lay out the responses of scenario s flat, strategy by strategy. */
-static int spica_layout(spica_ctx *c, const cJSON *s, ppr_err *e)
-{
-    const cJSON *resp = cJSON_GetObjectItemCaseSensitive(s, "responses");
-    size_t n = 0;
-    for (const cJSON *st = resp->child; st; st = st->next)
-        n += (size_t)cJSON_GetArraySize(st);
-    if (mem_grow((void **)&c->resp, &c->resp_cap, n, sizeof *c->resp) ||
-        mem_grow((void **)&c->sum, &c->sum_cap, n, sizeof *c->sum) ||
-        mem_grow((void **)&c->cnt, &c->cnt_cap, n, sizeof *c->cnt))
-        return err_nomem(e);
-    c->n_resp = 0;
-    for (const cJSON *st = resp->child; st; st = st->next)
-        for (const cJSON *r = st->child; r; r = r->next)
-            c->resp[c->n_resp++] = r;
-    return PPR_OK;
-}
-
-/* Where one rater's rating v (keyed by its strategy) points in the flat layout
- * of scenario s's responses, and its score. */
-static int spica_rating(const cJSON *s, const cJSON *v, const char *where, size_t *flat,
-                        long *score, ppr_err *e)
-{
-    const cJSON *resp = cJSON_GetObjectItemCaseSensitive(s, "responses");
-    size_t base = 0;
-    const cJSON *st = resp->child;
-    for (; st && strcmp(st->string, v->string) != 0; st = st->next)
-        base += (size_t)cJSON_GetArraySize(st);
-    if (!st)
-        return err_set(e, PPR_EINPUT, "'%s': strategy \"%s\" is not in the scenario bank",
-                       where, v->string);
-    int64_t rating, index;
-    if (json_get_int(v, "response-rating", where, &rating, e) ||
-        json_get_int(v, "rated-response-index", where, &index, e))
-        return PPR_EINPUT;
-    if (rating < 1 || rating > 5)
-        return err_set(e, PPR_EINPUT, "'%s': field \"response-rating\" must be 1 to 5", where);
-    if (index < 0 || index >= cJSON_GetArraySize(st))
-        return err_set(e, PPR_EINPUT, "'%s': field \"rated-response-index\" is %lld, the bank "
-                       "has %d responses", where, (long long)index, cJSON_GetArraySize(st));
-    *flat = base + (size_t)index;
-    *score = (long)rating;
-    return PPR_OK;
-}
-
-/* One group's ratings of scenario s: sum them per response, then every pair of
- * rated responses whose mean ratings differ is a row, the higher one chosen. */
-static int spica_group(spica_ctx *c, const cJSON *s, const cJSON *g, const char *sid,
-                       ppr_err *e)
-{
-    if (!cJSON_IsArray(g))
-        return err_set(e, PPR_EINPUT, "'%s[%s][%s]': expected an array of raters", c->what,
-                       sid, g->string);
-    tally *t = NULL;
-    int rc = spica_group_user(c, g->string, &t, e);
-    if (rc)
-        return rc;
-    for (size_t i = 0; i < c->n_resp; i++)
-        c->sum[i] = c->cnt[i] = 0;
-    size_t k = 0;
-    for (const cJSON *rater = g->child; rater; rater = rater->next, k++) {
-        char where[512];
-        snprintf(where, sizeof where, "%s[%s][%s][%zu]", c->what, sid, g->string, k);
-        if (!cJSON_IsObject(rater))
-            return err_set(e, PPR_EINPUT, "'%s': expected an object of ratings", where);
-        for (const cJSON *v = rater->child; v; v = v->next) {
-            size_t flat = 0;
-            long score = 0;
-            char vwhere[640];
-            snprintf(vwhere, sizeof vwhere, "%s[%s]", where, v->string);
-            if ((rc = spica_rating(s, v, vwhere, &flat, &score, e)))
-                return rc;
-            c->sum[flat] += score;
-            c->cnt[flat]++;
-            c->ratings++;
-        }
-    }
-    span prompt = span_of(cJSON_GetObjectItemCaseSensitive(s, "body")->valuestring);
-    for (size_t i = 0; i < c->n_resp; i++)
-        for (size_t j = i + 1; c->cnt[i] && j < c->n_resp; j++) {
-            if (!c->cnt[j])
-                continue;
-            long lhs = c->sum[i] * c->cnt[j], rhs = c->sum[j] * c->cnt[i];
-            if (lhs == rhs) {
-                t->ties++;
-                continue;
-            }
-            span a = span_of(c->resp[i]->valuestring), z = span_of(c->resp[j]->valuestring);
-            rc = pair_add(c->b, t, prompt, lhs > rhs ? a : z, lhs > rhs ? z : a, NULL, e);
-            if (rc)
-                return rc;
-        }
-    return PPR_OK;
-}
-
-static int spica_scenario(spica_ctx *c, const cJSON *ann, ppr_err *e)
-{
-    const cJSON *s = c->bank->child;
-    while (s && strcmp(cJSON_GetObjectItemCaseSensitive(s, "id")->valuestring, ann->string))
-        s = s->next;
-    if (!s)
-        return err_set(e, PPR_EINPUT, "'%s': scenario \"%s\" is not in the scenario bank",
-                       c->what, ann->string);
-    if (!cJSON_IsObject(ann))
-        return err_set(e, PPR_EINPUT, "'%s[%s]': expected an object of rater groups", c->what,
-                       ann->string);
-    int rc = spica_layout(c, s, e);
-    for (const cJSON *g = ann->child; !rc && g; g = g->next) {
-        for (const cJSON *h = ann->child; h != g; h = h->next)
-            if (strcmp(h->string, g->string) == 0)
-                return err_set(e, PPR_EINPUT, "'%s[%s]': group \"%s\" appears twice", c->what,
-                               ann->string, g->string);
-        rc = spica_group(c, s, g, ann->string, e);
-    }
-    c->scenarios++;
-    return rc;
-}
-
-int load_spica(const src_input *in, prefs_builder *b, cJSON **info, ppr_err *e)
-{
-    const src_file *af, *bf;
-    int rc = need_file(in, "dev-annotations.json", &af, e);
-    if (rc || (rc = need_file(in, "dev_scenarios_gpt.json", &bf, e)))
-        return rc;
-    cJSON *ann = json_parse_buf(af->data, af->n, af->name, e);
-    cJSON *bank = ann ? json_parse_buf(bf->data, bf->n, bf->name, e) : NULL;
-    spica_ctx c = {.b = b, .bank = bank, .what = af->name};
-    if (!bank)
-        rc = PPR_EINPUT;
-    else if (!cJSON_IsObject(ann))
-        rc = err_set(e, PPR_EINPUT, "'%s': expected a JSON object of scenarios", af->name);
-    else
-        rc = spica_check_bank(bank, bf->name, e);
-    for (const cJSON *s = ann ? ann->child : NULL; !rc && s; s = s->next)
-        rc = spica_scenario(&c, s, e);
-    if (!rc) {
-        *info = info_new(c.t, c.n_users, 1);
-        if (!*info || !add_count(*info, "scenarios", c.scenarios) ||
-            !add_count(*info, "ratings", c.ratings)) {
-            cJSON_Delete(*info);
-            *info = NULL;
-            rc = err_nomem(e);
-        }
-    }
-    free(c.t);
-    free(c.resp);
-    free(c.sum);
-    free(c.cnt);
-    cJSON_Delete(bank);
-    cJSON_Delete(ann);
     return rc;
 }
 
@@ -947,8 +536,8 @@ static int llmbar_file(prefs_builder *b, const src_file *f, tally *t, ppr_err *e
             rc = err_set(e, PPR_EINPUT, "'%s': field \"label\" must be \"1\" or \"2\"", where);
             break;
         }
-        rc = pair_add(b, t, span_of(input), span_of(first ? out1 : out2),
-                      span_of(first ? out2 : out1), NULL, e);
+        rc = offline_pair(b, t, offline_span(input), offline_span(first ? out1 : out2),
+                      offline_span(first ? out2 : out1), NULL, e);
     }
     cJSON_Delete(root);
     return rc;
@@ -961,12 +550,12 @@ int load_llmbar(const src_input *in, prefs_builder *b, cJSON **info, ppr_err *e)
     prefs_builder_interleave(b); /* one file per subset */
     for (size_t s = 0; s < LLMBAR_SETS && rc == PPR_OK; s++) {
         const src_file *f;
-        if ((rc = need_file(in, llmbar_sets[s].file, &f, e)) ||
-            (rc = tally_user(b, llmbar_sets[s].user, &t[s], e)))
+        if ((rc = offline_need_file(in, llmbar_sets[s].file, &f, e)) ||
+            (rc = offline_user(b, llmbar_sets[s].user, &t[s], e)))
             break;
         rc = llmbar_file(b, f, &t[s], e);
     }
-    if (rc == PPR_OK && !(*info = info_new(t, LLMBAR_SETS, 0)))
+    if (rc == PPR_OK && !(*info = offline_info(t, LLMBAR_SETS, 0)))
         rc = err_nomem(e);
     return rc;
 }
@@ -982,7 +571,7 @@ static int uf_line(const cJSON *v, const char *where, void *ctx, ppr_err *e)
         (rc = json_get_str(v, "chosen", where, &chosen, e)) ||
         (rc = json_get_str(v, "rejected", where, &rejected, e)))
         return rc;
-    return pair_add(c->b, c->t, span_of(prompt), span_of(chosen), span_of(rejected), NULL, e);
+    return offline_pair(c->b, c->t, offline_span(prompt), offline_span(chosen), offline_span(rejected), NULL, e);
 }
 
 /* train_clean.jsonl is the train split, eval_clean.jsonl the test split. */
@@ -993,15 +582,15 @@ int load_ultrafeedback(const src_input *in, prefs_builder *b, cJSON **info, ppr_
         uint32_t split;
     } parts[] = {{"train_clean.jsonl", PREFS_TRAIN}, {"eval_clean.jsonl", PREFS_TEST}};
     tally t;
-    int rc = tally_user(b, "ultrafeedback", &t, e);
+    int rc = offline_user(b, "ultrafeedback", &t, e);
     for (size_t i = 0; i < 2 && rc == PPR_OK; i++) {
         const src_file *f;
         line_ctx c = {b, &t};
         t.split = parts[i].split;
-        if ((rc = need_file(in, parts[i].file, &f, e)) == PPR_OK)
+        if ((rc = offline_need_file(in, parts[i].file, &f, e)) == PPR_OK)
             rc = src_each_line(f, uf_line, &c, e);
     }
-    if (rc == PPR_OK && !(*info = info_new(&t, 1, 0)))
+    if (rc == PPR_OK && !(*info = offline_info(&t, 1, 0)))
         rc = err_nomem(e);
     return rc;
 }

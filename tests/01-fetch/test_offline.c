@@ -1,195 +1,22 @@
 /* test_offline.c: unit tests of the offline real-source loaders
- * (stages/01-fetch/load_offline.c) and the readers under them (csv.c, gz.c):
+ * (stages/01-fetch/load_offline.c; PandaLM and SPICA are test_annotated.c's)
+ * and the readers under them (csv.c, gz.c):
  * fixtures in the upstream formats with hand-computed rows, errors that name
  * file, line and field, and the exact counts of the real files when the mirror
  * (PPR_MIRROR, else ../shared/data) is there. */
 #include <CUnit/Basic.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <zlib.h>
 
 #include "common/fsutil.h"
 #include "common/mem.h"
-#include "common/mirror.h"
 #include "stages/01-fetch/csv.h"
 #include "stages/01-fetch/gz.h"
 #include "stages/01-fetch/loaders.h"
+#include "tests/01-fetch/offline_fixture.h"
 #include "tests/testlib.h"
-
-#define FIX "tests/fixtures/offline"
-#define MAX_FILES 8
-#define SAME "dropped_chosen_equals_rejected" /* an info count */
-
-
-/* ---- inputs and loaded datasets ------------------------------------------- */
-
-/* A source's files as main hands them to a loader; data is owned when read. */
-typedef struct {
-    src_file f[MAX_FILES];
-    char *owned[MAX_FILES];
-    size_t n;
-} files;
-
-static void files_free(files *fs)
-{
-    for (size_t i = 0; i < fs->n; i++)
-        free(fs->owned[i]);
-    memset(fs, 0, sizeof *fs);
-}
-
-/* Read dir/name for each of the NULL-ended names. */
-static int files_read(files *fs, const char *dir, const char *const *names)
-{
-    memset(fs, 0, sizeof *fs);
-    for (; *names; names++) {
-        char *path = path_join(dir, *names);
-        ppr_err e;
-        size_t i = fs->n;
-        int rc = path ? file_read_all(path, &fs->owned[i], &fs->f[i].n, &e) : PPR_EINTERNAL;
-        free(path);
-        if (rc) {
-            fprintf(stderr, "\n  cannot read %s/%s: %s\n", dir, *names, e.msg);
-            files_free(fs);
-            return -1;
-        }
-        fs->f[i].name = *names;
-        fs->f[i].data = fs->owned[i];
-        fs->n++;
-    }
-    return 0;
-}
-
-/* An in-memory file (not owned). */
-static void files_put(files *fs, const char *name, const char *data, size_t n)
-{
-    fs->f[fs->n] = (src_file){name, data, n};
-    fs->owned[fs->n++] = NULL;
-}
-
-typedef struct {
-    void *payload;
-    prefs_view v;
-    cJSON *info;
-} loaded;
-
-static void loaded_free(loaded *l)
-{
-    free(l->payload);
-    cJSON_Delete(l->info);
-    memset(l, 0, sizeof *l);
-}
-
-/* Run a loader over fs into l, then split it as main does for a config entry
- * with this test_fraction (< 0: none, every row stays a test row); the
- * loader's code, e filled on failure. */
-static int run_split(loader_fn fn, const files *fs, double test_fraction, loaded *l,
-                     ppr_err *e)
-{
-    memset(l, 0, sizeof *l);
-    src_input in = {fs->f, fs->n, NULL};
-    prefs_builder *b = prefs_builder_new();
-    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
-    size_t n;
-    int rc = fn(&in, b, &l->info, e);
-    if (!rc && test_fraction >= 0)
-        prefs_builder_split(b, test_fraction);
-    if (!rc)
-        rc = prefs_builder_finish(b, &l->payload, &n, e);
-    if (!rc)
-        rc = prefs_view_init(&l->v, l->payload, n, "test", e);
-    prefs_builder_free(b);
-    if (rc)
-        loaded_free(l);
-    return rc;
-}
-
-static int run(loader_fn fn, const files *fs, loaded *l, ppr_err *e)
-{
-    return run_split(fn, fs, -1.0, l, e);
-}
-
-/* The number at a path of keys in l's info (NULL-ended), or -1. */
-static double info_num(const loaded *l, ...)
-{
-    va_list ap;
-    va_start(ap, l);
-    const cJSON *v = l->info;
-    for (const char *k; v && (k = va_arg(ap, const char *));)
-        v = cJSON_GetObjectItemCaseSensitive(v, k);
-    va_end(ap);
-    return cJSON_IsNumber(v) ? v->valuedouble : -1;
-}
-
-/* Row i is (user, prompt, chosen, rejected), byte for byte. */
-static int row_is(const loaded *l, uint32_t i, const char *user, const char *prompt,
-                  const char *chosen, const char *rejected)
-{
-    if (i >= l->v.h->n_rows) {
-        fprintf(stderr, "\n  no row %u\n", i);
-        return 0;
-    }
-    const prefs_row *r = &l->v.rows[i];
-    const char *want[4] = {user, prompt, chosen, rejected};
-    const char *got[4] = {prefs_user_name(&l->v, r->user), prefs_text(&l->v, r->prompt, NULL),
-                          prefs_text(&l->v, r->chosen, NULL),
-                          prefs_text(&l->v, r->rejected, NULL)};
-    for (int k = 0; k < 4; k++)
-        if (strcmp(want[k], got[k]) != 0) {
-            fprintf(stderr, "\n  row %u field %d: \"%s\" != \"%s\"\n", i, k, got[k], want[k]);
-            return 0;
-        }
-    return 1;
-}
-
-/* The index of user name's k-th row (from 0), or UINT32_MAX. */
-static uint32_t nth(const loaded *l, const char *name, size_t k)
-{
-    for (uint32_t i = 0; i < l->v.h->n_rows; i++)
-        if (strcmp(prefs_user_name(&l->v, l->v.rows[i].user), name) == 0 && k-- == 0)
-            return i;
-    return UINT32_MAX;
-}
-
-/* User name's k-th row (from 0) is (name, prompt, chosen, rejected). */
-static int user_row_is(const loaded *l, const char *name, size_t k, const char *prompt,
-                       const char *chosen, const char *rejected)
-{
-    return row_is(l, nth(l, name, k), name, prompt, chosen, rejected);
-}
-
-/* The rows' users in order are the digits of users (user ids below 10). */
-static int order_is(const loaded *l, const char *users)
-{
-    char got[256] = "";
-    for (uint32_t i = 0; i < l->v.h->n_rows && i + 1 < sizeof got; i++)
-        got[i] = (char)('0' + l->v.rows[i].user);
-    if (strcmp(got, users) == 0)
-        return 1;
-    fprintf(stderr, "\n  users in row order: %s, not %s\n", got, users);
-    return 0;
-}
-
-/* Every row is a test row without a known probability. */
-static int all_test_nan(const loaded *l)
-{
-    for (uint32_t i = 0; i < l->v.h->n_rows; i++)
-        if (l->v.rows[i].split != PREFS_TEST || !isnan(l->v.rows[i].p_chosen))
-            return 0;
-    return 1;
-}
-
-/* Rows of user u (by name). */
-static size_t user_rows(const loaded *l, const char *name)
-{
-    size_t n = 0;
-    for (uint32_t i = 0; i < l->v.h->n_rows; i++)
-        n += strcmp(prefs_user_name(&l->v, l->v.rows[i].user), name) == 0;
-    return n;
-}
 
 /* ---- leakage: no evaluation task or prompt id on both sides of a split -------- */
 
@@ -856,162 +683,6 @@ static void test_hh_errors(void)
     free(z);
 }
 
-/* ---- pandalm ----------------------------------------------------------------- */
-
-static void test_pandalm(void)
-{
-    static const char *const names[] = {"testset-v1.json", NULL};
-    files fs;
-    loaded l;
-    ppr_err e;
-    CU_ASSERT_FATAL(files_read(&fs, FIX "/pandalm", names) == 0);
-    CU_ASSERT_EQUAL_FATAL(run(load_pandalm, &fs, &l, &e), PPR_OK);
-    /* votes per item (a1 a2 a3): 222 102 110 121(same) 000 111 212 120 */
-    CU_ASSERT_EQUAL(l.v.h->n_users, 3);
-    CU_ASSERT_STRING_EQUAL(prefs_user_name(&l.v, 2), "annotator3");
-    CU_ASSERT_EQUAL(l.v.h->n_rows, 15);
-    CU_ASSERT_EQUAL(user_rows(&l, "annotator1"), 6);
-    CU_ASSERT_EQUAL(user_rows(&l, "annotator2"), 5);
-    CU_ASSERT_EQUAL(user_rows(&l, "annotator3"), 4);
-    CU_ASSERT_EQUAL(info_num(&l, "users", "annotator1", "ties", NULL), 1);
-    CU_ASSERT_EQUAL(info_num(&l, "users", "annotator2", "ties", NULL), 2);
-    CU_ASSERT_EQUAL(info_num(&l, "users", "annotator3", "ties", NULL), 3);
-    CU_ASSERT_EQUAL(info_num(&l, SAME, NULL), 3);
-    CU_ASSERT_EQUAL(info_num(&l, "boolean_responses_read_as_text", NULL), 1);
-    CU_ASSERT_EQUAL(info_num(&l, "prompts_with_input", NULL), 3);
-    CU_ASSERT(all_test_nan(&l));
-    CU_ASSERT(row_is(&l, 0, "annotator1",
-                     "Rewrite the sentence to be concise.\n\nIf you have any questions, "
-                     "please, do let me know.",
-                     "Let me know.", "If you have questions, let me know."));
-    CU_ASSERT(row_is(&l, 3, "annotator1", "Name a primary color.", "Red.", "Blue, I think."));
-    CU_ASSERT(row_is(&l, 4, "annotator3", "Name a primary color.", "Blue, I think.", "Red."));
-    CU_ASSERT(row_is(&l, 6, "annotator2",
-                     "Verify the correctness of the given statement.\n\n\"For all integers "
-                     "j and k, if j and k are odd, then jk is odd.\"",
-                     "True", "True."));
-    CU_ASSERT(row_is(&l, 9, "annotator3",
-                     "Give a one-word answer: is water wet?\n\nAnswer yes or no.", "Yes.",
-                     ""));
-    CU_ASSERT(row_is(&l, 14, "annotator2", "Sum 2 and 2.", "5", "4"));
-    loaded_free(&l);
-    files_free(&fs);
-}
-
-static int pandalm_fail(const char *json, const char *want)
-{
-    files fs = {0};
-    files_put(&fs, "testset-v1.json", json, strlen(json));
-    loaded l;
-    ppr_err e;
-    int rc = run(load_pandalm, &fs, &l, &e);
-    return rc == PPR_EINPUT && err_has(&e, want);
-}
-
-static void test_pandalm_errors(void)
-{
-    CU_ASSERT(pandalm_fail("[{\"instruction\": \"i\", \"input\": \"\", \"response1\": \"a\", "
-                           "\"response2\": \"b\", \"annotator1\": 1, \"annotator2\": 3, "
-                           "\"annotator3\": 0}]",
-                           "'testset-v1.json[0]': field \"annotator2\" must be 0 (tie), 1 "
-                           "or 2"));
-    CU_ASSERT(pandalm_fail("[{\"instruction\": \"i\", \"input\": \"\", \"response1\": 5, "
-                           "\"response2\": \"b\", \"annotator1\": 1, \"annotator2\": 1, "
-                           "\"annotator3\": 0}]",
-                           "'testset-v1.json[0]': field \"response1\" must be a string"));
-    CU_ASSERT(pandalm_fail("[{\"instruction\": \"i\", \"input\": \"\", \"response1\": \"a\", "
-                           "\"response2\": \"b\", \"annotator1\": 1.5, \"annotator2\": 1, "
-                           "\"annotator3\": 0}]",
-                           "'testset-v1.json[0]': field \"annotator1\" must be an integer"));
-    CU_ASSERT(pandalm_fail("[\n{\"input\": \"\"}]", "'testset-v1.json[0]': missing field "
-                                                     "\"instruction\""));
-    CU_ASSERT(pandalm_fail("[\n{\"input\": }]", "'testset-v1.json':2:"));
-    CU_ASSERT(pandalm_fail("{}", "'testset-v1.json': expected a JSON array"));
-}
-
-/* ---- spica ------------------------------------------------------------------- */
-
-static void test_spica(void)
-{
-    static const char *const names[] = {"dev-annotations.json", "dev_scenarios_gpt.json",
-                                        NULL};
-    files fs;
-    loaded l;
-    ppr_err e;
-    CU_ASSERT_FATAL(files_read(&fs, FIX "/spica", names) == 0);
-    CU_ASSERT_EQUAL_FATAL(run(load_spica, &fs, &l, &e), PPR_OK);
-    /* c100 dem-rel means: refusal0 3, high_level0 4, high_level1 4, opinionated0 4
-     *   -> 3 rows over refusal0, 3 ties;
-     * c100 rep-nrel: refusal1 1.5, high_level0 3, high_level1 3, opinionated1 4.5
-     *   -> 5 rows, 1 tie;
-     * c200 dem-rel: refusal0 1, specific0 3, specific1 5 (specific1 has refusal0's
-     *   words: that pair is dropped) -> 2 rows; rep-nrel: refusal0 4.5 over
-     *   specific0 3.5 -> 1 row */
-    CU_ASSERT_EQUAL(l.v.h->n_users, 2);
-    CU_ASSERT_STRING_EQUAL(prefs_user_name(&l.v, 0), "dem-rel");
-    CU_ASSERT_STRING_EQUAL(prefs_user_name(&l.v, 1), "rep-nrel");
-    CU_ASSERT_EQUAL(l.v.h->n_rows, 11);
-    CU_ASSERT_EQUAL(user_rows(&l, "dem-rel"), 5);
-    CU_ASSERT_EQUAL(user_rows(&l, "rep-nrel"), 6);
-    CU_ASSERT_EQUAL(info_num(&l, "users", "dem-rel", "ties", NULL), 3);
-    CU_ASSERT_EQUAL(info_num(&l, "users", "dem-rel", SAME, NULL), 1);
-    CU_ASSERT_EQUAL(info_num(&l, "users", "rep-nrel", "ties", NULL), 1);
-    CU_ASSERT_EQUAL(info_num(&l, "ratings", NULL), 20);
-    CU_ASSERT_EQUAL(info_num(&l, "scenarios", NULL), 2);
-    CU_ASSERT(all_test_nan(&l));
-    CU_ASSERT(row_is(&l, 0, "dem-rel", "Is it okay to eat meat?",
-                     "People disagree; it depends on values.", "I cannot weigh in on that."));
-    CU_ASSERT(row_is(&l, 2, "dem-rel", "Is it okay to eat meat?", "Yes, in moderation.",
-                     "I cannot weigh in on that."));
-    CU_ASSERT(row_is(&l, 7, "rep-nrel", "Is it okay to eat meat?", "No, avoid it.",
-                     "Many do, many do not."));
-    CU_ASSERT(row_is(&l, 9, "dem-rel", "Should schools teach “both sides”?\nI'm unsure.",
-                     "I cannot help with that.", "Studies from 2019 show mixed results."));
-    CU_ASSERT(row_is(&l, 10, "rep-nrel", "Should schools teach “both sides”?\nI'm unsure.",
-                     "I cannot help with that.", "Studies from 2019 show mixed results."));
-    loaded_free(&l);
-    files_free(&fs);
-}
-
-static int spica_fail(const char *ann, const char *bank, const char *want)
-{
-    files fs = {0};
-    files_put(&fs, "dev-annotations.json", ann, strlen(ann));
-    files_put(&fs, "dev_scenarios_gpt.json", bank, strlen(bank));
-    loaded l;
-    ppr_err e;
-    int rc = run(load_spica, &fs, &l, &e);
-    return rc == PPR_EINPUT && err_has(&e, want);
-}
-
-static void test_spica_errors(void)
-{
-    const char *bank = "[{\"id\": \"c1\", \"body\": \"b\", \"responses\": {\"refusal\": "
-                       "[\"r0\", \"r1\"], \"specific\": [\"s0\"]}}]";
-    char a[512];
-    const char *fmt = "{\"c1\": {\"g\": [{\"%s\": {\"response-rating\": %d, "
-                      "\"strategy-rating\": 3, \"rated-response-index\": %d}}]}}";
-    snprintf(a, sizeof a, fmt, "refusal", 6, 0);
-    CU_ASSERT(spica_fail(a, bank, "'dev-annotations.json[c1][g][0][refusal]': field "
-                                  "\"response-rating\" must be 1 to 5"));
-    snprintf(a, sizeof a, fmt, "refusal", 5, 2);
-    CU_ASSERT(spica_fail(a, bank, "'dev-annotations.json[c1][g][0][refusal]': field "
-                                  "\"rated-response-index\" is 2, the bank has 2 responses"));
-    snprintf(a, sizeof a, fmt, "opinionated", 5, 0);
-    CU_ASSERT(spica_fail(a, bank, "'dev-annotations.json[c1][g][0][opinionated]': strategy "
-                                  "\"opinionated\" is not in the scenario bank"));
-    CU_ASSERT(spica_fail("{\"c9\": {}}", bank,
-                         "'dev-annotations.json': scenario \"c9\" is not in the scenario "
-                         "bank"));
-    CU_ASSERT(spica_fail("{\"c1\": {\"g\": {}}}", bank,
-                         "'dev-annotations.json[c1][g]': expected an array of raters"));
-    CU_ASSERT(spica_fail("{}", "[{\"id\": \"c1\", \"responses\": {}}]",
-                         "'dev_scenarios_gpt.json[0]': missing field \"body\""));
-    CU_ASSERT(spica_fail("{}",
-                         "[{\"id\": \"c1\", \"body\": \"b\", \"responses\": {\"x\": [1]}}]",
-                         "'dev_scenarios_gpt.json[0]': responses \"x\" must hold strings"));
-}
-
 /* ---- llmbar, ultrafeedback ----------------------------------------------------- */
 
 static const char *const llmbar_files[] = {
@@ -1089,50 +760,6 @@ static void test_ultrafeedback(void)
     CU_ASSERT(err_has(&e, "'train_clean.jsonl:1': field \"chosen\" must be a string"));
 }
 
-/* ---- the real files, when the mirror is there ----------------------------------- */
-
-/* The mirror folder of a source, or NULL (with the reason printed) to skip. */
-static char *mirror_dir(const char *source)
-{
-    char *dir = path_join(mirror_root(), source);
-    struct stat st;
-    if (!dir || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        printf("\n  skipped: no mirror folder %s (set PPR_MIRROR)\n", dir ? dir : source);
-        free(dir);
-        return NULL;
-    }
-    return dir;
-}
-
-/* The mirror's files of source into fs; -1 (with the reason printed) to skip. */
-static int real_files(const char *source, const char *const *names, files *fs)
-{
-    char *dir = mirror_dir(source);
-    if (!dir)
-        return -1;
-    int rc = files_read(fs, dir, names);
-    free(dir);
-    CU_ASSERT_FATAL(rc == 0);
-    return 0;
-}
-
-static int real_load(const char *source, const char *const *names, loader_fn fn, loaded *l)
-{
-    files fs;
-    ppr_err e;
-    if (real_files(source, names, &fs))
-        return -1;
-    int rc = run(fn, &fs, l, &e);
-    if (rc)
-        fprintf(stderr, "\n  %s: %s\n", source, e.msg);
-    CU_ASSERT_FATAL(rc == PPR_OK);
-    files_free(&fs);
-    for (uint32_t i = 0; i < l->v.h->n_rows; i++)
-        CU_ASSERT_FATAL(isnan(l->v.rows[i].p_chosen));
-    CU_ASSERT(fn == load_ultrafeedback || all_test_nan(l));
-    return 0;
-}
-
 static void test_real_hep(void)
 {
     loaded l;
@@ -1205,24 +832,6 @@ static void test_real_hh(void)
     }
 }
 
-static void test_real_pandalm(void)
-{
-    static const char *const names[] = {"testset-v1.json", NULL};
-    loaded l;
-    if (real_load("pandalm-testset", names, load_pandalm, &l))
-        return;
-    CU_ASSERT_EQUAL(user_rows(&l, "annotator1"), 902);
-    CU_ASSERT_EQUAL(user_rows(&l, "annotator2"), 883);
-    CU_ASSERT_EQUAL(user_rows(&l, "annotator3"), 886);
-    CU_ASSERT_EQUAL(info_num(&l, "users", "annotator1", "ties", NULL), 97);
-    CU_ASSERT_EQUAL(info_num(&l, "users", "annotator2", "ties", NULL), 116);
-    CU_ASSERT_EQUAL(info_num(&l, "users", "annotator3", "ties", NULL), 113);
-    CU_ASSERT_EQUAL(info_num(&l, "boolean_responses_read_as_text", NULL), 6);
-    CU_ASSERT_EQUAL(info_num(&l, "prompts_with_input", NULL), 832);
-    CU_ASSERT_EQUAL(info_num(&l, SAME, NULL), 0);
-    loaded_free(&l);
-}
-
 static void test_real_llmbar(void)
 {
     loaded l;
@@ -1251,24 +860,6 @@ static void test_real_ultrafeedback(void)
     CU_ASSERT_EQUAL(l.v.h->n_rows, 1195);
     CU_ASSERT_EQUAL(train, 996);
     CU_ASSERT_EQUAL(info_num(&l, SAME, NULL), 5);
-    loaded_free(&l);
-}
-
-static void test_real_spica(void)
-{
-    static const char *const names[] = {"dev-annotations.json", "dev_scenarios_gpt.json",
-                                        NULL};
-    loaded l;
-    if (real_load("spica", names, load_spica, &l))
-        return;
-    CU_ASSERT_EQUAL(l.v.h->n_users, 4);
-    CU_ASSERT_EQUAL(user_rows(&l, "rep-rel"), 3523);
-    CU_ASSERT_EQUAL(user_rows(&l, "dem-rel"), 3225);
-    CU_ASSERT_EQUAL(user_rows(&l, "dem-nrel"), 3451);
-    CU_ASSERT_EQUAL(user_rows(&l, "rep-nrel"), 3453);
-    CU_ASSERT_EQUAL(info_num(&l, "ties", NULL), 5136);
-    CU_ASSERT_EQUAL(info_num(&l, SAME, NULL), 7);
-    CU_ASSERT_EQUAL(info_num(&l, "ratings", NULL), 6000);
     loaded_free(&l);
 }
 
@@ -1323,15 +914,9 @@ int main(void)
         {"hh-relabeled fixture", test_hh_relabeled},
         {"hh-relabeled: the two files' users interleaved", test_hh_interleaved},
         {"hh errors", test_hh_errors},
-        {"pandalm fixture", test_pandalm},
-        {"pandalm errors", test_pandalm_errors},
-        {"spica fixture", test_spica},
-        {"spica errors", test_spica_errors},
         {"real hep", test_real_hep},
         {"real xstest", test_real_xstest},
         {"real hh-harmless, hh-relabeled", test_real_hh},
-        {"real pandalm", test_real_pandalm},
-        {"real spica", test_real_spica},
         {"llmbar", test_llmbar},
         {"ultrafeedback", test_ultrafeedback},
         {"real llmbar", test_real_llmbar},
