@@ -357,6 +357,24 @@ int stage_input(stage_run *r, const char *name, int type, void **payload, size_t
     return err_set(e, PPR_EINPUT, "'%s' has no input \"%s\"", r->slice_path, name);
 }
 
+int stage_input_digest(const stage_run *r, const char *name, unsigned char *out, ppr_err *e)
+{
+    const cJSON *in = cJSON_GetObjectItemCaseSensitive(r->slice, "inputs");
+    for (const cJSON *it = in->child; it; it = it->next) {
+        const cJSON *nm = cJSON_GetObjectItemCaseSensitive(it, "name");
+        const char *sha;
+        if (!cJSON_IsString(nm) || strcmp(nm->valuestring, name) != 0)
+            continue;
+        if (json_get_str(it, "sha256", r->slice_path, &sha, e))
+            return PPR_EINPUT;
+        if (sha256_parse(sha, out))
+            return err_set(e, PPR_EINPUT, "'%s': input \"%s\" has a malformed sha256",
+                           r->slice_path, name);
+        return PPR_OK;
+    }
+    return err_set(e, PPR_EINPUT, "'%s' has no input \"%s\"", r->slice_path, name);
+}
+
 void stage_previous(stage_run *r, const char *const *keys, const char *name, int type,
                     void **payload, size_t *n)
 {

@@ -30,6 +30,8 @@ int dataset_load(stage_run *r, const char *prefix, dataset_in *d, ppr_err *e)
         rc = stage_input(r, name, PAYLOAD_FEATURES, &d->feat_payload, &n, e);
     if (rc == PPR_OK)
         rc = features_view_init(&d->f, d->feat_payload, n, name, e);
+    if (rc == PPR_OK)
+        rc = stage_input_digest(r, name, d->features_id, e);
     if (rc == PPR_OK && d->f.h->n_rows < d->v.h->n_texts)
         rc = err_set(e, PPR_EINPUT, "'%s' has fewer rows than its dataset has texts", name);
     if (rc)

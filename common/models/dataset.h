@@ -11,12 +11,14 @@
 #include "common/features.h"
 #include "common/models/pairs.h"
 #include "common/prefs.h"
+#include "common/sha256.h"
 #include "common/stage.h"
 
 typedef struct {
     void *prefs_payload, *feat_payload;
     prefs_view v;
     features_view f;
+    unsigned char features_id[SHA256_LEN]; /* the features artifact's digest */
 } dataset_in;
 
 /* Inputs "<prefix>dataset" and "<prefix>features" of r (prefix "" or, say,

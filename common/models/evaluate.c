@@ -10,30 +10,59 @@
 
 #define EVALUATE_SEED 0xb0075742ULL
 
-/* right [n]: 1 where m scores ps's chosen response above its rejected one
- * (strict); loss, when not NULL: the mean BT loss over the pairs. */
-static int evaluate_right(method *m, const pair_set *ps, uint8_t *right, double *loss,
-                          ppr_err *e)
+/* served [n_users]: 1 for each user m serves (method_serves); malloc'd. */
+static uint8_t *served_users(const method *m, uint32_t n_users)
 {
-    if (ps->n == 0) {
-        if (loss)
-            *loss = NAN;
+    uint8_t *served = malloc(n_users ? n_users : 1);
+    for (uint32_t u = 0; served && u < n_users; u++)
+        served[u] = (uint8_t)method_serves(m, u);
+    return served;
+}
+
+/* right [n]: 1 where m scores ps's chosen response above its rejected one
+ * (strict), 0 also for every pair of a user served[] leaves out, which is
+ * never scored; loss, when not NULL: the mean BT loss over the scored pairs. */
+static int evaluate_right(method *m, const pair_set *ps, const uint8_t *served, uint8_t *right,
+                          double *loss, ppr_err *e)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ps->n; i++)
+        n += served[ps->user[i]];
+    memset(right, 0, ps->n);
+    if (loss)
+        *loss = NAN;
+    if (n == 0)
         return PPR_OK;
-    }
-    float *rc = malloc(ps->n * sizeof *rc), *rr = malloc(ps->n * sizeof *rr); /* [n] */
-    int ret = rc && rr ? PPR_OK : err_nomem(e);
+    /* The served pairs: rows [n][3] and user [n], and each one's index. */
+    uint32_t *rows = malloc(n * 3 * sizeof *rows), *user = malloc(n * sizeof *user);
+    size_t *at = malloc(n * sizeof *at);
+    float *rc = malloc(n * sizeof *rc), *rr = malloc(n * sizeof *rr); /* [n] */
+    int ret = rows && user && at && rc && rr ? PPR_OK : err_nomem(e);
+    for (size_t i = 0, j = 0; ret == PPR_OK && i < ps->n; i++)
+        if (served[ps->user[i]]) {
+            memcpy(rows + 3 * j, ps->rows + 3 * i, 3 * sizeof *rows);
+            user[j] = ps->user[i];
+            at[j++] = i;
+        }
+    pair_set sub = *ps;
+    sub.rows = rows;
+    sub.user = user;
+    sub.n = n;
     if (ret == PPR_OK)
-        ret = method_score(m, ps, 0, rc, e);
+        ret = method_score(m, &sub, 0, rc, e);
     if (ret == PPR_OK)
-        ret = method_score(m, ps, 1, rr, e);
+        ret = method_score(m, &sub, 1, rr, e);
     double sum = 0;
-    for (size_t i = 0; i < ps->n && ret == PPR_OK; i++) {
-        double t = (double)rc[i] - rr[i];
-        right[i] = rc[i] > rr[i]; /* a tie (or NaN) is wrong */
+    for (size_t j = 0; j < n && ret == PPR_OK; j++) {
+        double t = (double)rc[j] - rr[j];
+        right[at[j]] = rc[j] > rr[j]; /* a tie (or NaN) is wrong */
         sum += fmax(-t, 0) + log1p(exp(-fabs(t)));
     }
-    if (loss)
-        *loss = sum / (double)ps->n;
+    if (loss && ret == PPR_OK)
+        *loss = sum / (double)n;
+    free(rows);
+    free(user);
+    free(at);
     free(rr);
     free(rc);
     return ret;
@@ -97,19 +126,23 @@ int evaluate_bootstrap(const uint8_t *right, const uint32_t *user, size_t n,
     return PPR_OK;
 }
 
-/* evaluate_counts, and the mean BT loss into loss when it is not NULL. */
+/* evaluate_counts, and the mean BT loss into loss when it is not NULL. Pairs
+ * of users m does not serve count nowhere. */
 static int counts_loss(method *m, const pair_set *ps, uint64_t *correct, uint64_t *total,
                        double *loss, ppr_err *e)
 {
     memset(correct, 0, ps->n_users * sizeof *correct);
     memset(total, 0, ps->n_users * sizeof *total);
-    uint8_t *right = malloc(ps->n ? ps->n : 1); /* [n] */
-    int rc = right ? evaluate_right(m, ps, right, loss, e) : err_nomem(e);
+    uint8_t *right = malloc(ps->n ? ps->n : 1), *served = served_users(m, ps->n_users);
+    int rc = right && served ? evaluate_right(m, ps, served, right, loss, e) : err_nomem(e);
     for (size_t i = 0; rc == PPR_OK && i < ps->n; i++) {
+        if (!served[ps->user[i]])
+            continue;
         correct[ps->user[i]] += right[i];
         total[ps->user[i]]++;
     }
     free(right);
+    free(served);
     return rc;
 }
 
@@ -143,24 +176,26 @@ int evaluate_all(method *m, const pair_set *ps, double *acc, ppr_err *e)
     return rc;
 }
 
-int evaluate_users(method *m, const pairs_buf *test, const float *matrix, uint32_t dim,
-                   const prefs_view *v, const cJSON *minority, const uint8_t *trained, cJSON *run,
-                   ppr_err *e)
+int evaluate_users(method *m, const pairs_buf *test, const float *matrix,
+                   const unsigned char *matrix_id, uint32_t dim, const prefs_view *v,
+                   const cJSON *minority, const uint8_t *trained, cJSON *run, ppr_err *e)
 {
     uint32_t n_users = v->h->n_users;
-    pair_set ps = pairs_view(test, matrix, dim, n_users);
+    pair_set ps = pairs_view(test, matrix, matrix_id, dim, n_users);
     uint64_t *c = calloc(2 * (size_t)n_users, sizeof *c); /* [2][n_users] correct, total */
     uint64_t *t = c ? c + n_users : NULL;
     double *bayes = calloc(n_users, sizeof *bayes);
     uint8_t *truth = malloc(n_users), *right = malloc(test->n ? test->n : 1); /* [n_users], [n] */
     uint8_t *counted = malloc(n_users), *minor = calloc(n_users, 1);          /* [n_users] */
-    int rc = c && bayes && truth && right && counted && minor
-                 ? evaluate_right(m, &ps, right, NULL, e)
+    uint8_t *served = served_users(m, n_users);                                /* [n_users] */
+    int rc = c && bayes && truth && right && counted && minor && served
+                 ? evaluate_right(m, &ps, served, right, NULL, e)
                  : err_nomem(e);
     if (rc == PPR_OK) {
         memset(truth, 1, n_users);
         for (uint32_t u = 0; u < n_users; u++)
-            counted[u] = v->users[u].pool == PREFS_POOL_MAIN && (!trained || trained[u]);
+            counted[u] = v->users[u].pool == PREFS_POOL_MAIN && (!trained || trained[u]) &&
+                         served[u];
     }
     for (size_t i = 0; rc == PPR_OK && i < test->n; i++) {
         uint32_t u = test->user[i];
@@ -181,6 +216,11 @@ int evaluate_users(method *m, const pairs_buf *test, const float *matrix, uint32
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "name", name);
         cJSON_AddNumberToObject(o, "pairs", (double)t[u]);
+        cJSON_AddItemToArray(users, o);
+        if (!served[u]) {
+            cJSON_AddTrueToObject(o, "skipped"); /* not scored: no accuracy */
+            continue;
+        }
         cJSON_AddNumberToObject(o, "accuracy", acc);
         if (truth[u]) {
             cJSON_AddNumberToObject(o, "bayes", bayes[u] / (double)t[u]);
@@ -188,7 +228,6 @@ int evaluate_users(method *m, const pairs_buf *test, const float *matrix, uint32
         }
         if (!counted[u])
             cJSON_AddTrueToObject(o, "untrained");
-        cJSON_AddItemToArray(users, o);
         for (const cJSON *mu = minority ? minority->child : NULL; mu; mu = mu->next)
             minor[u] |= counted[u] && strcmp(mu->valuestring, name) == 0;
     }
@@ -214,5 +253,6 @@ int evaluate_users(method *m, const pairs_buf *test, const float *matrix, uint32
     free(right);
     free(counted);
     free(minor);
+    free(served);
     return rc;
 }

@@ -18,18 +18,21 @@
 
 #define EVALUATE_RESAMPLES 1000 /* bootstrap resamples of the test pairs */
 
-/* m on the test pairs (rows of matrix, users of v) into run: "users" (name,
- * pairs, accuracy, bayes and gap where known, "untrained": true for a user
- * trained[u] says had no training pair), "test_pairs", and over the trained
- * users (trained NULL: every user) with test pairs "mean", its bootstrap
- * interval "mean_pairs95" [lo, hi], and "minority_mean" (minority: a list of
- * user names, or NULL). */
-int evaluate_users(method *m, const pairs_buf *test, const float *matrix, uint32_t dim,
-                   const prefs_view *v, const cJSON *minority, const uint8_t *trained, cJSON *run,
-                   ppr_err *e);
+/* m on the test pairs (rows of matrix, named by matrix_id or NULL; users of
+ * v) into run: "users" (name, pairs, accuracy, bayes and gap where known,
+ * "untrained": true for a user trained[u] says had no training pair;
+ * "skipped": true and no accuracy for a user m does not serve, whose pairs are
+ * never scored), "test_pairs", and over the trained users m serves (trained
+ * NULL: every user) with test pairs "mean", its bootstrap interval
+ * "mean_pairs95" [lo, hi], and "minority_mean" (minority: a list of user
+ * names, or NULL). */
+int evaluate_users(method *m, const pairs_buf *test, const float *matrix,
+                   const unsigned char *matrix_id, uint32_t dim, const prefs_view *v,
+                   const cJSON *minority, const uint8_t *trained, cJSON *run, ppr_err *e);
 
 /* On ps: *mean, the unweighted mean over users with pairs of their strict
- * accuracy, and *loss, the mean BT loss over the pairs. */
+ * accuracy, and *loss, the mean BT loss over the pairs; pairs of users m
+ * does not serve left out of both. */
 int evaluate_validation(method *m, const pair_set *ps, double *mean, double *loss, ppr_err *e);
 
 /* Strict accuracy (a tie is wrong, as in the official code): correct[u] and

@@ -128,3 +128,8 @@ int method_task(method *m, const pair_set *ps, trainer_task *t, ppr_err *e)
         return err_set(e, PPR_EINPUT, "%s has no single trainer task", m->name);
     return m->ops->task(m, ps, t, e);
 }
+
+int method_serves(const method *m, uint32_t u)
+{
+    return !m->ops->serves || m->ops->serves(m, u);
+}

@@ -24,7 +24,7 @@
 typedef struct method method;
 
 /* What a method implements. Every function gets the method it was created
- * by; only init_from and task may be NULL. */
+ * by; only init_from, task and serves may be NULL. */
 typedef struct {
     /* A fresh, untrained model for dim-wide features and n_users users, its
      * architecture read from settings, its initial parameters from seed. */
@@ -53,6 +53,10 @@ typedef struct {
     int (*init_from)(method *m, const method *src, ppr_err *e);
     /* The trainer task train runs on ps (its first head), for gradient tests. */
     int (*task)(method *m, const pair_set *ps, trainer_task *t, ppr_err *e);
+    /* 1 when the model can score user u: VPL and GPO serve a user from a
+     * context of the user's pairs, so a user with fewer training pairs than
+     * the context takes is skipped (never scored). NULL: every user. */
+    int (*serves)(const method *m, uint32_t u);
     void (*free)(method *m);
 } method_ops;
 
@@ -85,5 +89,6 @@ int method_adapt(method *m, const pair_set *ps, uint32_t new_user, const optim_s
  * keeps its own for the user embedding. Anything else is PPR_EINPUT. */
 int method_init_from(method *m, const method *src, ppr_err *e);
 int method_task(method *m, const pair_set *ps, trainer_task *t, ppr_err *e);
+int method_serves(const method *m, uint32_t u);
 
 #endif

@@ -1,5 +1,5 @@
 /* optim.c: the Bradley-Terry loss, AdamW with global-norm clipping and the
- * linear schedule of optim.h. AdamW follows torch.optim.AdamW: moments in
+ * schedules of optim.h. AdamW follows torch.optim.AdamW: moments in
  * float32 like the parameters, bias corrections 1 - beta^t from double
  * scalars, eps added after sqrt(v) / sqrt(1 - beta2^t) (a product with the
  * reciprocal here), and the decoupled decay p *= 1 - lr * wd before the
@@ -73,16 +73,17 @@ void adamw_release(adamw *o)
     memset(o, 0, sizeof *o);
 }
 
-/* The Hugging Face `linear` schedule (get_linear_schedule_with_warmup): step
- * t uses lr * t / warmup during warmup (so the first step's is 0), then
- * lr * (total - t) / (total - warmup), reaching 0 at t = total. */
+/* The schedules of optim.h: the warmup ramp, then linear or cosine decay. */
 double adamw_lr(const adamw_cfg *cfg, uint64_t t)
 {
     if (t < cfg->warmup)
         return cfg->lr * (double)(t + 1) / (double)(cfg->warmup + 1);
     if (t >= cfg->total)
         return 0;
-    return cfg->lr * (double)(cfg->total - t) / (double)(cfg->total - cfg->warmup);
+    double span = (double)(cfg->total - cfg->warmup), at = (double)(t - cfg->warmup);
+    if (cfg->cosine)
+        return cfg->lr * 0.5 * (1 + cos(M_PI * at / span));
+    return cfg->lr * (span - at) / span;
 }
 
 /* The per-step constants of the update, as float32 like torch's scalars. */

@@ -1,7 +1,8 @@
 /* optim.h: training arithmetic shared by every method: the Bradley-Terry loss
  * with a numerically stable softplus, AdamW (decoupled weight decay, not on
  * biases), global gradient-norm clipping, and a linear warmup then linear decay
- * learning-rate schedule (the official code's `linear` schedule). */
+ * learning-rate schedule (the official code's `linear` schedule) or warmup then
+ * cosine decay (VPL's and GPO's). */
 #ifndef PPR_MODELS_OPTIM_H
 #define PPR_MODELS_OPTIM_H
 
@@ -25,7 +26,9 @@ typedef struct {
     double weight_decay; /* decoupled, on weights only */
     double clip;         /* max global gradient norm; 0: none */
     uint64_t warmup;     /* steps of linear warmup */
-    uint64_t total;      /* steps in all; linear decay to 0 after warmup */
+    uint64_t total;      /* steps in all; decay to 0 after warmup */
+    int cosine;          /* 1: cosine decay after warmup (torch's CosineAnnealingLR, the
+                            official VPL and GPO schedules); 0: linear */
 } adamw_cfg;
 
 typedef struct {
@@ -42,8 +45,9 @@ int adamw_init(adamw *o, const adamw_cfg *cfg, size_t n, const uint8_t *decay, p
 void adamw_release(adamw *o);
 
 /* The learning rate of step t (0-based) under cfg's schedule: lr * (t + 1) /
- * (warmup + 1) while t < warmup, then lr * (total - t) / (total - warmup), 0
- * from t = total on. Hugging Face's get_linear_schedule_with_warmup ramps
+ * (warmup + 1) while t < warmup, then lr * (total - t) / (total - warmup)
+ * (cosine: lr * (1 + cos(pi (t - warmup) / (total - warmup))) / 2), 0 from
+ * t = total on. Hugging Face's get_linear_schedule_with_warmup ramps
  * lr * t / warmup instead, whose first step has rate 0: a one-step run would
  * train nothing. Here every step taken moves the weights, and the ramp still
  * reaches lr at t = warmup. */

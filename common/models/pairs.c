@@ -125,9 +125,10 @@ int pairs_split_prompts(const pairs_buf *b, double fraction, uint64_t seed, pair
     return rc;
 }
 
-pair_set pairs_view(const pairs_buf *b, const float *matrix, uint32_t dim, uint32_t n_users)
+pair_set pairs_view(const pairs_buf *b, const float *matrix, const unsigned char *matrix_id,
+                    uint32_t dim, uint32_t n_users)
 {
-    return (pair_set){matrix, dim, b->rows, b->user, b->n, n_users};
+    return (pair_set){matrix, dim, b->rows, b->user, b->n, n_users, matrix_id};
 }
 
 void pairs_group(const uint32_t *key, size_t n, uint32_t n_keys, uint32_t *order, size_t *start)

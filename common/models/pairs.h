@@ -17,6 +17,10 @@ typedef struct {
     const uint32_t *user; /* [n]: user id of each pair, < n_users */
     size_t n;
     uint32_t n_users;
+    /* [SHA256_LEN] what names matrix (its features artifact's digest), or
+     * NULL: a method that keeps training pairs as row ids (RAG) checks that
+     * it scores over the matrix it was trained on. */
+    const unsigned char *matrix_id;
 } pair_set;
 
 /* Pairs with the true probability of their order (NaN when unknown) and the
@@ -47,7 +51,9 @@ int pairs_pick(const pairs_buf *b, const size_t *idx, size_t n, pairs_buf *out, 
 #define PAIRS_STREAM_SPLIT 0x7a11da7e
 int pairs_split_prompts(const pairs_buf *b, double fraction, uint64_t seed, pairs_buf *held,
                         pairs_buf *rest, int *by_prompt, ppr_err *e);
-pair_set pairs_view(const pairs_buf *b, const float *matrix, uint32_t dim, uint32_t n_users);
+/* A view of b over matrix (named by matrix_id [SHA256_LEN], or NULL). */
+pair_set pairs_view(const pairs_buf *b, const float *matrix, const unsigned char *matrix_id,
+                    uint32_t dim, uint32_t n_users);
 
 /* order [n]: the indices 0 .. n-1 grouped by key[i] < n_keys, stably; start
  * [n_keys + 1]: group k is order[start[k] .. start[k+1]). */

@@ -2,11 +2,11 @@
 #include "common/models/trainer.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/json.h"
-#include "common/models/optim.h"
 #include "common/rng.h"
 
 int optim_settings_read(optim_settings *o, const cJSON *head, const char *where, ppr_err *e)
@@ -21,6 +21,52 @@ int optim_settings_read(optim_settings *o, const cJSON *head, const char *where,
         return PPR_EINPUT;
     o->batch = (uint32_t)batch;
     return PPR_OK;
+}
+
+int optim_settings_override(optim_settings *o, const cJSON *section, const char *where,
+                            ppr_err *e)
+{
+    static const char *const nums[] = {"lr", "weight_decay", "clip", "warmup_ratio"};
+    double *fields[] = {&o->lr, &o->weight_decay, &o->clip, &o->warmup_ratio};
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
+        if (cJSON_GetObjectItemCaseSensitive(section, nums[i]) &&
+            json_get_num(section, nums[i], where, fields[i], e))
+            return PPR_EINPUT;
+    int64_t batch;
+    if (cJSON_GetObjectItemCaseSensitive(section, "batch")) {
+        if (json_get_int(section, "batch", where, &batch, e))
+            return PPR_EINPUT;
+        if (batch < 1 || batch > UINT32_MAX)
+            return err_set(e, PPR_EINPUT, "'%s': batch %lld is out of range", where,
+                           (long long)batch);
+        o->batch = (uint32_t)batch;
+    }
+    const char *schedule;
+    if (cJSON_GetObjectItemCaseSensitive(section, "schedule")) {
+        if (json_get_str(section, "schedule", where, &schedule, e))
+            return PPR_EINPUT;
+        if (strcmp(schedule, "linear") != 0 && strcmp(schedule, "cosine") != 0)
+            return err_set(e, PPR_EINPUT, "'%s': schedule \"%s\" is not \"linear\" or "
+                           "\"cosine\"", where, schedule);
+        o->cosine = strcmp(schedule, "cosine") == 0;
+    }
+    return PPR_OK;
+}
+
+adamw_cfg optim_adamw_cfg(const optim_settings *o, uint64_t total)
+{
+    adamw_cfg c = {
+        .lr = o->lr,
+        .beta1 = 0.9,
+        .beta2 = 0.999,
+        .eps = 1e-8,
+        .weight_decay = o->weight_decay,
+        .clip = o->clip,
+        .total = total,
+        .cosine = o->cosine,
+    };
+    c.warmup = (uint64_t)ceil(o->warmup_ratio * (double)total); /* as the HF Trainer */
+    return c;
 }
 
 /* What adamw_init does not check itself. */
@@ -43,16 +89,7 @@ int trainer_run(const trainer_task *t, const uint32_t *subset, size_t n_pairs,
     if (n_pairs == 0 || cfg->epochs == 0)
         return PPR_OK;
     uint64_t per_epoch = (n_pairs + cfg->batch - 1) / cfg->batch;
-    adamw_cfg oc = {
-        .lr = cfg->lr,
-        .beta1 = 0.9,
-        .beta2 = 0.999,
-        .eps = 1e-8,
-        .weight_decay = cfg->weight_decay,
-        .clip = cfg->clip,
-        .total = per_epoch * cfg->epochs,
-    };
-    oc.warmup = (uint64_t)ceil(cfg->warmup_ratio * (double)oc.total); /* as the HF Trainer */
+    adamw_cfg oc = optim_adamw_cfg(cfg, per_epoch * cfg->epochs);
     uint32_t *order = malloc(n_pairs * sizeof *order); /* [n_pairs] this epoch's pairs */
     if (!order)
         return err_nomem(e);

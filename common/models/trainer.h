@@ -12,18 +12,30 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "common/models/optim.h"
 
 /* How a method is optimized, apart from what it is (its architecture, which
  * each method reads from its own settings). */
 typedef struct {
     double lr, weight_decay, clip, warmup_ratio;
     uint32_t batch, epochs;
+    int cosine;    /* cosine decay after warmup instead of linear */
     uint64_t seed; /* the shuffles' (and per-user seeds') root */
 } optim_settings;
 
 /* lr, weight_decay, clip, warmup_ratio and batch from the object `head` of
  * the file `where`; epochs and seed are left 0 for the caller. */
 int optim_settings_read(optim_settings *o, const cJSON *head, const char *where, ppr_err *e);
+
+/* A method's own section may override the head's optimizer: any of "lr",
+ * "weight_decay", "clip", "warmup_ratio", "batch" and "schedule" ("linear" or
+ * "cosine") present in `section` replaces o's (VPL and GPO train with their
+ * official code's settings, not the Bradley-Terry heads'). */
+int optim_settings_override(optim_settings *o, const cJSON *section, const char *where,
+                            ppr_err *e);
+
+/* The AdamW settings of a run of `total` steps under o. */
+adamw_cfg optim_adamw_cfg(const optim_settings *o, uint64_t total);
 
 /* Add dLoss/dparams of the minibatch of pairs idx[0 .. b-1] (indices into the
  * method's pair set) to the task's grads, which the loop has zeroed. */

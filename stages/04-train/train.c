@@ -106,8 +106,7 @@ static int fit(const train_setup *ts, const char *name, const pair_set *ps,
  * fewer epochs; one choice needs no validation. Each choice's mean and loss
  * go to `validation`. */
 static int choose_epochs(stage_run *r, const train_setup *ts, const pairs_buf *all,
-                         const float *matrix,
-                         uint32_t dim, uint32_t n_users, uint64_t seed, const method *init,
+                         const float *matrix, const unsigned char *matrix_id, uint32_t dim, uint32_t n_users, uint64_t seed, const method *init,
                          cJSON *validation, int64_t *best, ppr_err *e)
 {
     const epoch_rule *rule = rule_for(ts, (int64_t)all->n);
@@ -126,8 +125,8 @@ static int choose_epochs(stage_run *r, const train_setup *ts, const pairs_buf *a
         optim_settings o = ts->optim;
         o.seed = seed;
         o.epochs = (uint32_t)rule->choices[c];
-        pair_set fit_set = pairs_view(&part, matrix, dim, n_users);
-        pair_set val_set = pairs_view(&val, matrix, dim, n_users);
+        pair_set fit_set = pairs_view(&part, matrix, matrix_id, dim, n_users);
+        pair_set val_set = pairs_view(&val, matrix, matrix_id, dim, n_users);
         method *m;
         double mean, loss;
         if ((rc = fit(ts, ts->method, &fit_set, &o, init, &m, e)) == PPR_OK)
@@ -308,7 +307,7 @@ int train_dataset(stage_run *r, const train_setup *ts, cJSON **metrics, ppr_err 
             if (rc == PPR_OK && ts->from_pretrained)
                 rc = reference_load(r, ts->seeds[k], dim, &init, e);
             if (rc == PPR_OK && k == 0)
-                rc = choose_epochs(r, ts, &first, d.f.matrix, dim, n_users, ts->seeds[k], init,
+                rc = choose_epochs(r, ts, &first, d.f.matrix, d.features_id, dim, n_users, ts->seeds[k], init,
                                    cJSON_AddArrayToObject(run, "validation"), &epochs, e);
             else if (rc == PPR_OK)
                 cJSON_AddNumberToObject(run, "epochs_chosen_with_seed", (double)ts->seeds[0]);
@@ -316,12 +315,12 @@ int train_dataset(stage_run *r, const train_setup *ts, cJSON **metrics, ppr_err 
             o.epochs = (uint32_t)epochs;
             cJSON_AddNumberToObject(run, "epochs", (double)epochs);
             method *m = NULL;
-            pair_set ps = pairs_view(&first, d.f.matrix, dim, n_users);
+            pair_set ps = pairs_view(&first, d.f.matrix, d.features_id, dim, n_users);
             if (rc == PPR_OK)
                 rc = fit(ts, ts->method, &ps, &o, init, &m, e);
             method_free(init);
             if (rc == PPR_OK)
-                rc = evaluate_users(m, &test, d.f.matrix, dim, &d.v,
+                rc = evaluate_users(m, &test, d.f.matrix, d.features_id, dim, &d.v,
                                     cJSON_GetObjectItemCaseSensitive(*metrics, "minority_users"),
                                     trained, run, e);
             if (rc == PPR_OK)
@@ -390,7 +389,7 @@ int train_reference(stage_run *r, const train_setup *ts, cJSON **metrics, ppr_er
         cJSON_AddNumberToObject(run, "seed", (double)ts->seeds[k]);
         optim_settings o = ts->optim;
         if (k == 0)
-            rc = choose_epochs(r, ts, &train, matrix, dim, (uint32_t)n_sets, ts->seeds[k], NULL,
+            rc = choose_epochs(r, ts, &train, matrix, NULL, dim, (uint32_t)n_sets, ts->seeds[k], NULL,
                                cJSON_AddArrayToObject(run, "validation"), &epochs, e);
         else
             cJSON_AddNumberToObject(run, "epochs_chosen_with_seed", (double)ts->seeds[0]);
@@ -398,13 +397,13 @@ int train_reference(stage_run *r, const train_setup *ts, cJSON **metrics, ppr_er
         o.epochs = (uint32_t)epochs;
         cJSON_AddNumberToObject(run, "epochs", (double)epochs);
         method *m = NULL;
-        pair_set ps = pairs_view(&train, matrix, dim, (uint32_t)n_sets);
+        pair_set ps = pairs_view(&train, matrix, NULL, dim, (uint32_t)n_sets);
         if (rc == PPR_OK)
             rc = fit(ts, "pretrained", &ps, &o, NULL, &m, e);
         cJSON *per = cJSON_AddObjectToObject(run, "test_accuracy");
         s = 0;
         for (const cJSON *it = on->child; it && rc == PPR_OK; it = it->next, s++) {
-            pair_set tset = pairs_view(&tests[s], matrix, dim, (uint32_t)n_sets);
+            pair_set tset = pairs_view(&tests[s], matrix, NULL, dim, (uint32_t)n_sets);
             double acc;
             if ((rc = evaluate_all(m, &tset, &acc, e)) == PPR_OK && !isnan(acc))
                 cJSON_AddNumberToObject(per, it->valuestring, acc);
@@ -456,7 +455,7 @@ int train_evaluate_reference(stage_run *r, const train_setup *ts, cJSON **metric
         cJSON_AddNumberToObject(run, "size", 0);
         cJSON_AddNumberToObject(run, "seed", (double)ts->seeds[k]);
         if (rc == PPR_OK)
-            rc = evaluate_users(m, &test, d.f.matrix, d.f.h->dim, &d.v,
+            rc = evaluate_users(m, &test, d.f.matrix, d.features_id, d.f.h->dim, &d.v,
                                 cJSON_GetObjectItemCaseSensitive(*metrics, "minority_users"),
                                 NULL, run, e);
         method_free(m);

@@ -35,8 +35,8 @@ int main(int argc, char **argv)
         user[i] = i % 2;
         new_user[i] = 2;
     }
-    pair_set train = {matrix, DIM, rows, user, PAIRS, 2};
-    pair_set adapt = {matrix, DIM, rows, new_user, 4, 3};
+    pair_set train = {matrix, DIM, rows, user, PAIRS, 2, NULL};
+    pair_set adapt = {matrix, DIM, rows, new_user, 4, 3, NULL};
     optim_settings o = {.lr = 1e-2, .weight_decay = 1e-3, .clip = 1, .warmup_ratio = 0.1,
                         .batch = 8, .epochs = 2, .seed = 3};
     for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {

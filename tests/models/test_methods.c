@@ -62,7 +62,7 @@ static synth synth_make(const double *theta, uint32_t n_users, uint32_t first_us
         s.user[i] = first_user + k;
         s.best[i] = p > 0.5 ? p : 1 - p;
     }
-    s.ps = (pair_set){s.matrix, DIM, s.rows, s.user, n, first_user + n_users};
+    s.ps = (pair_set){s.matrix, DIM, s.rows, s.user, n, first_user + n_users, NULL};
     return s;
 }
 

@@ -579,6 +579,15 @@ static void test_schedule_by_hand(void)
     c.warmup = 1;
     c.total = 1; /* one step with warmup_ratio 0.03: ceil(0.03) = 1 warmup step */
     CU_ASSERT_DOUBLE_EQUAL(adamw_lr(&c, 0), 5e-4, 1e-15);
+    /* cosine, warmup 2, total 10: the ramp as before, then (1 + cos(pi (t -
+     * 2) / 8)) / 2: 1 at t = 2, 1/2 at t = 6, (1 - cos(pi / 8)) / 2 =
+     * 0.0380602 at t = 9, 0 at t = 10. */
+    c = (adamw_cfg){.lr = 1e-3, .warmup = 2, .total = 10, .cosine = 1};
+    CU_ASSERT_DOUBLE_EQUAL(adamw_lr(&c, 1), 1e-3 * 2 / 3, 1e-15);
+    CU_ASSERT_DOUBLE_EQUAL(adamw_lr(&c, 2), 1e-3, 1e-15);
+    CU_ASSERT_DOUBLE_EQUAL(adamw_lr(&c, 6), 5e-4, 1e-15);
+    CU_ASSERT_DOUBLE_EQUAL(adamw_lr(&c, 9), 1e-3 * 0.0380602337443566, 1e-15);
+    CU_ASSERT_EQUAL(adamw_lr(&c, 10), 0.0);
 }
 
 /* g = (3, 4): norm 5. With clip 1 the step sees g / (5 + 1e-6) =

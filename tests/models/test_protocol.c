@@ -120,7 +120,7 @@ static void test_bootstrap_by_hand(void)
 static int higher(method *m, const float *matrix, uint32_t prompt, uint32_t a, uint32_t b)
 {
     uint32_t rows[3] = {prompt, a, b}, u = 0;
-    pair_set ps = {matrix, DIM, rows, &u, 1, 1};
+    pair_set ps = {matrix, DIM, rows, &u, 1, 1, NULL};
     float ra = 0, rb = 0;
     ppr_err e = {0};
     CU_ASSERT_FATAL(method_score(m, &ps, 0, &ra, &e) == PPR_OK &&
@@ -184,7 +184,7 @@ static void test_mean_over_trained_users(void)
     uint8_t trained[3] = {1, 1, 0};
     cJSON *minority = cJSON_Parse("[\"B\", \"C\"]"), *run = cJSON_CreateObject();
     CU_ASSERT_EQUAL_FATAL(
-        evaluate_users(m, &test, matrix, DIM, &v, minority, trained, run, &e), PPR_OK);
+        evaluate_users(m, &test, matrix, NULL, DIM, &v, minority, trained, run, &e), PPR_OK);
     const cJSON *users = cJSON_GetObjectItem(run, "users");
     CU_ASSERT_EQUAL(cJSON_GetArraySize(users), 3);
     static const double acc[3] = {0.75, 0.0, 1.0};
@@ -203,7 +203,7 @@ static void test_mean_over_trained_users(void)
               cJSON_GetArrayItem(iv, 1)->valuedouble >= 0.375);
     /* validation measures over the same pairs: the user mean counts every user
      * (A 0.75, B 0, C 1: 0.583...), not the pair share (5 of 8) */
-    pair_set ps = pairs_view(&test, matrix, DIM, 3);
+    pair_set ps = pairs_view(&test, matrix, NULL, DIM, 3);
     double mean, loss;
     CU_ASSERT_EQUAL_FATAL(evaluate_validation(m, &ps, &mean, &loss, &e), PPR_OK);
     CU_ASSERT_DOUBLE_EQUAL(mean, (0.75 + 0 + 1) / 3, 1e-12);
