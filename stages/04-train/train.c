@@ -58,7 +58,11 @@ int train_setup_read(train_setup *ts, stage_run *r, ppr_err *e)
                      er->choices, 8, &er->n_choices, e))
             return PPR_EINPUT;
     }
-    if (optim_settings_read(&ts->optim, head, w, e))
+    /* The method's own section may override the head's optimizer (VPL's and
+     * GPO's official settings). */
+    const cJSON *own = cJSON_GetObjectItemCaseSensitive(c, ts->method);
+    if (optim_settings_read(&ts->optim, head, w, e) ||
+        (cJSON_IsObject(own) && optim_settings_override(&ts->optim, own, w, e)))
         return PPR_EINPUT;
     ts->settings = c;
     const cJSON *from = cJSON_GetObjectItemCaseSensitive(c, "from_pretrained");
@@ -264,6 +268,34 @@ static int trained_users(const pairs_buf *train, const prefs_view *v, cJSON *run
     return PPR_OK;
 }
 
+/* Users with training pairs whose model m does not serve (VPL and GPO need a
+ * context of a user's pairs): named in run["skipped_users"] with their pair
+ * counts and said on the console; evaluate_users leaves them out. */
+static int report_skipped(stage_run *r, const method *m, const pairs_buf *train,
+                          const prefs_view *v, cJSON *run, ppr_err *e)
+{
+    size_t *pairs = calloc(m->n_users ? m->n_users : 1, sizeof *pairs); /* [n_users] */
+    if (!pairs)
+        return err_nomem(e);
+    for (size_t i = 0; i < train->n; i++)
+        pairs[train->user[i]]++;
+    cJSON *list = NULL;
+    for (uint32_t u = 0; u < m->n_users; u++) {
+        if (!pairs[u] || method_serves(m, u))
+            continue;
+        if (!list)
+            list = cJSON_AddArrayToObject(run, "skipped_users");
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", prefs_user_name(v, u));
+        cJSON_AddNumberToObject(o, "pairs", (double)pairs[u]);
+        cJSON_AddItemToArray(list, o);
+        stage_say(r, "warning: %s skips user \"%s\": %zu training pairs, fewer than its context "
+                  "takes", m->name, prefs_user_name(v, u), pairs[u]);
+    }
+    free(pairs);
+    return PPR_OK;
+}
+
 int train_dataset(stage_run *r, const train_setup *ts, cJSON **metrics, ppr_err *e)
 {
     dataset_in d;
@@ -319,6 +351,8 @@ int train_dataset(stage_run *r, const train_setup *ts, cJSON **metrics, ppr_err 
             if (rc == PPR_OK)
                 rc = fit(ts, ts->method, &ps, &o, init, &m, e);
             method_free(init);
+            if (rc == PPR_OK)
+                rc = report_skipped(r, m, &first, &d.v, run, e);
             if (rc == PPR_OK)
                 rc = evaluate_users(m, &test, d.f.matrix, d.features_id, dim, &d.v,
                                     cJSON_GetObjectItemCaseSensitive(*metrics, "minority_users"),

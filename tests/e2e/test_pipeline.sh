@@ -56,6 +56,15 @@ grep -q 'sim-psoups: [0-9]* texts x 516 (hash): encoded [1-9]' b4.log &&
 cp config.first manifests/config.json
 ninja > b5.log 2>&1
 
+# b3. Each method's settings are its own slice: GPO's depth reruns the GPO
+# instances only.
+set_key "$A" 's/"gpo": {"d_model": 16, "layers": 2,/"gpo": {"d_model": 16, "layers": 3,/'
+ninja > b6.log 2>&1 || { fail "b3: ninja"; cat b6.log; }
+[ "$(stages_run b6.log)" = "$(ls manifests/lock/04-train-*.gpo.json | sort)" ] &&
+    ok "b3: a GPO setting reruns GPO only" || fail "b3: ran $(stages_run b6.log)"
+cp config.first manifests/config.json
+ninja > b7.log 2>&1
+
 # c. touch without a content change runs no stage downstream. A touched lock
 # is checked by its own stage (Ninja reruns an edge whose output changed after
 # it ran), which finds it up to date and computes nothing.
