@@ -133,3 +133,9 @@ int method_serves(const method *m, uint32_t u)
 {
     return !m->ops->serves || m->ops->serves(m, u);
 }
+
+int method_no_epochs(const char *name)
+{
+    const method_ops *ops = registry_find(name);
+    return ops && ops->no_epochs;
+}

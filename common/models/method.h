@@ -58,6 +58,9 @@ typedef struct {
      * the context takes is skipped (never scored). NULL: every user. */
     int (*serves)(const method *m, uint32_t u);
     void (*free)(method *m);
+    /* 1 when train takes no epochs (RAG keeps its pairs and learns nothing):
+     * a stage then chooses none. */
+    int no_epochs;
 } method_ops;
 
 struct method {
@@ -90,5 +93,7 @@ int method_adapt(method *m, const pair_set *ps, uint32_t new_user, const optim_s
 int method_init_from(method *m, const method *src, ppr_err *e);
 int method_task(method *m, const pair_set *ps, trainer_task *t, ppr_err *e);
 int method_serves(const method *m, uint32_t u);
+/* 1 when the method called name trains without epochs (method_ops.no_epochs). */
+int method_no_epochs(const char *name);
 
 #endif

@@ -552,4 +552,5 @@ const method_ops rag_ops = {
     .adapt = rag_adapt,
     .serves = rag_serves,
     .free = rag_free,
+    .no_epochs = 1,
 };

@@ -114,8 +114,8 @@ static int choose_epochs(stage_run *r, const train_setup *ts, const pairs_buf *a
                          cJSON *validation, int64_t *best, ppr_err *e)
 {
     const epoch_rule *rule = rule_for(ts, (int64_t)all->n);
-    *best = rule->choices[0];
-    if (rule->n_choices == 1)
+    *best = method_no_epochs(ts->method) ? 0 : rule->choices[0];
+    if (rule->n_choices == 1 || method_no_epochs(ts->method))
         return PPR_OK;
     pairs_buf val, part;
     int by_prompt;

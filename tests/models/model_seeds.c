@@ -1,6 +1,6 @@
 /* model_seeds.c: model_seeds DIR writes one small model file of each method
  * and shape (tests/fuzz/seeds.sh's seeds for the `model` fuzz target): a
- * shared head, Individual RM and PRM in both modes, each trained a little on
+ * shared head, Individual RM, PRM in both modes and RAG, each trained a little on
  * random pairs and adapted to one new user, so that every part of each body
  * (heads, adapted users, offsets) is present. */
 #include <cjson/cJSON.h>
@@ -22,7 +22,7 @@ int main(int argc, char **argv)
     static const struct {
         const char *method, *mode;
     } kinds[] = {{"vanilla", "embed"}, {"individual", "embed"}, {"prm", "embed"},
-                 {"prm", "output"}};
+                 {"prm", "output"}, {"rag", "embed"}};
     float matrix[3 * PAIRS * DIM]; /* [3 PAIRS][DIM] */
     uint32_t rows[3 * PAIRS], user[PAIRS], new_user[PAIRS];
     rng r;
@@ -35,15 +35,16 @@ int main(int argc, char **argv)
         user[i] = i % 2;
         new_user[i] = 2;
     }
-    pair_set train = {matrix, DIM, rows, user, PAIRS, 2, NULL};
-    pair_set adapt = {matrix, DIM, rows, new_user, 4, 3, NULL};
+    static const unsigned char matrix_id[SHA256_LEN] = {1}; /* RAG keeps rows of a named matrix */
+    pair_set train = {matrix, DIM, rows, user, PAIRS, 2, matrix_id};
+    pair_set adapt = {matrix, DIM, rows, new_user, 4, 3, matrix_id};
     optim_settings o = {.lr = 1e-2, .weight_decay = 1e-3, .clip = 1, .warmup_ratio = 0.1,
                         .batch = 8, .epochs = 2, .seed = 3};
     for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
         char text[160], path[4096];
         snprintf(text, sizeof text,
                  "{\"head\": {\"hidden\": [3]}, \"prm\": {\"alpha\": 0.5, \"user_dim\": 2, "
-                 "\"mode\": \"%s\"}}",
+                 "\"mode\": \"%s\"}, \"rag\": {\"k\": 2}}",
                  kinds[k].mode);
         cJSON *settings = cJSON_Parse(text);
         method *m = NULL;
