@@ -34,6 +34,7 @@ size_t dense_place(dense *d, uint32_t in, uint32_t out, size_t at);
 void dense_init(const dense *d, float *params, rng *r);
 /* mask [n_params]: 1 over W (weight decay applies), 0 over b. */
 void dense_decay_mask(const dense *d, uint8_t *mask);
+/* Y must not be X; n, in and out fit a BLAS int. */
 void dense_forward(const dense *d, const float *params, const float *X, size_t n, float *Y);
 /* After dense_forward on X: grads' W and b += dL/d(W, b) for dL/dY = dY;
  * when dX is not NULL, dX [n][in] = dY W (overwritten). */
@@ -64,7 +65,8 @@ void norm_init(const norm *l, float *params);
 void norm_forward(const norm *l, const float *params, const float *X, size_t n, float *Y,
                   float *stats);
 /* After norm_forward into Y with stats: grads += dL/d(g, b); dX [n][dim] =
- * dL/dX (overwritten; dX may be dY). */
+ * dL/dX (overwritten; dX may be dY). The normalized input is recovered as
+ * (Y - b) / g, which needs no gain to be 0 (layers.c gives the precision). */
 void norm_backward(const norm *l, const float *params, float *grads, const float *Y, size_t n,
                    const float *stats, const float *dY, float *dX);
 
@@ -83,7 +85,10 @@ typedef struct {
 /* Multi-head self-attention of width dim, heads | dim: Q, K, V = X Wq^T + bq,
  * ...; per head h and sequence s, P = softmax(Q_h K_h[ctx]^T / sqrt(dim /
  * heads)) over the context rows, O_h = P V_h[ctx]; Y = [O_1 ... O_heads]
- * Wo^T + bo, or Y = O when the layer has no output projection (VPL's). */
+ * Wo^T + bo, or Y = O when the layer has no output projection (VPL's).
+ * attention_place puts Wq, Wk, Wv one after another, then bq, bk, bv, then
+ * o (torch's in_proj_weight, in_proj_bias, out_proj), so that Q, K and V are
+ * one GEMM with [Wq; Wk; Wv]; q, k and v keep their own offsets. */
 typedef struct {
     uint32_t dim, heads;
     int project; /* 1: an output projection o */
@@ -95,8 +100,10 @@ typedef struct {
 typedef struct {
     float *qkv;  /* [rows][3][dim] */
     float *p;    /* the softmax weights, each sequence's [heads][rows][n_ctx] in turn */
-    float *o;    /* [rows][dim] the heads' outputs, before the projection */
-    float *grad; /* backward scratch: [rows][3][dim], then dP of one sequence and head */
+    float *o;    /* [rows][dim] the heads' outputs, before the projection (unused
+                    without one: the heads write Y) */
+    float *grad; /* backward scratch: [rows][3][dim] dL/d(Q, K, V), [rows][dim]
+                    dL/dO when projecting, then dP of one sequence and head */
     size_t cap_qkv, cap_p, cap_o, cap_grad;
 } attention_ws;
 
@@ -104,7 +111,10 @@ size_t attention_place(attention *a, uint32_t dim, uint32_t heads, int project, 
 void attention_init(const attention *a, float *params, rng *r); /* q, k, v, o in turn */
 void attention_decay_mask(const attention *a, uint8_t *mask);
 void attention_ws_release(attention_ws *ws);
-/* Y [rows][dim] for X [rows][dim], rows = sb->start[sb->n_seq]. */
+/* Y [rows][dim] for X [rows][dim], rows = sb->start[sb->n_seq]; Y must not be
+ * X (the backward reads X). Heads that do not divide dim are PPR_EINPUT; a
+ * seq_batch whose sequences are empty, do not follow one another from row 0
+ * or have a context of 0 or more than their rows is PPR_EINTERNAL. */
 int attention_forward(const attention *a, const float *params, const seq_batch *sb,
                       const float *X, float *Y, attention_ws *ws, ppr_err *e);
 /* After attention_forward on X: grads += dL/dparams for dL/dY = dY; dX =
