@@ -532,6 +532,8 @@ static int vpl_step(void *ctx, const uint32_t *idx, size_t b, ppr_err *e)
 int vpl_batch_loss(method *m, const pair_set *ps, const uint32_t *rows, size_t b, uint64_t seed,
                    uint64_t call, int grad, double *loss, size_t *clamped, ppr_err *e)
 {
+    if (m->ops != &vpl_ops)
+        return err_set(e, PPR_EINTERNAL, "vpl_batch_loss: \"%s\" is not vpl", m->name);
     vpl *v = (vpl *)m;
     bt_model md = as_bt(v);
     int rc = bt_pairs_check(&md, ps, m->n_users, "vpl_batch_loss", e);
@@ -674,6 +676,8 @@ static int vpl_score(method *m, const pair_set *ps, int which, float *r, ppr_err
 int vpl_posterior(method *m, const pair_set *ps, const uint32_t *pairs, size_t n, float *mu,
                   float *logvar, ppr_err *e)
 {
+    if (m->ops != &vpl_ops)
+        return err_set(e, PPR_EINTERNAL, "vpl_posterior: \"%s\" is not vpl", m->name);
     vpl *v = (vpl *)m;
     bt_model md = as_bt(v);
     int rc = bt_pairs_check(&md, ps, 0, "vpl_posterior", e);
