@@ -9,6 +9,7 @@ extern const method_ops shared_ops;     /* shared.c: pretrained, vanilla, condit
 extern const method_ops individual_ops; /* individual.c */
 extern const method_ops prm_ops;        /* prm.c */
 extern const method_ops rag_ops;        /* rag.c */
+extern const method_ops vpl_ops;        /* vpl.c */
 
 /* The ops of the method called name, or NULL. */
 const method_ops *registry_find(const char *name);
