@@ -49,6 +49,12 @@ int train_setup_read(train_setup *ts, stage_run *r, ppr_err *e)
         ts->seeds[i] = (uint64_t)seeds[i];
     ts->eval_size = eval_size;
     ts->threads = (int)threads;
+    /* The method's own section may override the epoch rules and the head's
+     * optimizer (VPL and GPO train as their official code does). */
+    const cJSON *own = cJSON_GetObjectItemCaseSensitive(c, ts->method);
+    if (cJSON_IsObject(own) && cJSON_GetObjectItemCaseSensitive(own, "epochs") &&
+        !(rules = json_get_arr(own, "epochs", w, e)))
+        return PPR_EINPUT;
     for (const cJSON *it = rules->child; it; it = it->next) {
         if (ts->n_rules == TRAIN_MAX_RULES)
             return err_set(e, PPR_EINPUT, "'%s': more than %d epoch rules", w, TRAIN_MAX_RULES);
@@ -58,9 +64,6 @@ int train_setup_read(train_setup *ts, stage_run *r, ppr_err *e)
                      er->choices, 8, &er->n_choices, e))
             return PPR_EINPUT;
     }
-    /* The method's own section may override the head's optimizer (VPL's and
-     * GPO's official settings). */
-    const cJSON *own = cJSON_GetObjectItemCaseSensitive(c, ts->method);
     if (optim_settings_read(&ts->optim, head, w, e) ||
         (cJSON_IsObject(own) && optim_settings_override(&ts->optim, own, w, e)))
         return PPR_EINPUT;
