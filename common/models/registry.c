@@ -8,7 +8,7 @@ static const struct {
     const method_ops *ops;
 } methods[] = {
     {"pretrained", &shared_ops},  {"vanilla", &shared_ops}, {"individual", &individual_ops},
-    {"conditional", &shared_ops}, {"prm", &prm_ops},
+    {"conditional", &shared_ops}, {"prm", &prm_ops},        {"gpo", &gpo_ops},
 };
 #define N_METHODS (sizeof methods / sizeof methods[0])
 
@@ -34,5 +34,5 @@ const char *registry_name(const char *name)
 
 const char *registry_list(void)
 {
-    return "pretrained, vanilla, individual, conditional, prm";
+    return "pretrained, vanilla, individual, conditional, prm, gpo";
 }

@@ -8,6 +8,7 @@
 extern const method_ops shared_ops;     /* shared.c: pretrained, vanilla, conditional */
 extern const method_ops individual_ops; /* individual.c */
 extern const method_ops prm_ops;        /* prm.c */
+extern const method_ops gpo_ops;        /* gpo.c */
 
 /* The ops of the method called name, or NULL. */
 const method_ops *registry_find(const char *name);
