@@ -7,7 +7,9 @@
  * seconds per meta-step, the GEMM flops per step, the achieved GFLOP/s over
  * the whole step and inside the GEMMs, and their ratios to the sgemm peak: a
  * 2048^3 sgemm, best of 3, measured in this process just before and after,
- * at the same thread count. bench/gpo_gemm.sh runs it.
+ * at the same thread count; then each kind of GEMM taking 0.1% of the time
+ * or more (transposes and sizes, v for a size drawn each step) with its share
+ * of the time and its rate. bench/gpo_gemm.sh runs it.
  *
  *   bench_gpo [THREADS [EPOCHS]]   OpenBLAS threads (default 1); epochs of
  *                                  10 meta-steps each (default 3) */
@@ -32,19 +34,61 @@ typedef void (*sgemm_fn)(const enum CBLAS_ORDER, const enum CBLAS_TRANSPOSE,
                          const float, const float *, const blasint, const float *, const blasint,
                          const float, float *, const blasint);
 
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+#define KINDS 64
+
+/* A kind of GEMM: its transposes and sizes, a size that changes with the
+ * step's draws -1. */
+typedef struct {
+    int ta, tb, m, n, k;
+} gemm_kind;
+
 /* What the wrapper counts: the one piece of state a counting wrapper needs. */
 static struct {
     sgemm_fn real;
     int on;
     double flops, seconds;
     unsigned long calls;
+    gemm_kind kind[KINDS];
+    double kind_flops[KINDS], kind_seconds[KINDS];
+    int n_kinds;
 } gemm;
 
-static double now(void)
+/* s when GPO's layers have that size at this width, else -1 (drawn). */
+static int size_fixed(blasint s)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+    static const blasint fixed[] = {2, 32, 128, 384, 2 * DIM + 1};
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
+        if (s == fixed[i])
+            return (int)s;
+    return -1;
+}
+
+static void kind_add(gemm_kind c, double flops, double seconds)
+{
+    int i = 0;
+    while (i < gemm.n_kinds && memcmp(&gemm.kind[i], &c, sizeof c) != 0)
+        i++;
+    if (i == KINDS)
+        return;
+    if (i == gemm.n_kinds)
+        gemm.kind[gemm.n_kinds++] = c;
+    gemm.kind_flops[i] += flops;
+    gemm.kind_seconds[i] += seconds;
+}
+
+static void size_print(char what, int s)
+{
+    if (s < 0)
+        printf(" %c=v   ", what);
+    else
+        printf(" %c=%-4d", what, s);
 }
 
 void cblas_sgemm(const enum CBLAS_ORDER order, const enum CBLAS_TRANSPOSE ta,
@@ -57,9 +101,13 @@ void cblas_sgemm(const enum CBLAS_ORDER order, const enum CBLAS_TRANSPOSE ta,
     double t0 = gemm.on ? now() : 0;
     gemm.real(order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     if (gemm.on) {
-        gemm.seconds += now() - t0;
+        double s = now() - t0;
+        gemm.seconds += s;
         gemm.flops += 2.0 * m * n * k;
         gemm.calls++;
+        gemm_kind c = {ta == CblasTrans, tb == CblasTrans, size_fixed(m), size_fixed(n),
+                       size_fixed(k)};
+        kind_add(c, 2.0 * m * n * k, s);
     }
 }
 
@@ -146,6 +194,17 @@ int main(int argc, char **argv)
            gemm.flops / t / 1e9, 100 * gemm.flops / t / 1e9 / top, top,
            gemm.flops / gemm.seconds / 1e9, 100 * gemm.flops / gemm.seconds / 1e9 / top,
            100 * gemm.seconds / t);
+    for (int i = 0; i < gemm.n_kinds; i++) {
+        const gemm_kind *c = &gemm.kind[i];
+        if (gemm.kind_seconds[i] < 1e-3 * t)
+            continue;
+        printf("  %c%c", c->ta ? 'T' : 'N', c->tb ? 'T' : 'N');
+        size_print('m', c->m);
+        size_print('n', c->n);
+        size_print('k', c->k);
+        printf(" %5.1f%% of the time, %5.1f GFLOP/s\n", 100 * gemm.kind_seconds[i] / t,
+               gemm.kind_flops[i] / gemm.kind_seconds[i] / 1e9);
+    }
     method_free(m);
     cJSON_Delete(settings);
     free(matrix);
