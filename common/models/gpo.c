@@ -3,43 +3,39 @@
  * learner that reads a user from a few of the user's labelled pairs.
  *
  * A point is a response, x = [phi(prompt); phi(response)]; a pair is a
- * question with two options. A context token is [x; y], y 1 for the chosen
+ * two-option question. A context token is [x; y], y 1 for the chosen
  * response and 0 for the rejected one; a target token is [x; 0]. Tokens go
- * through an embedder MLP (2 dim + 1 -> d_model, embed_depth linear layers
- * with ReLU between), `layers` post-norm encoder layers in which every token
- * attends only to its group's context tokens (no positional encoding, no
- * dropout), and a head Linear(d, d) ReLU Linear(d, 2) giving (m_raw, s) per
- * target. A question's mean is the softmax of its two options' m_raw, its
- * std exp(s); the loss is minus the mean over groups of the sum over target
- * tokens of log N(y; mean, std^2). A response's score is its m_raw, so
- * strict accuracy is Dong's argmax of the softmax. No positions means a
- * question's option order does not matter: the chosen option comes first.
+ * through an embedder (embed_depth linear layers to d_model, ReLU between),
+ * `layers` post-norm encoder layers in which every token attends only to its
+ * group's context tokens (no positional encoding, so a question's option
+ * order does not matter; no dropout), and a head Linear(d, d) ReLU Linear(d,
+ * 2) giving each target (m_raw, s). A question's means are the softmax of its
+ * options' m_raw, the std exp(s); the loss is minus the mean over groups of
+ * the sum over target tokens of log N(y; mean, std^2). A response scores its
+ * m_raw: strict accuracy is Dong's argmax of the softmax.
  *
- * Meta-training: a group is a user with at least eval_context training
- * pairs (a served user). Each step takes the next G = min(groups, served
- * users) users of a seeded shuffle (reshuffled when fewer than G are left),
- * draws n_ctx in [ctx_min, ctx_max] and n_tar in [tar_min, tar_max] shared by
- * the step, and each group takes n_ctx random pairs of its own as context and
- * n_tar more as targets; a group with fewer pairs than n_ctx + n_tar splits
- * what it has in that proportion (at least one of each). All groups' tokens
- * form one batch, one AdamW step under optim_adamw_cfg per meta-step. An
- * epoch is ceil(served pairs / (G (tar_min + tar_max) / 2)) steps: about as
- * many target questions as there are pairs.
+ * Meta-training: the groups are the users with at least eval_context
+ * training pairs (the served users). A step takes the next G = min(groups,
+ * served users) of a seeded shuffle of them (reshuffled when fewer than G
+ * are left) and draws n_ctx in [ctx_min, ctx_max] and n_tar in [tar_min,
+ * tar_max]; each group takes n_ctx random pairs of its own as context and
+ * n_tar more as targets, or splits what it has in that proportion (at least
+ * one of each). All groups' tokens are one batch, and each step one AdamW
+ * step. An epoch is ceil(served pairs / (G (tar_min + tar_max) / 2)) steps.
  *
- * Serving: each served user's context is eval_context of its training pairs
- * drawn from the seed; adapting to a new user makes all of its k >= 1 pairs
- * its context, with no gradient step. The contexts' features are stored in
- * the model, so a saved model scores without the training matrix. GPO
- * cannot start from a Bradley-Terry reference (init_from NULL).
+ * A served user's context is eval_context of its training pairs drawn from
+ * the seed; adapting to a new user makes all its k >= 1 pairs its context,
+ * with no gradient step. Contexts are stored in the model as features, so a
+ * saved model scores without the training matrix. GPO cannot start from a
+ * Bradley-Terry reference (no init_from).
  *
  * Settings: "gpo": {d_model, layers, heads, ff, embed_depth, ctx_min,
- * ctx_max, tar_min, tar_max, eval_context, groups}, all required; the
- * section's optimizer overrides (lr, weight_decay, schedule, ...) are the
- * stage's, not read here. Shape: gpo_shape, uint32 ctx_n[n_users +
- * n_adapted] (each context's pairs: a training user's 0 or eval_context, an
- * adapted user's k), uint32 ids[n_adapted] (increasing, >= n_users). Params:
- * the network (embedder, encoder layers, head, each as placed), then each
- * context's [ctx_n][3][dim] (prompt, chosen, rejected rows) in that order. */
+ * ctx_max, tar_min, tar_max, eval_context, groups}, all required (the
+ * section's optimizer overrides are the stage's). Shape: gpo_shape, uint32
+ * ctx_n[n_users + n_adapted] (each context's pairs: a training user's 0 or
+ * eval_context, an adapted user's k), uint32 ids[n_adapted] (increasing, >=
+ * n_users). Params: the network (embedder, encoder layers, head, as placed),
+ * then each context's [ctx_n][3][dim] (prompt, chosen, rejected) in turn. */
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -59,10 +55,7 @@
 #define GPO_MAX_WIDTH 65536
 #define GPO_MAX_DEPTH 256
 #define GPO_MAX_COUNT (1u << 20) /* questions, groups */
-#define SCORE_TARGETS 512        /* target tokens of one sequence when scoring */
-#define SCORE_ROWS 4096          /* tokens of one scoring pass (a long context may exceed it) */
-#define SCORE_SEQS 256           /* sequences of one scoring pass */
-#define LOG_SQRT_2PI 0.91893853320467274178
+#define SCORE_TARGETS 512        /* target tokens of one scoring pass */
 
 /* The settings: the architecture and the meta-training draws. */
 typedef struct {
@@ -218,7 +211,7 @@ static int gpo_alloc(gpo **out, uint32_t dim, uint32_t n_users, const gpo_arch *
                      const char *what, ppr_err *e)
 {
     *out = NULL;
-    if (dim == 0 || dim > (UINT32_MAX - 1) / 2)
+    if (dim == 0 || dim > (INT32_MAX - 1) / 2) /* a token's width is a BLAS int */
         return err_set(e, PPR_EINPUT, "%s: gpo takes %u-wide features", what, dim);
     if (n_users == 0)
         return err_set(e, PPR_EINPUT, "%s: a model needs at least one user", what);
@@ -334,6 +327,15 @@ static void token_put(float *x, const float *prompt, const float *response, uint
     x[2 * (size_t)dim] = y;
 }
 
+/* x [2][2 dim + 1]: a question's two tokens, chosen then rejected; y 1 and 0
+ * for a context question, both 0 for a target. */
+static void question_put(float *x, const float *prompt, const float *chosen,
+                         const float *rejected, uint32_t dim, int context)
+{
+    token_put(x, prompt, chosen, dim, context ? 1.0f : 0.0f);
+    token_put(x + 2 * (size_t)dim + 1, prompt, rejected, dim, 0.0f);
+}
+
 /* The network over w->tok's tokens packed as sb's sequences: the targets'
  * (m_raw, s) into w->out [n_tar][2], in sequence order. */
 static int net_forward(gpo *g, const seq_batch *sb, size_t n_tar, ppr_err *e)
@@ -383,8 +385,9 @@ static int net_backward(gpo *g, const seq_batch *sb, size_t n_tar, ppr_err *e)
         dz += n * d;
     }
     for (size_t l = g->a.layers; l-- > 0;) {
-        int rc = encoder_backward(&g->enc[l], g->params, g->grads, sb, stage(g, depth + l - 1, rows),
-                                  stage(g, depth + l, rows), w->ga, w->ga, &w->enc[l], e);
+        int rc = encoder_backward(&g->enc[l], g->params, g->grads, sb,
+                                  stage(g, depth + l - 1, rows), stage(g, depth + l, rows),
+                                  w->ga, w->ga, &w->enc[l], e);
         if (rc)
             return rc;
     }
@@ -401,47 +404,50 @@ static int net_backward(gpo *g, const seq_batch *sb, size_t n_tar, ppr_err *e)
     return PPR_OK;
 }
 
-/* The loss of n_q target questions, each two rows of out [2 n_q][2] (m_raw,
- * s), chosen option (y = 1) first: scale times minus the sum of log N(y;
- * softmax(m_raw), exp(s)^2) over the rows, in double; dout = dLoss/dout. */
-static double gpo_nll(const float *out, size_t n_q, double scale, float *dout)
+/* dout [2 n_q][2] = the gradient of the loss of n_q target questions, each
+ * two rows of out [2 n_q][2] (m_raw, s), the chosen option (y = 1) first:
+ * scale times minus the sum over the rows of log N(y; mean, exp(s)^2), a
+ * question's means the softmax of its m_raw (methods.md section 8's notes:
+ * dL/dmean = (mean - y) / std^2, dL/ds = 1 - (y - mean)^2 / std^2). */
+static void nll_grad(const float *out, size_t n_q, double scale, float *dout)
 {
-    double loss = 0;
     for (size_t q = 0; q < n_q; q++) {
         const float *o = out + 4 * q;
         double t = (double)o[0] - o[2];
-        double mu[2] = {1 / (1 + exp(-t)), 1 / (1 + exp(t))}, y[2] = {1, 0}, dmu[2];
+        double mean[2] = {1 / (1 + exp(-t)), 1 / (1 + exp(t))}, y[2] = {1, 0}, dmean[2];
         for (int k = 0; k < 2; k++) {
-            double s = o[2 * k + 1], inv_var = exp(-2 * s), r = y[k] - mu[k];
-            loss += LOG_SQRT_2PI + s + 0.5 * r * r * inv_var;
-            dmu[k] = -r * inv_var;
+            double inv_var = exp(-2.0 * o[2 * k + 1]), r = y[k] - mean[k];
+            dmean[k] = -r * inv_var;
             dout[4 * q + 2 * k + 1] = (float)(scale * (1 - r * r * inv_var));
         }
-        double dt = mu[0] * mu[1] * (dmu[0] - dmu[1]); /* through the question's softmax */
+        double dt = mean[0] * mean[1] * (dmean[0] - dmean[1]); /* through the softmax */
         dout[4 * q] = (float)(scale * dt);
         dout[4 * q + 2] = (float)(-scale * dt);
     }
-    return scale * loss;
 }
 
 /* ---- meta-steps -------------------------------------------------------------------- */
 
-/* bt.c's pair checks read only the method's base. */
-static bt_model bt_view(const gpo *g)
+/* bt_pairs_check, or bt_adapt_check when new_user is not NULL: they read
+ * only the method's base. */
+static int pairs_check(const gpo *g, const pair_set *ps, uint32_t max_user, const char *op,
+                       const uint32_t *new_user, ppr_err *e)
 {
     bt_model v;
     memset(&v, 0, sizeof v);
     v.base = g->base;
-    return v;
+    return new_user ? bt_adapt_check(&v, ps, *new_user, e)
+                    : bt_pairs_check(&v, ps, max_user, op, e);
 }
 
 /* grads += the gradient of the loss of n_groups groups: group k is the pairs
  * pick[gs[k] .. gs[k + 1]) of ps, its first nc[k] the context, the rest
- * targets; each group weighs 1 / n_groups. Returns the loss in *loss. */
+ * targets; each group weighs 1 / n_groups. */
 static int step_grad(gpo *g, const pair_set *ps, const uint32_t *pick, const uint32_t *gs,
-                     const uint32_t *nc, uint32_t n_groups, double *loss, ppr_err *e)
+                     const uint32_t *nc, uint32_t n_groups, ppr_err *e)
 {
-    size_t rows = 2 * (size_t)gs[n_groups], n_tar = rows, in = 2 * (size_t)ps->dim + 1;
+    size_t rows = 2 * (size_t)gs[n_groups], n_tar = rows, dim = ps->dim, in = 2 * dim + 1;
+    const float *f = ps->matrix;
     for (uint32_t k = 0; k < n_groups; k++)
         n_tar -= 2 * (size_t)nc[k];
     int rc = work_fit(g, rows, n_tar, n_groups, e);
@@ -453,23 +459,19 @@ static int step_grad(gpo *g, const pair_set *ps, const uint32_t *pick, const uin
     for (uint32_t k = 0; k < n_groups; k++) {
         start[k] = 2 * gs[k];
         n_ctx[k] = 2 * nc[k];
-        for (uint32_t j = gs[k]; j < gs[k + 1]; j++) {
+        for (uint32_t j = gs[k]; j < gs[k + 1]; j++, x += 2 * in) {
             const uint32_t *r = ps->rows + 3 * (size_t)pick[j];
-            const float *p = ps->matrix + (size_t)r[0] * ps->dim;
-            int ctx = j - gs[k] < nc[k];
-            token_put(x, p, ps->matrix + (size_t)r[1] * ps->dim, ps->dim, ctx ? 1.0f : 0.0f);
-            token_put(x + in, p, ps->matrix + (size_t)r[2] * ps->dim, ps->dim, 0.0f);
-            x += 2 * in;
+            question_put(x, f + r[0] * dim, f + r[1] * dim, f + r[2] * dim, ps->dim,
+                         j - gs[k] < nc[k]);
         }
     }
     start[n_groups] = (uint32_t)rows;
     seq_batch sb = {n_groups, start, n_ctx};
     if ((rc = net_forward(g, &sb, n_tar, e)))
         return rc;
-    *loss = gpo_nll(w->out, n_tar / 2, 1.0 / n_groups, w->dout);
+    nll_grad(w->out, n_tar / 2, 1.0 / n_groups, w->dout);
     return net_backward(g, &sb, n_tar, e);
 }
-
 
 /* Move a uniformly random k of a [n] to its front, in random order. */
 static void shuffle_head(uint32_t *a, size_t n, size_t k, rng *r)
@@ -482,52 +484,38 @@ static void shuffle_head(uint32_t *a, size_t n, size_t k, rng *r)
     }
 }
 
-/* The task's minibatch: idx's pairs grouped by user (in user order, each
- * group's pairs in idx order), the first half of each group (rounded down)
- * its context. A group of one pair has no context: PPR_EINPUT. */
+/* The task's minibatch: each run of one user's pairs in idx is a group, the
+ * first half of it (rounded down) its context. A run of one pair has no
+ * context: PPR_EINPUT. */
 static int gpo_task_batch(void *ctx, const uint32_t *idx, size_t b, ppr_err *e)
 {
     gpo *g = ctx;
     const pair_set *ps = g->task_ps;
-    uint32_t *key = malloc((b ? b : 1) * sizeof *key);       /* [b] each pair's user */
-    uint32_t *order = malloc((b ? b : 1) * sizeof *order);   /* [b] grouped, then pair ids */
-    uint32_t *gs = malloc((b + 1) * sizeof *gs), *nc = malloc((b ? b : 1) * sizeof *nc);
-    size_t *start = malloc(((size_t)ps->n_users + 1) * sizeof *start);
-    int rc = key && order && gs && nc && start ? PPR_OK : err_nomem(e);
-    uint32_t n_groups = 0;
-    for (size_t i = 0; rc == PPR_OK && i < b; i++)
-        key[i] = ps->user[idx[i]];
-    if (rc == PPR_OK)
-        pairs_group(key, b, ps->n_users, order, start);
-    for (uint32_t u = 0; rc == PPR_OK && u < ps->n_users; u++) {
-        size_t n = start[u + 1] - start[u];
-        if (n == 1)
-            rc = err_set(e, PPR_EINPUT, "gpo's task: user %u has one pair in the batch, "
-                         "so no context and target", u);
-        if (n < 2)
-            continue;
-        gs[n_groups] = (uint32_t)start[u];
-        nc[n_groups++] = (uint32_t)(n / 2);
+    uint32_t *gs = malloc(2 * (b + 1) * sizeof *gs); /* [b + 1] group starts, then nc */
+    if (!gs)
+        return err_nomem(e);
+    uint32_t *nc = gs + b + 1, n_groups = 0;
+    int rc = PPR_OK;
+    for (size_t i = 0, j; i < b && rc == PPR_OK; i = j) {
+        for (j = i + 1; j < b && ps->user[idx[j]] == ps->user[idx[i]]; j++)
+            ;
+        gs[n_groups] = (uint32_t)i;
+        if ((nc[n_groups++] = (uint32_t)(j - i) / 2) == 0)
+            rc = err_set(e, PPR_EINPUT, "gpo's task: pair %zu is a group of one, with no "
+                         "context and target", i);
     }
-    for (size_t i = 0; rc == PPR_OK && i < b; i++)
-        order[i] = idx[order[i]];
-    gs[n_groups] = (uint32_t)b;
-    double loss;
-    if (rc == PPR_OK && n_groups)
-        rc = step_grad(g, ps, order, gs, nc, n_groups, &loss, e);
-    free(key);
-    free(order);
+    if (rc == PPR_OK && n_groups) {
+        gs[n_groups] = (uint32_t)b;
+        rc = step_grad(g, ps, idx, gs, nc, n_groups, e);
+    }
     free(gs);
-    free(nc);
-    free(start);
     return rc;
 }
 
 static int gpo_task(method *m, const pair_set *ps, trainer_task *t, ppr_err *e)
 {
     gpo *g = (gpo *)m;
-    bt_model v = bt_view(g);
-    int rc = bt_pairs_check(&v, ps, m->n_users, "method_task", e);
+    int rc = pairs_check(g, ps, m->n_users, "method_task", NULL, e);
     if (rc)
         return rc;
     g->task_ps = ps;
@@ -551,16 +539,17 @@ static int gpo_serves(const method *m, uint32_t u)
     return ctx_slot((const gpo *)m, u) >= 0;
 }
 
-/* f [n][3][dim] = the prompt, chosen and rejected rows of pairs idx[0 .. n-1]
- * of ps; malloc'd, NULL when out of memory. */
+/* f [n][3][dim] = the prompt, chosen and rejected rows of pairs idx[0 ..
+ * n-1] of ps (idx NULL: pairs 0 .. n-1); malloc'd, NULL when out of memory. */
 static float *ctx_features(const pair_set *ps, const uint32_t *idx, size_t n)
 {
     size_t dim = ps->dim;
     float *f = malloc((n ? n : 1) * 3 * dim * sizeof *f);
-    for (size_t j = 0; f && j < n; j++)
+    for (size_t j = 0; f && j < n; j++) {
+        const uint32_t *r = ps->rows + 3 * (size_t)(idx ? idx[j] : j);
         for (int c = 0; c < 3; c++)
-            memcpy(f + (3 * j + c) * dim, ps->matrix + (size_t)ps->rows[3 * (size_t)idx[j] + c] * dim,
-                   dim * sizeof *f);
+            memcpy(f + (3 * j + c) * dim, ps->matrix + (size_t)r[c] * dim, dim * sizeof *f);
+    }
     return f;
 }
 
@@ -587,22 +576,31 @@ static int contexts_draw(gpo *g, const pair_set *ps, uint32_t *order, const size
     return PPR_OK;
 }
 
+/* ctx_n and ctx grown to n_slots entries (the new ones unset). */
+static int slots_grow(gpo *g, size_t n_slots, ppr_err *e)
+{
+    uint32_t *ctx_n = realloc(g->ctx_n, n_slots * sizeof *ctx_n);
+    if (ctx_n)
+        g->ctx_n = ctx_n;
+    float **ctx = ctx_n ? realloc(g->ctx, n_slots * sizeof *ctx) : NULL;
+    if (ctx)
+        g->ctx = ctx;
+    return ctx ? PPR_OK : err_nomem(e);
+}
+
 static int gpo_adapt(method *m, const pair_set *ps, uint32_t new_user, const optim_settings *o,
                      ppr_err *e)
 {
     (void)o; /* no gradient step */
     gpo *g = (gpo *)m;
-    bt_model v = bt_view(g);
-    int rc = bt_adapt_check(&v, ps, new_user, e);
+    int rc = pairs_check(g, ps, 0, "adapting", &new_user, e);
     if (rc)
         return rc;
     if (ps->n == 0 || ps->n > GPO_MAX_COUNT)
         return err_set(e, PPR_EINPUT, "adapting %s to user %u: %zu pairs, not in [1, %u]: GPO "
                        "reads a user from a context of its pairs", m->name, new_user, ps->n,
                        GPO_MAX_COUNT);
-    uint32_t *idx = pairs_indices(ps->n); /* [k] */
-    float *f = idx ? ctx_features(ps, idx, ps->n) : NULL;
-    free(idx);
+    float *f = ctx_features(ps, NULL, ps->n);
     uint32_t j;
     int fresh = 0;
     if (!f)
@@ -612,18 +610,12 @@ static int gpo_adapt(method *m, const pair_set *ps, uint32_t new_user, const opt
         return rc;
     }
     size_t slot = (size_t)m->n_users + j, n_slots = (size_t)m->n_users + g->n_adapted;
+    if (fresh && (rc = slots_grow(g, n_slots, e))) {
+        bt_adapted_drop(g->adapted, &g->n_adapted, j);
+        free(f);
+        return rc;
+    }
     if (fresh) {
-        uint32_t *ctx_n = realloc(g->ctx_n, n_slots * sizeof *ctx_n);
-        if (ctx_n)
-            g->ctx_n = ctx_n;
-        float **ctx = ctx_n ? realloc(g->ctx, n_slots * sizeof *ctx) : NULL;
-        if (ctx)
-            g->ctx = ctx;
-        if (!ctx) {
-            bt_adapted_drop(g->adapted, &g->n_adapted, j);
-            free(f);
-            return err_nomem(e);
-        }
         memmove(g->ctx_n + slot + 1, g->ctx_n + slot, (n_slots - 1 - slot) * sizeof *g->ctx_n);
         memmove(g->ctx + slot + 1, g->ctx + slot, (n_slots - 1 - slot) * sizeof *g->ctx);
     } else {
@@ -692,10 +684,9 @@ static int meta_train(gpo *g, const pair_set *ps, uint32_t *order, const size_t 
         rng r;
         rng_seed(&r, o->seed, GPO_STREAM_STEPS);
         size_t pos = n_srv;
-        double loss;
         for (uint64_t step = 0; step < total && rc == PPR_OK; step++) {
             step_draw(g, served, n_srv, G, &pos, order, start, &r, pick, gs, nc);
-            if ((rc = step_grad(g, ps, pick, gs, nc, G, &loss, e)) == PPR_OK)
+            if ((rc = step_grad(g, ps, pick, gs, nc, G, e)) == PPR_OK)
                 adamw_step(&opt, g->params, g->grads);
         }
         adamw_release(&opt);
@@ -713,8 +704,7 @@ static int meta_train(gpo *g, const pair_set *ps, uint32_t *order, const size_t 
 static int gpo_train(method *m, const pair_set *ps, const optim_settings *o, ppr_err *e)
 {
     gpo *g = (gpo *)m;
-    bt_model v = bt_view(g);
-    int rc = bt_pairs_check(&v, ps, m->n_users, "training", e);
+    int rc = pairs_check(g, ps, m->n_users, "training", NULL, e);
     if (rc)
         return rc;
     if (!(o->warmup_ratio >= 0 && o->warmup_ratio <= 1))
@@ -749,68 +739,52 @@ static int gpo_train(method *m, const pair_set *ps, const optim_settings *o, ppr
 
 /* ---- scoring ------------------------------------------------------------------- */
 
-/* A scoring pass's sequence: slot's context, then the response `which` of
- * the pairs order[lo .. lo + n) as targets. */
-typedef struct {
-    size_t slot, lo, n;
-} score_seq;
-
-/* Score the n_seq sequences seqs: r[order[i]] = m_raw of each target. */
-static int score_pass(gpo *g, const pair_set *ps, int which, const uint32_t *order,
-                      const score_seq *seqs, uint32_t n_seq, float *r, ppr_err *e)
+/* r[order[i]] = the m_raw of response `which` of the pairs order[lo .. lo +
+ * n) of ps, as targets of context slot's. */
+static int score_pass(gpo *g, const pair_set *ps, int which, size_t slot, const uint32_t *order,
+                      size_t lo, size_t n, float *r, ppr_err *e)
 {
-    size_t rows = 0, n_tar = 0, in = 2 * (size_t)g->base.dim + 1, dim = g->base.dim;
-    for (uint32_t s = 0; s < n_seq; s++) {
-        rows += 2 * (size_t)g->ctx_n[seqs[s].slot] + seqs[s].n;
-        n_tar += seqs[s].n;
-    }
-    int rc = work_fit(g, rows, n_tar, n_seq, e);
+    size_t dim = g->base.dim, in = 2 * dim + 1, n_ctx = 2 * (size_t)g->ctx_n[slot];
+    int rc = work_fit(g, n_ctx + n, n, 1, e);
     if (rc)
         return rc;
-    uint32_t *start = g->w.seq, *n_ctx = g->w.seq + n_seq + 1;
     float *x = g->w.tok;
-    for (uint32_t s = 0; s < n_seq; s++) {
-        const score_seq *q = &seqs[s];
-        const float *c = g->ctx[q->slot];
-        start[s] = (uint32_t)((x - g->w.tok) / in);
-        n_ctx[s] = 2 * g->ctx_n[q->slot];
-        for (size_t j = 0; j < g->ctx_n[q->slot]; j++, c += 3 * dim) {
-            token_put(x, c, c + dim, g->base.dim, 1.0f);
-            token_put(x + in, c, c + 2 * dim, g->base.dim, 0.0f);
-            x += 2 * in;
-        }
-        for (size_t i = q->lo; i < q->lo + q->n; i++, x += in) {
-            const uint32_t *pr = ps->rows + 3 * (size_t)order[i];
-            token_put(x, ps->matrix + (size_t)pr[0] * dim, ps->matrix + (size_t)pr[1 + which] * dim,
-                      g->base.dim, 0.0f);
-        }
+    const float *c = g->ctx[slot];
+    for (size_t j = 0; j < n_ctx / 2; j++, c += 3 * dim, x += 2 * in)
+        question_put(x, c, c + dim, c + 2 * dim, g->base.dim, 1);
+    for (size_t i = lo; i < lo + n; i++, x += in) {
+        const uint32_t *pr = ps->rows + 3 * (size_t)order[i];
+        token_put(x, ps->matrix + pr[0] * dim, ps->matrix + pr[1 + which] * dim, g->base.dim,
+                  0.0f);
     }
-    start[n_seq] = (uint32_t)rows;
-    seq_batch sb = {n_seq, start, n_ctx};
-    if ((rc = net_forward(g, &sb, n_tar, e)))
+    uint32_t *seq = g->w.seq; /* start [2], n_ctx [1] */
+    seq[0] = 0;
+    seq[1] = (uint32_t)(n_ctx + n);
+    seq[2] = (uint32_t)n_ctx;
+    seq_batch sb = {1, seq, seq + 2};
+    if ((rc = net_forward(g, &sb, n, e)))
         return rc;
-    size_t t = 0;
-    for (uint32_t s = 0; s < n_seq; s++)
-        for (size_t i = seqs[s].lo; i < seqs[s].lo + seqs[s].n; i++)
-            r[order[i]] = g->w.out[2 * t++];
+    for (size_t i = 0; i < n; i++)
+        r[order[lo + i]] = g->w.out[2 * i];
     return PPR_OK;
 }
 
+/* Each user's pairs in one forward pass over its context and up to
+ * SCORE_TARGETS of its pairs' responses as targets, which never see each
+ * other. */
 static int gpo_score(method *m, const pair_set *ps, int which, float *r, ppr_err *e)
 {
     gpo *g = (gpo *)m;
     if (which != 0 && which != 1)
         return err_set(e, PPR_EINTERNAL, "score: which is %d, not 0 or 1", which);
-    bt_model v = bt_view(g);
-    int rc = bt_pairs_check(&v, ps, 0, "scoring", e);
+    int rc = pairs_check(g, ps, 0, "scoring", NULL, e);
     if (rc || ps->n == 0)
         return rc;
     size_t n_slots = (size_t)m->n_users + g->n_adapted;
     uint32_t *key = malloc(ps->n * sizeof *key);     /* [n] each pair's context slot */
     uint32_t *order = malloc(ps->n * sizeof *order); /* [n] pairs grouped by slot */
     size_t *start = malloc((n_slots + 1) * sizeof *start);
-    score_seq *seqs = malloc(SCORE_SEQS * sizeof *seqs);
-    if (!key || !order || !start || !seqs)
+    if (!key || !order || !start)
         rc = err_nomem(e);
     for (size_t i = 0; i < ps->n && rc == PPR_OK; i++) {
         int64_t slot = ctx_slot(g, ps->user[i]);
@@ -823,26 +797,14 @@ static int gpo_score(method *m, const pair_set *ps, int which, float *r, ppr_err
     }
     if (rc == PPR_OK)
         pairs_group(key, ps->n, (uint32_t)n_slots, order, start);
-    uint32_t n_seq = 0;
-    size_t rows = 0;
     for (size_t s = 0; s < n_slots && rc == PPR_OK; s++)
         for (size_t lo = start[s]; lo < start[s + 1] && rc == PPR_OK; lo += SCORE_TARGETS) {
             size_t n = start[s + 1] - lo < SCORE_TARGETS ? start[s + 1] - lo : SCORE_TARGETS;
-            size_t more = 2 * (size_t)g->ctx_n[s] + n;
-            if (n_seq && (n_seq == SCORE_SEQS || rows + more > SCORE_ROWS)) {
-                rc = score_pass(g, ps, which, order, seqs, n_seq, r, e);
-                n_seq = 0;
-                rows = 0;
-            }
-            seqs[n_seq++] = (score_seq){s, lo, n};
-            rows += more;
+            rc = score_pass(g, ps, which, s, order, lo, n, r, e);
         }
-    if (rc == PPR_OK && n_seq)
-        rc = score_pass(g, ps, which, order, seqs, n_seq, r, e);
     free(key);
     free(order);
     free(start);
-    free(seqs);
     return rc;
 }
 
@@ -903,29 +865,20 @@ static int gpo_load(method **m, uint32_t dim, uint32_t n_users, const void *shap
         pairs += c;
     }
     gpo *g;
+    uint64_t feats, total;
     if ((rc = gpo_alloc(&g, dim, n_users, &s.a, what, e)))
         return rc;
-    uint64_t feats;
-    if (__builtin_mul_overflow(pairs, 3 * (uint64_t)dim, &feats) || feats + g->n_net != n_params) {
-        gpo_free(&g->base);
-        return err_set(e, PPR_EINPUT, "'%s': the model's sizes disagree", what);
-    }
-    uint32_t *ids, *ctx_n = NULL;
-    float **ctx = NULL;
-    if ((rc = bt_adapted_read(b + sizeof s + 4 * n_slots, s.n_adapted, n_users, &ids, what,
-                              e)) == PPR_OK &&
-        (ctx_n = realloc(g->ctx_n, n_slots * sizeof *ctx_n)))
-        g->ctx_n = ctx_n;
-    if (ctx_n && (ctx = realloc(g->ctx, n_slots * sizeof *ctx))) {
-        g->ctx = ctx;
-        memset(ctx, 0, n_slots * sizeof *ctx);
-        memcpy(ctx_n, b + sizeof s, n_slots * sizeof *ctx_n);
-        g->adapted = ids;
+    if (__builtin_mul_overflow(pairs, 3 * (uint64_t)dim, &feats) ||
+        __builtin_add_overflow(feats, (uint64_t)g->n_net, &total) || total != n_params)
+        rc = err_set(e, PPR_EINPUT, "'%s': the model's sizes disagree", what);
+    if (rc == PPR_OK)
+        rc = bt_adapted_read(b + sizeof s + 4 * n_slots, s.n_adapted, n_users, &g->adapted,
+                             what, e);
+    if (rc == PPR_OK && (rc = slots_grow(g, n_slots, e)) == PPR_OK) {
         g->n_adapted = s.n_adapted;
+        memset(g->ctx, 0, n_slots * sizeof *g->ctx);
+        memcpy(g->ctx_n, b + sizeof s, n_slots * sizeof *g->ctx_n);
         rc = gpo_arrays(g, e);
-    } else if (rc == PPR_OK) {
-        free(ids);
-        rc = err_nomem(e);
     }
     if (rc == PPR_OK)
         memcpy(g->params, pb, g->n_net * sizeof *g->params);

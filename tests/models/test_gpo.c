@@ -288,10 +288,10 @@ static void ref_token(const pair_set *ps, size_t i, int resp, double y, double *
     x[2 * ps->dim] = y;
 }
 
-/* The GPO loss of the task's batch idx [b] of ps, from methods.md: groups
- * are the users in order, each group's pairs in idx order, its first half
- * (rounded down) the context; minus the mean over groups of the sum over
- * target tokens of log N(y; softmax of the question's m_raw, exp(s)^2). */
+/* The GPO loss of the task's batch idx [b] of ps, from methods.md: a group
+ * is a run of one user's pairs in idx, its first half (rounded down) the
+ * context; minus the mean over groups of the sum over target tokens of
+ * log N(y; softmax of the question's m_raw, exp(s)^2). */
 static double ref_loss(const ref_net *r, const double *P, const pair_set *ps, const uint32_t *idx,
                        size_t b)
 {
@@ -299,22 +299,20 @@ static double ref_loss(const ref_net *r, const double *P, const pair_set *ps, co
     double *X = calloc(2 * b * in, sizeof *X), *out = calloc(2 * b * 2, sizeof *out);
     CU_ASSERT_FATAL(X && out);
     ref_seqs sq = {0};
-    for (uint32_t u = 0; u < ps->n_users; u++) {
-        size_t n = 0;
-        for (size_t i = 0; i < b; i++)
-            n += ps->user[idx[i]] == u;
-        if (n == 0)
-            continue;
-        sq.start[sq.n_seq] = rows;
-        sq.n_ctx[sq.n_seq++] = 2 * (n / 2);
-        size_t j = 0;
-        for (size_t i = 0; i < b; i++)
-            if (ps->user[idx[i]] == u) {
-                int ctx = j++ < n / 2;
-                ref_token(ps, idx[i], 0, ctx ? 1 : 0, X + rows++ * in);
-                ref_token(ps, idx[i], 1, 0, X + rows++ * in);
-                n_tar += ctx ? 0 : 2;
-            }
+    for (size_t i = 0; i < b; i++) {
+        size_t first = i, n = 1;
+        while (first > 0 && ps->user[idx[first - 1]] == ps->user[idx[i]])
+            first--;
+        for (size_t j = first + 1; j < b && ps->user[idx[j]] == ps->user[idx[i]]; j++)
+            n++;
+        if (first == i) { /* a new group */
+            sq.start[sq.n_seq] = rows;
+            sq.n_ctx[sq.n_seq++] = 2 * (n / 2);
+        }
+        int ctx = i - first < n / 2;
+        ref_token(ps, idx[i], 0, ctx ? 1 : 0, X + rows++ * in);
+        ref_token(ps, idx[i], 1, 0, X + rows++ * in);
+        n_tar += ctx ? 0 : 2;
     }
     sq.start[sq.n_seq] = rows;
     ref_forward(r, P, &sq, X, out);
@@ -343,7 +341,8 @@ static void gradient_at(const arch *a, uint32_t dim)
     theta_normal(theta, 3 * dim, dim);
     rng r;
     rng_seed(&r, dim, 5);
-    pairs tr = pairs_make(dim, theta, 3, 0, 5, 2.0, 40 + dim);
+    const size_t n_of[3] = {4, 5, 6};
+    pairs tr = pairs_of(dim, theta, 3, 0, n_of, 2.0, 40 + dim);
     method *m = NULL;
     ppr_err e = {0};
     CU_ASSERT_EQUAL_FATAL(make(&m, "gpo", dim, 3, a, 9, &e), PPR_OK);
@@ -354,10 +353,9 @@ static void gradient_at(const arch *a, uint32_t dim)
     /* away from the start's structure (norm gains 1, biases 0) */
     for (size_t j = 0; j < t.n; j++)
         t.params[j] += (float)(0.2 * rng_normal(&r));
-    /* a batch of all 15 pairs in a shuffled order: groups of 5 pairs, 2 context */
-    uint32_t idx[15];
-    for (uint32_t i = 0; i < 15; i++)
-        idx[i] = (i * 7) % 15;
+    /* a batch of all 15 pairs, user by user (1, 0, 2), each user's shuffled:
+     * groups of 5, 4 and 6 pairs, 2, 2 and 3 of them the context */
+    uint32_t idx[15] = {6, 4, 8, 5, 7, 2, 0, 3, 1, 12, 9, 14, 10, 13, 11};
     memset(t.grads, 0, t.n * sizeof *t.grads);
     CU_ASSERT_EQUAL_FATAL(t.batch(t.ctx, idx, 15, &e), PPR_OK);
     double *P = malloc(t.n * sizeof *P);
@@ -667,6 +665,10 @@ static void test_unserved(void)
     two.user += 24;
     two.n = 4;
     CU_ASSERT_EQUAL(method_adapt(m, &two, 2, &o, &e), PPR_EINPUT);
+    CU_ASSERT(err_has(&e, "training user"));
+    pair_set zero = tr.ps; /* user 0's, as a training user: 0 is no "none" */
+    zero.n = 12;
+    CU_ASSERT_EQUAL(method_adapt(m, &zero, 0, &o, &e), PPR_EINPUT);
     CU_ASSERT(err_has(&e, "training user"));
     CU_ASSERT_EQUAL_FATAL(method_adapt(m, &few.ps, 3, &o, &e), PPR_OK);
     CU_ASSERT(method_serves(m, 3));
