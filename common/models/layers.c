@@ -161,9 +161,9 @@ void norm_forward(const norm *l, const float *params, const float *X, size_t n, 
 /* xhat = (Y - b) / g recovers the normalized input from the output: Y is
  * rounded to 2^-24 |Y|, so xhat carries an error of about 2^-24 (|Y| + |b|)
  * / |g|, negligible while the gains are not tiny beside the biases (at g =
- * 1e-3, b = 1: 1e-4); a gain of exactly 0 loses xhat altogether, which
- * training from g = 1 does not reach in practice. With gy = g dY:
- * dX = rstd (gy - mean(gy) - xhat mean(gy xhat)). */
+ * 1e-3, b = 1: 1e-4 of xhat, 2e-3 of dX, test_layers measures); a gain of
+ * exactly 0 loses xhat altogether, which training from g = 1 does not reach
+ * in practice. With gy = g dY: dX = rstd (gy - mean(gy) - xhat mean(gy xhat)). */
 void norm_backward(const norm *l, const float *params, float *grads, const float *Y, size_t n,
                    const float *stats, const float *dY, float *dX)
 {
@@ -251,6 +251,8 @@ typedef struct {
  * where the last ended, with a context of 1 to all of its rows. */
 static int att_check(const attention *a, const seq_batch *sb, att_sizes *sz, ppr_err *e)
 {
+    if (a->dim == 0)
+        return err_set(e, PPR_EINPUT, "attention: a width of 0");
     if (a->heads == 0 || a->dim % a->heads)
         return err_set(e, PPR_EINPUT, "attention: %u heads do not divide the width %u", a->heads,
                        a->dim);

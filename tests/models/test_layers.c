@@ -610,6 +610,9 @@ static void test_bad_input(void)
     batch_make(&b, 2, len, ctx);
     CU_ASSERT(attention_forward(&a, params, &b.sb, X, Y, &ws, &e) == PPR_EINPUT);
     CU_ASSERT(err_has(&e, "3 heads do not divide the width 8"));
+    attention_place(&a, 0, 1, 1, 0);
+    CU_ASSERT(attention_forward(&a, params, &b.sb, X, Y, &ws, &e) == PPR_EINPUT);
+    CU_ASSERT(err_has(&e, "a width of 0"));
     attention_place(&a, 8, 2, 1, 0);
     CU_ASSERT(attention_forward(&a, params, &b.sb, X, Y, &ws, &e) == PPR_OK);
 
