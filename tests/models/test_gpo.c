@@ -672,9 +672,19 @@ static void test_unserved(void)
     CU_ASSERT(err_has(&e, "training user"));
     CU_ASSERT_EQUAL_FATAL(method_adapt(m, &few.ps, 3, &o, &e), PPR_OK);
     CU_ASSERT(method_serves(m, 3));
-    /* the shape: each context size, then the adapted id (gpo.c's layout) */
+    /* adapting again replaces the context: 4 pairs, then 2, 2 x 3 x 4 floats fewer */
     void *payload;
-    size_t n;
+    size_t n, n2;
+    CU_ASSERT_EQUAL_FATAL(method_save(m, &payload, &n2, &e), PPR_OK);
+    free(payload);
+    few.ps.n = 2;
+    CU_ASSERT_EQUAL_FATAL(method_adapt(m, &few.ps, 3, &o, &e), PPR_OK);
+    few.ps.n = 4;
+    CU_ASSERT_EQUAL_FATAL(method_save(m, &payload, &n, &e), PPR_OK);
+    CU_ASSERT(n2 - n == 2 * 3 * 4 * sizeof(float));
+    free(payload);
+    CU_ASSERT_EQUAL_FATAL(method_adapt(m, &few.ps, 3, &o, &e), PPR_OK);
+    /* the shape: each context size, then the adapted id (gpo.c's layout) */
     CU_ASSERT_EQUAL_FATAL(method_save(m, &payload, &n, &e), PPR_OK);
     method *back = NULL;
     CU_ASSERT_EQUAL(method_load(&back, payload, n, "model", &e), PPR_OK);
