@@ -9,7 +9,7 @@ static const struct {
 } methods[] = {
     {"pretrained", &shared_ops},  {"vanilla", &shared_ops}, {"individual", &individual_ops},
     {"conditional", &shared_ops}, {"prm", &prm_ops},        {"vpl", &vpl_ops},
-    {"rag", &rag_ops},
+    {"gpo", &gpo_ops},            {"rag", &rag_ops},
 };
 #define N_METHODS (sizeof methods / sizeof methods[0])
 
@@ -35,5 +35,5 @@ const char *registry_name(const char *name)
 
 const char *registry_list(void)
 {
-    return "pretrained, vanilla, individual, conditional, prm, vpl, rag";
+    return "pretrained, vanilla, individual, conditional, prm, vpl, gpo, rag";
 }

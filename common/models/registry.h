@@ -8,8 +8,9 @@
 extern const method_ops shared_ops;     /* shared.c: pretrained, vanilla, conditional */
 extern const method_ops individual_ops; /* individual.c */
 extern const method_ops prm_ops;        /* prm.c */
-extern const method_ops rag_ops;        /* rag.c */
 extern const method_ops vpl_ops;        /* vpl.c */
+extern const method_ops gpo_ops;        /* gpo.c */
+extern const method_ops rag_ops;        /* rag.c */
 
 /* The ops of the method called name, or NULL. */
 const method_ops *registry_find(const char *name);
