@@ -173,40 +173,6 @@ cJSON *bt_plain_settings(const method *m)
     return s;
 }
 
-int bt_pairs_check(const bt_model *md, const pair_set *ps, uint32_t max_user, const char *op,
-                   ppr_err *e)
-{
-    if (ps->dim != md->base.dim)
-        return err_set(e, PPR_EINPUT, "%s: features are %u wide, the %s model takes %u", op,
-                       ps->dim, md->base.name, md->base.dim);
-    if (ps->n && (!ps->matrix || !ps->rows || !ps->user))
-        return err_set(e, PPR_EINTERNAL, "%s: a pair set without its arrays", op);
-    for (size_t i = 0; i < ps->n; i++) {
-        if (ps->user[i] >= ps->n_users)
-            return err_set(e, PPR_EINPUT, "%s: pair %zu's user %u is not below the set's %u users",
-                           op, i, ps->user[i], ps->n_users);
-        if (max_user && ps->user[i] >= max_user)
-            return err_set(e, PPR_EINPUT, "%s: pair %zu's user %u is not one of the model's %u",
-                           op, i, ps->user[i], max_user);
-    }
-    return PPR_OK;
-}
-
-int bt_adapt_check(const bt_model *md, const pair_set *ps, uint32_t new_user, ppr_err *e)
-{
-    int rc = bt_pairs_check(md, ps, 0, "adapting", e);
-    if (rc)
-        return rc;
-    if (new_user < md->base.n_users)
-        return err_set(e, PPR_EINPUT, "adapting %s: user %u is one of the %u training users",
-                       md->base.name, new_user, md->base.n_users);
-    for (size_t i = 0; i < ps->n; i++)
-        if (ps->user[i] != new_user)
-            return err_set(e, PPR_EINPUT, "adapting %s to user %u: pair %zu is user %u's",
-                           md->base.name, new_user, i, ps->user[i]);
-    return PPR_OK;
-}
-
 /* ---- training ---------------------------------------------------------------- */
 
 trainer_task bt_task(bt_model *md, mlp *h, const pair_set *ps, trainer_batch_fn fn)
@@ -242,7 +208,7 @@ int bt_train_all(method *m, const pair_set *ps, size_t n_rows, trainer_batch_fn 
                  const optim_settings *o, ppr_err *e)
 {
     bt_model *md = (bt_model *)m;
-    int rc = bt_pairs_check(md, ps, m->n_users, "training", e);
+    int rc = method_pairs_check(&md->base, ps, m->n_users, "training", e);
     if (rc)
         return rc;
     uint32_t *order = pairs_indices(n_rows); /* [n_rows] */
@@ -257,7 +223,7 @@ int bt_first_task(method *m, const pair_set *ps, trainer_batch_fn fn, trainer_ta
                   ppr_err *e)
 {
     bt_model *md = (bt_model *)m;
-    int rc = bt_pairs_check(md, ps, m->n_users, "method_task", e);
+    int rc = method_pairs_check(&md->base, ps, m->n_users, "method_task", e);
     if (rc == PPR_OK)
         *t = bt_task(md, &md->heads[0], ps, fn);
     return rc;
@@ -298,7 +264,7 @@ int bt_score(method *m, const pair_set *ps, int which, float *r, ppr_err *e)
     bt_model *md = (bt_model *)m;
     if (which != 0 && which != 1)
         return err_set(e, PPR_EINTERNAL, "score: which is %d, not 0 or 1", which);
-    int rc = bt_pairs_check(md, ps, 0, "scoring", e);
+    int rc = method_pairs_check(&md->base, ps, 0, "scoring", e);
     if (rc || ps->n == 0)
         return rc;
     uint32_t *key = malloc(ps->n * sizeof *key);     /* [n] each pair's head */

@@ -95,13 +95,6 @@ void bt_params_load(bt_model *md, const void *params);
  * {"head": {"hidden": [...]}}, as in a stage's slice. */
 cJSON *bt_plain_settings(const method *m);
 
-/* Every pair's user below the set's n_users (and below max_user when it is
- * not 0), features as wide as the model's. */
-int bt_pairs_check(const bt_model *md, const pair_set *ps, uint32_t max_user, const char *op,
-                   ppr_err *e);
-/* A pair set of new_user's pairs only, new_user not a training user. */
-int bt_adapt_check(const bt_model *md, const pair_set *ps, uint32_t new_user, ppr_err *e);
-
 /* The task of training head h on ps with the batch function fn. */
 trainer_task bt_task(bt_model *md, mlp *h, const pair_set *ps, trainer_batch_fn fn);
 /* The BT loss of one head over the rows of batch_pairs (ctx: a bt_ctx). */

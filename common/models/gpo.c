@@ -428,18 +428,6 @@ static void nll_grad(const float *out, size_t n_q, double scale, float *dout)
 
 /* ---- meta-steps -------------------------------------------------------------------- */
 
-/* bt_pairs_check, or bt_adapt_check when new_user is not NULL: they read
- * only the method's base. */
-static int pairs_check(const gpo *g, const pair_set *ps, uint32_t max_user, const char *op,
-                       const uint32_t *new_user, ppr_err *e)
-{
-    bt_model v;
-    memset(&v, 0, sizeof v);
-    v.base = g->base;
-    return new_user ? bt_adapt_check(&v, ps, *new_user, e)
-                    : bt_pairs_check(&v, ps, max_user, op, e);
-}
-
 /* grads += the gradient of the loss of n_groups groups: group k is the pairs
  * pick[gs[k] .. gs[k + 1]) of ps, its first nc[k] the context, the rest
  * targets; each group weighs 1 / n_groups. */
@@ -515,7 +503,7 @@ static int gpo_task_batch(void *ctx, const uint32_t *idx, size_t b, ppr_err *e)
 static int gpo_task(method *m, const pair_set *ps, trainer_task *t, ppr_err *e)
 {
     gpo *g = (gpo *)m;
-    int rc = pairs_check(g, ps, m->n_users, "method_task", NULL, e);
+    int rc = method_pairs_check(m, ps, m->n_users, "method_task", e);
     if (rc)
         return rc;
     g->task_ps = ps;
@@ -593,7 +581,7 @@ static int gpo_adapt(method *m, const pair_set *ps, uint32_t new_user, const opt
 {
     (void)o; /* no gradient step */
     gpo *g = (gpo *)m;
-    int rc = pairs_check(g, ps, 0, "adapting", &new_user, e);
+    int rc = method_adapt_check(m, ps, new_user, e);
     if (rc)
         return rc;
     if (ps->n == 0 || ps->n > GPO_MAX_COUNT)
@@ -704,7 +692,7 @@ static int meta_train(gpo *g, const pair_set *ps, uint32_t *order, const size_t 
 static int gpo_train(method *m, const pair_set *ps, const optim_settings *o, ppr_err *e)
 {
     gpo *g = (gpo *)m;
-    int rc = pairs_check(g, ps, m->n_users, "training", NULL, e);
+    int rc = method_pairs_check(m, ps, m->n_users, "training", e);
     if (rc)
         return rc;
     if (!(o->warmup_ratio >= 0 && o->warmup_ratio <= 1))
@@ -777,7 +765,7 @@ static int gpo_score(method *m, const pair_set *ps, int which, float *r, ppr_err
     gpo *g = (gpo *)m;
     if (which != 0 && which != 1)
         return err_set(e, PPR_EINTERNAL, "score: which is %d, not 0 or 1", which);
-    int rc = pairs_check(g, ps, 0, "scoring", NULL, e);
+    int rc = method_pairs_check(m, ps, 0, "scoring", e);
     if (rc || ps->n == 0)
         return rc;
     size_t n_slots = (size_t)m->n_users + g->n_adapted;

@@ -121,7 +121,7 @@ static void individual_save(const method *m, void *shape, float *params)
 static int individual_train(method *m, const pair_set *ps, const optim_settings *o, ppr_err *e)
 {
     bt_model *md = (bt_model *)m;
-    int rc = bt_pairs_check(md, ps, m->n_users, "training", e);
+    int rc = method_pairs_check(&md->base, ps, m->n_users, "training", e);
     if (rc)
         return rc;
     uint32_t *order = malloc((ps->n ? ps->n : 1) * sizeof *order); /* [n] */
@@ -148,7 +148,7 @@ static int individual_adapt(method *m, const pair_set *ps, uint32_t new_user,
 {
     individual *iv = (individual *)m;
     bt_model *md = &iv->bt;
-    int rc = bt_adapt_check(md, ps, new_user, e);
+    int rc = method_adapt_check(&md->base, ps, new_user, e);
     if (rc)
         return rc;
     if (ps->n == 0)

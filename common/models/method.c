@@ -139,3 +139,37 @@ int method_no_epochs(const char *name)
     const method_ops *ops = registry_find(name);
     return ops && ops->no_epochs;
 }
+
+int method_pairs_check(const method *m, const pair_set *ps, uint32_t max_user, const char *op,
+                       ppr_err *e)
+{
+    if (ps->dim != m->dim)
+        return err_set(e, PPR_EINPUT, "%s: features are %u wide, the %s model takes %u", op,
+                       ps->dim, m->name, m->dim);
+    if (ps->n && (!ps->matrix || !ps->rows || !ps->user))
+        return err_set(e, PPR_EINTERNAL, "%s: a pair set without its arrays", op);
+    for (size_t i = 0; i < ps->n; i++) {
+        if (ps->user[i] >= ps->n_users)
+            return err_set(e, PPR_EINPUT, "%s: pair %zu's user %u is not below the set's %u users",
+                           op, i, ps->user[i], ps->n_users);
+        if (max_user && ps->user[i] >= max_user)
+            return err_set(e, PPR_EINPUT, "%s: pair %zu's user %u is not one of the model's %u",
+                           op, i, ps->user[i], max_user);
+    }
+    return PPR_OK;
+}
+
+int method_adapt_check(const method *m, const pair_set *ps, uint32_t new_user, ppr_err *e)
+{
+    int rc = method_pairs_check(m, ps, 0, "adapting", e);
+    if (rc)
+        return rc;
+    if (new_user < m->n_users)
+        return err_set(e, PPR_EINPUT, "adapting %s: user %u is one of the %u training users",
+                       m->name, new_user, m->n_users);
+    for (size_t i = 0; i < ps->n; i++)
+        if (ps->user[i] != new_user)
+            return err_set(e, PPR_EINPUT, "adapting %s to user %u: pair %zu is user %u's",
+                           m->name, new_user, i, ps->user[i]);
+    return PPR_OK;
+}

@@ -93,6 +93,12 @@ int method_adapt(method *m, const pair_set *ps, uint32_t new_user, const optim_s
 int method_init_from(method *m, const method *src, ppr_err *e);
 int method_task(method *m, const pair_set *ps, trainer_task *t, ppr_err *e);
 int method_serves(const method *m, uint32_t u);
+/* Every pair's user below the set's n_users (and below max_user when it is
+ * not 0), features as wide as the model's. */
+int method_pairs_check(const method *m, const pair_set *ps, uint32_t max_user, const char *op,
+                       ppr_err *e);
+/* A pair set of new_user's pairs only, new_user not a training user. */
+int method_adapt_check(const method *m, const pair_set *ps, uint32_t new_user, ppr_err *e);
 /* 1 when the method called name trains without epochs (method_ops.no_epochs). */
 int method_no_epochs(const char *name);
 

@@ -470,7 +470,7 @@ static int prm_adapt(method *m, const pair_set *ps, uint32_t new_user, const opt
                      ppr_err *e)
 {
     prm *p = (prm *)m;
-    int rc = bt_adapt_check(&p->bt, ps, new_user, e);
+    int rc = method_adapt_check(&p->bt.base, ps, new_user, e);
     if (rc)
         return rc;
     size_t ud = p->user_dim;

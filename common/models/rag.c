@@ -93,18 +93,15 @@ static int rag_serves(const method *m, uint32_t u)
     return hi > lo;
 }
 
-/* ps fits the model: its width, arrays, a named matrix (the memory's, when
- * same_matrix is set and the model has a memory), users below the set's
- * n_users and below max_user when it is not 0. Messages name no operation:
- * the caller wraps them. */
+/* ps fits the model (method_pairs_check) and is over a named matrix (the
+ * memory's, when same_matrix is set and the model has a memory). The caller
+ * wraps the messages with its operation. */
 static int rag_check(const rag *r, const pair_set *ps, uint32_t max_user, int same_matrix,
                      ppr_err *e)
 {
-    if (ps->dim != r->base.dim)
-        return err_set(e, PPR_EINPUT, "features are %u wide, the rag model takes %u", ps->dim,
-                       r->base.dim);
-    if (ps->n && (!ps->matrix || !ps->rows || !ps->user))
-        return err_set(e, PPR_EINTERNAL, "a pair set without its arrays");
+    int rc = method_pairs_check(&r->base, ps, max_user, "the pairs", e);
+    if (rc)
+        return rc;
     if (ps->n > RAG_PAIRS_MAX)
         return err_set(e, PPR_EINPUT, "%zu pairs, rag takes at most %u", ps->n, RAG_PAIRS_MAX);
     if (!ps->matrix_id)
@@ -116,14 +113,6 @@ static int rag_check(const rag *r, const pair_set *ps, uint32_t max_user, int sa
         sha256_hex(ps->matrix_id, asked);
         return err_set(e, PPR_EINPUT, "the model was built over features %s and is asked to "
                        "work over %s", built, asked);
-    }
-    for (size_t i = 0; i < ps->n; i++) {
-        if (ps->user[i] >= ps->n_users)
-            return err_set(e, PPR_EINPUT, "pair %zu's user %u is not below the set's %u users",
-                           i, ps->user[i], ps->n_users);
-        if (max_user && ps->user[i] >= max_user)
-            return err_set(e, PPR_EINPUT, "pair %zu's user %u is not one of the model's %u", i,
-                           ps->user[i], max_user);
     }
     return PPR_OK;
 }
@@ -333,14 +322,8 @@ static int rag_adapt(method *m, const pair_set *ps, uint32_t new_user, const opt
     int rc = PPR_OK;
     if (r->n == 0)
         rc = err_set(e, PPR_EINPUT, "the model has no memory yet: train it first");
-    else if (new_user < m->n_users)
-        rc = err_set(e, PPR_EINPUT, "user %u is one of the %u training users", new_user,
-                     m->n_users);
-    else
+    else if ((rc = method_adapt_check(m, ps, new_user, e)) == PPR_OK)
         rc = rag_check(r, ps, 0, 1, e);
-    for (size_t i = 0; i < ps->n && rc == PPR_OK; i++)
-        if (ps->user[i] != new_user)
-            rc = err_set(e, PPR_EINPUT, "pair %zu is user %u's", i, ps->user[i]);
     if (rc == PPR_OK)
         rc = memory_replace(r, ps, new_user, e);
     return rc ? err_wrap(e, "adapting rag to user %u", new_user) : PPR_OK;

@@ -86,7 +86,7 @@ static int shared_adapt(method *m, const pair_set *ps, uint32_t new_user,
                         const optim_settings *o, ppr_err *e)
 {
     (void)o;
-    return bt_adapt_check((const bt_model *)m, ps, new_user, e);
+    return method_adapt_check(m, ps, new_user, e);
 }
 
 const method_ops shared_ops = {

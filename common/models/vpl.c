@@ -323,15 +323,6 @@ static int vpl_serves(const method *m, uint32_t u)
     return bt_adapted_find(v->served, v->n_served, u) >= 0;
 }
 
-/* bt_pairs_check and bt_adapt_check read only the method part of a bt_model. */
-static bt_model as_bt(const vpl *v)
-{
-    bt_model md;
-    memset(&md, 0, sizeof md);
-    md.base = v->base;
-    return md;
-}
-
 /* The clamped mu (and logvar when lv is not NULL) [n_seq][latent] of the
  * sequences already in w->pair and w->start, each made of distinct pairs. */
 static int posterior_run(vpl *v, const pair_set *ps, size_t n_seq, float *mu, float *lv,
@@ -535,8 +526,7 @@ int vpl_batch_loss(method *m, const pair_set *ps, const uint32_t *rows, size_t b
     if (m->ops != &vpl_ops)
         return err_set(e, PPR_EINTERNAL, "vpl_batch_loss: \"%s\" is not vpl", m->name);
     vpl *v = (vpl *)m;
-    bt_model md = as_bt(v);
-    int rc = bt_pairs_check(&md, ps, m->n_users, "vpl_batch_loss", e);
+    int rc = method_pairs_check(m, ps, m->n_users, "vpl_batch_loss", e);
     if (rc == PPR_OK && ps->n == 0)
         rc = err_set(e, PPR_EINPUT, "vpl_batch_loss: no pairs");
     if (rc == PPR_OK)
@@ -547,8 +537,7 @@ int vpl_batch_loss(method *m, const pair_set *ps, const uint32_t *rows, size_t b
 static int vpl_task(method *m, const pair_set *ps, trainer_task *t, ppr_err *e)
 {
     vpl *v = (vpl *)m;
-    bt_model md = as_bt(v);
-    int rc = bt_pairs_check(&md, ps, m->n_users, "method_task", e);
+    int rc = method_pairs_check(m, ps, m->n_users, "method_task", e);
     if (rc == PPR_OK)
         rc = run_setup(v, ps, bt_seed(0, VPL_STREAM_CONTEXT), e);
     if (rc == PPR_OK)
@@ -611,8 +600,7 @@ static int serve_training_users(vpl *v, uint64_t seed, ppr_err *e)
 static int vpl_train(method *m, const pair_set *ps, const optim_settings *o, ppr_err *e)
 {
     vpl *v = (vpl *)m;
-    bt_model md = as_bt(v);
-    int rc = bt_pairs_check(&md, ps, m->n_users, "training", e);
+    int rc = method_pairs_check(m, ps, m->n_users, "training", e);
     if (rc == PPR_OK && (uint64_t)v->a.duplicates * ps->n > UINT32_MAX)
         rc = err_set(e, PPR_EINPUT, "training vpl: %zu pairs %u times over are too many rows",
                      ps->n, v->a.duplicates);
@@ -647,8 +635,7 @@ static int vpl_score(method *m, const pair_set *ps, int which, float *r, ppr_err
     vpl_ws *w = &v->ws;
     if (which != 0 && which != 1)
         return err_set(e, PPR_EINTERNAL, "score: which is %d, not 0 or 1", which);
-    bt_model md = as_bt(v);
-    int rc = bt_pairs_check(&md, ps, 0, "scoring", e);
+    int rc = method_pairs_check(m, ps, 0, "scoring", e);
     size_t d = v->a.latent, width = 2 * (size_t)ps->dim + d;
     for (size_t lo = 0; lo < ps->n && rc == PPR_OK; lo += SCORE_CHUNK) {
         size_t b = ps->n - lo < SCORE_CHUNK ? ps->n - lo : SCORE_CHUNK;
@@ -679,8 +666,7 @@ int vpl_posterior(method *m, const pair_set *ps, const uint32_t *pairs, size_t n
     if (m->ops != &vpl_ops)
         return err_set(e, PPR_EINTERNAL, "vpl_posterior: \"%s\" is not vpl", m->name);
     vpl *v = (vpl *)m;
-    bt_model md = as_bt(v);
-    int rc = bt_pairs_check(&md, ps, 0, "vpl_posterior", e);
+    int rc = method_pairs_check(m, ps, 0, "vpl_posterior", e);
     if (rc)
         return rc;
     if (n == 0)
@@ -704,8 +690,7 @@ static int vpl_adapt(method *m, const pair_set *ps, uint32_t new_user, const opt
     (void)o;
     vpl *v = (vpl *)m;
     size_t d = v->a.latent;
-    bt_model md = as_bt(v);
-    int rc = bt_adapt_check(&md, ps, new_user, e);
+    int rc = method_adapt_check(m, ps, new_user, e);
     if (rc)
         return rc;
     if (ps->n == 0)

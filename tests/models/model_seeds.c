@@ -1,6 +1,6 @@
 /* model_seeds.c: model_seeds DIR writes one small model file of each method
  * and shape (tests/fuzz/seeds.sh's seeds for the `model` fuzz target): a
- * shared head, Individual RM, PRM in both modes and RAG, each trained a little on
+ * shared head, Individual RM, PRM in both modes, VPL, GPO and RAG, each trained a little on
  * random pairs and adapted to one new user, so that every part of each body
  * (heads, adapted users, offsets) is present. */
 #include <cjson/cJSON.h>
@@ -22,7 +22,8 @@ int main(int argc, char **argv)
     static const struct {
         const char *method, *mode;
     } kinds[] = {{"vanilla", "embed"}, {"individual", "embed"}, {"prm", "embed"},
-                 {"prm", "output"}, {"rag", "embed"}};
+                 {"prm", "output"}, {"vpl", "embed"}, {"gpo", "embed"},
+                 {"rag", "embed"}};
     float matrix[3 * PAIRS * DIM]; /* [3 PAIRS][DIM] */
     uint32_t rows[3 * PAIRS], user[PAIRS], new_user[PAIRS];
     rng r;
@@ -41,10 +42,14 @@ int main(int argc, char **argv)
     optim_settings o = {.lr = 1e-2, .weight_decay = 1e-3, .clip = 1, .warmup_ratio = 0.1,
                         .batch = 8, .epochs = 2, .seed = 3};
     for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
-        char text[160], path[4096];
+        char text[640], path[4096];
         snprintf(text, sizeof text,
                  "{\"head\": {\"hidden\": [3]}, \"prm\": {\"alpha\": 0.5, \"user_dim\": 2, "
-                 "\"mode\": \"%s\"}, \"rag\": {\"k\": 2}}",
+                 "\"mode\": \"%s\"}, \"rag\": {\"k\": 2}, \"vpl\": {\"latent\": 2, \"hidden\": 3, "
+                 "\"context_min\": 1, \"context_max\": 4, \"duplicates\": 2, \"kl_weight\": 0.1, "
+                 "\"anneal_steps\": 10}, \"gpo\": {\"d_model\": 4, \"layers\": 1, \"heads\": 2, "
+                 "\"ff\": 4, \"embed_depth\": 2, \"ctx_min\": 1, \"ctx_max\": 3, \"tar_min\": 1, "
+                 "\"tar_max\": 3, \"eval_context\": 3, \"groups\": 2}}",
                  kinds[k].mode);
         cJSON *settings = cJSON_Parse(text);
         method *m = NULL;
