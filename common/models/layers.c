@@ -2,7 +2,8 @@
  * product of a weight matrix with a batch is one row-major sgemm, and so are
  * the attention products of each sequence and head; what lies between the
  * GEMMs (biases, activations, softmax, normalization) is plain loops over
- * rows. Attention computes Q, K and V with one GEMM: attention_place puts
+ * rows, eight floats at a time where the CPU has AVX2 and FMA (the row
+ * kernels below). Attention computes Q, K and V with one GEMM: attention_place puts
  * Wq, Wk, Wv one after another and then bq, bk, bv (torch's in_proj_weight
  * and in_proj_bias), so [Wq; Wk; Wv] is one [3 dim][dim] matrix while q, k
  * and v stay dense layers of their own. Workspaces grow with mem_grow and
@@ -19,6 +20,256 @@
 
 #define NORM_EPS 1e-5f
 #define LEAKY_SLOPE 0.2f
+
+/* ---- row kernels ------------------------------------------------------------------------
+ * The loops between the GEMMs, over one row of k floats at a time: an AVX2 and
+ * FMA part for the first k - k % 8 entries where the CPU has both, then the
+ * scalar loop for the rest (or all, elsewhere). Element-wise, the two do the
+ * same float operations in the same order, with three exceptions: a sum runs
+ * in eight float lanes (a row's mean in four double lanes) that are then
+ * added in double, where the scalar loop adds each term in double; the
+ * softmax's exp is exp8's polynomial where the scalar loop calls expf; and
+ * the norm's backward multiplies by a reciprocal of the gain refined from
+ * rcpps where the scalar loop divides. The path is fixed for a given CPU, so
+ * each is deterministic. */
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define AVX2 __attribute__((target("avx2,fma")))
+
+static int has_avx2(void)
+{
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+/* the eight lanes of v added in double */
+AVX2 static double lanes_sum(__m256 v)
+{
+    float t[8];
+    memcpy(t, &v, sizeof t);
+    double s = 0;
+    for (int l = 0; l < 8; l++)
+        s += t[l];
+    return s;
+}
+
+/* y += x */
+AVX2 static size_t add8(float *y, const float *x, size_t k)
+{
+    size_t j = 0;
+    for (; j + 8 <= k; j += 8)
+        _mm256_storeu_ps(y + j, _mm256_add_ps(_mm256_loadu_ps(y + j), _mm256_loadu_ps(x + j)));
+    return j;
+}
+
+/* dy = y > 0 ? dy : 0 (relu's forward with y = dy = x) */
+AVX2 static size_t relu_mask8(const float *y, float *dy, size_t k)
+{
+    const __m256 zero = _mm256_setzero_ps();
+    size_t j = 0;
+    for (; j + 8 <= k; j += 8) {
+        __m256 on = _mm256_cmp_ps(_mm256_loadu_ps(y + j), zero, _CMP_GT_OQ);
+        _mm256_storeu_ps(dy + j, _mm256_and_ps(on, _mm256_loadu_ps(dy + j)));
+    }
+    return j;
+}
+
+/* gb [k] += the column sums of D [n][k], each column added row by row to gb
+ * as the scalar loop does: 64 columns (8 registers) at a time, then 8. */
+AVX2 static size_t colsum8(float *gb, const float *D, size_t n, size_t k)
+{
+    size_t j = 0;
+    for (; j + 64 <= k; j += 64) {
+        __m256 s[8];
+        for (int r = 0; r < 8; r++)
+            s[r] = _mm256_loadu_ps(gb + j + 8 * r);
+        for (size_t i = 0; i < n; i++)
+            for (int r = 0; r < 8; r++)
+                s[r] = _mm256_add_ps(s[r], _mm256_loadu_ps(D + i * k + j + 8 * r));
+        for (int r = 0; r < 8; r++)
+            _mm256_storeu_ps(gb + j + 8 * r, s[r]);
+    }
+    for (; j + 8 <= k; j += 8) {
+        __m256 s = _mm256_loadu_ps(gb + j);
+        for (size_t i = 0; i < n; i++)
+            s = _mm256_add_ps(s, _mm256_loadu_ps(D + i * k + j));
+        _mm256_storeu_ps(gb + j, s);
+    }
+    return j;
+}
+
+/* exp(x) for x <= 0 (a softmax's scores less their maximum), as Cephes'
+ * expf: x = n ln 2 + r with |r| <= ln 2 / 2 (ln 2 in two parts, the first
+ * exact in n's multiples), exp(r) = 1 + r + r^2 p(r) with p of degree 5,
+ * times 2^n built in the exponent bits. Below ln 2^-126, where exp(x) leaves
+ * the normal floats, it is 0; NaN stays NaN (maxps passes its second operand
+ * when either is NaN). */
+AVX2 static __m256 exp8(__m256 x)
+{
+    const __m256 lo = _mm256_set1_ps(-87.33654475f);
+    __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+    __m256 v = _mm256_max_ps(lo, x);
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(v, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), v);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    __m256 e = _mm256_add_ps(_mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r), _mm256_set1_ps(1.0f));
+    __m256i pow2 = _mm256_slli_epi32(
+        _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_andnot_ps(under, _mm256_mul_ps(e, _mm256_castsi256_ps(pow2)));
+}
+
+/* *mx = the largest entry done, when k >= 8 */
+AVX2 static size_t max8(const float *p, size_t k, float *mx)
+{
+    if (k < 8)
+        return 0;
+    __m256 m = _mm256_loadu_ps(p);
+    size_t j = 8;
+    for (; j + 8 <= k; j += 8)
+        m = _mm256_max_ps(m, _mm256_loadu_ps(p + j));
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
+    *mx = _mm_cvtss_f32(h);
+    return j;
+}
+
+/* p = exp(p - mx); *sum = the sum of the entries done */
+AVX2 static size_t exp_sum8(float *p, float mx, size_t k, double *sum)
+{
+    const __m256 m = _mm256_set1_ps(mx);
+    __m256 s = _mm256_setzero_ps();
+    size_t j = 0;
+    for (; j + 8 <= k; j += 8) {
+        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(p + j), m));
+        _mm256_storeu_ps(p + j, e);
+        s = _mm256_add_ps(s, e);
+    }
+    *sum = lanes_sum(s);
+    return j;
+}
+
+/* p *= c */
+AVX2 static size_t scale8(float *p, float c, size_t k)
+{
+    const __m256 c8 = _mm256_set1_ps(c);
+    size_t j = 0;
+    for (; j + 8 <= k; j += 8)
+        _mm256_storeu_ps(p + j, _mm256_mul_ps(_mm256_loadu_ps(p + j), c8));
+    return j;
+}
+
+/* dp = p (dp - d) */
+AVX2 static size_t softmax_back8(const float *p, float *dp, float d, size_t k)
+{
+    const __m256 d8 = _mm256_set1_ps(d);
+    size_t j = 0;
+    for (; j + 8 <= k; j += 8)
+        _mm256_storeu_ps(dp + j, _mm256_mul_ps(_mm256_loadu_ps(p + j),
+                                               _mm256_sub_ps(_mm256_loadu_ps(dp + j), d8)));
+    return j;
+}
+
+/* *sum = the sum of the entries done, each float exact in four double lanes */
+AVX2 static size_t sum8(const float *x, size_t k, double *sum)
+{
+    __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+    size_t j = 0;
+    for (; j + 8 <= k; j += 8) {
+        __m256 v = _mm256_loadu_ps(x + j);
+        s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+        s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+    }
+    double t[4];
+    _mm256_storeu_pd(t, _mm256_add_pd(s0, s1));
+    *sum = t[0] + t[1] + t[2] + t[3];
+    return j;
+}
+
+/* *sq = the sum of (x - mu)^2 over the entries done */
+AVX2 static size_t sqdev8(const float *x, float mu, size_t k, double *sq)
+{
+    const __m256 m = _mm256_set1_ps(mu);
+    __m256 s = _mm256_setzero_ps();
+    size_t j = 0;
+    for (; j + 8 <= k; j += 8) {
+        __m256 t = _mm256_sub_ps(_mm256_loadu_ps(x + j), m);
+        s = _mm256_add_ps(s, _mm256_mul_ps(t, t));
+    }
+    *sq = lanes_sum(s);
+    return j;
+}
+
+/* y = (x - mu) rstd g + b */
+AVX2 static size_t norm_out8(const float *x, float mu, float rstd, const float *g, const float *b,
+                             float *y, size_t k)
+{
+    const __m256 m = _mm256_set1_ps(mu), rs = _mm256_set1_ps(rstd);
+    size_t j = 0;
+    for (; j + 8 <= k; j += 8) {
+        __m256 t = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + j), m), rs);
+        _mm256_storeu_ps(y + j, _mm256_add_ps(_mm256_mul_ps(t, _mm256_loadu_ps(g + j)),
+                                              _mm256_loadu_ps(b + j)));
+    }
+    return j;
+}
+
+/* xhat = (y - b) / g as (y - b) times 1 / g, the reciprocal from rcpps (12
+ * bits) and one Newton step r (2 - g r) (about 23) */
+AVX2 static __m256 xhat8(const float *y, const float *g, const float *b)
+{
+    __m256 gv = _mm256_loadu_ps(g), r = _mm256_rcp_ps(gv);
+    r = _mm256_mul_ps(r, _mm256_fnmadd_ps(gv, r, _mm256_set1_ps(2.0f)));
+    return _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(y), _mm256_loadu_ps(b)), r);
+}
+
+/* gy = g dy into dx (dx may be dy); *s_gy, *s_gyx = the sums of gy and gy
+ * xhat over the entries done; gg += dy xhat; gb += dy */
+AVX2 static size_t norm_grad8(const float *y, const float *dy, const float *g, const float *b,
+                              float *gg, float *gb, float *dx, size_t k, double *s_gy,
+                              double *s_gyx)
+{
+    __m256 a = _mm256_setzero_ps(), ax = _mm256_setzero_ps();
+    size_t j = 0;
+    for (; j + 8 <= k; j += 8) {
+        __m256 xh = xhat8(y + j, g + j, b + j), d = _mm256_loadu_ps(dy + j);
+        __m256 gy = _mm256_mul_ps(_mm256_loadu_ps(g + j), d);
+        a = _mm256_add_ps(a, gy);
+        ax = _mm256_add_ps(ax, _mm256_mul_ps(gy, xh));
+        _mm256_storeu_ps(gg + j, _mm256_add_ps(_mm256_loadu_ps(gg + j), _mm256_mul_ps(d, xh)));
+        _mm256_storeu_ps(gb + j, _mm256_add_ps(_mm256_loadu_ps(gb + j), d));
+        _mm256_storeu_ps(dx + j, gy);
+    }
+    *s_gy = lanes_sum(a);
+    *s_gyx = lanes_sum(ax);
+    return j;
+}
+
+/* dx = rstd (dx - m_gy - xhat m_gyx), dx holding g dy */
+AVX2 static size_t norm_dx8(const float *y, const float *g, const float *b, float rstd,
+                            float m_gy, float m_gyx, float *dx, size_t k)
+{
+    const __m256 rs = _mm256_set1_ps(rstd), mg = _mm256_set1_ps(m_gy),
+                 mgx = _mm256_set1_ps(m_gyx);
+    size_t j = 0;
+    for (; j + 8 <= k; j += 8) {
+        __m256 t = _mm256_sub_ps(_mm256_loadu_ps(dx + j), mg);
+        t = _mm256_sub_ps(t, _mm256_mul_ps(xhat8(y + j, g + j, b + j), mgx));
+        _mm256_storeu_ps(dx + j, _mm256_mul_ps(rs, t));
+    }
+    return j;
+}
+#define VEC(call) (has_avx2() ? (call) : 0)
+#else
+#define VEC(call) 0
+#endif
 
 /* ---- dense ---------------------------------------------------------------------- */
 
@@ -74,8 +325,9 @@ static void dense_backprop(const dense *d, const float *params, float *grads, co
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, (int)n, 1.0f, dY, out, X, in,
                 1.0f, grads + d->w, in);
     float *gb = grads + d->b; /* [out] */
+    size_t done = VEC(colsum8(gb, dY, n, d->out));
     for (size_t i = 0; i < n; i++)
-        for (int j = 0; j < out; j++)
+        for (size_t j = done; j < d->out; j++)
             gb[j] += dY[i * d->out + j];
     if (dX)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, in, out, 1.0f, dY, out,
@@ -92,13 +344,13 @@ void dense_backward(const dense *d, const float *params, float *grads, const flo
 
 void relu_forward(float *x, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = VEC(relu_mask8(x, x, n)); i < n; i++)
         x[i] = x[i] > 0 ? x[i] : 0;
 }
 
 void relu_backward(const float *y, float *dy, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = VEC(relu_mask8(y, dy, n)); i < n; i++)
         dy[i] = y[i] > 0 ? dy[i] : 0;
 }
 
@@ -134,8 +386,10 @@ void norm_init(const norm *l, float *params)
     }
 }
 
-/* The row's sums run in double: var is a difference of nearby terms when a
- * row's spread is small beside its mean. */
+/* Two passes over each row: its mean from a sum in double, then the squared
+ * deviations from the mean rounded to float (x - mu is exact for the x near
+ * mu, by Sterbenz's lemma, and the rounding of mu adds only its square to the
+ * variance). */
 void norm_forward(const norm *l, const float *params, const float *X, size_t n, float *Y,
                   float *stats)
 {
@@ -145,13 +399,15 @@ void norm_forward(const norm *l, const float *params, const float *X, size_t n, 
         const float *x = X + i * dim;
         float *y = Y + i * dim;
         double sum = 0, sq = 0;
-        for (size_t j = 0; j < dim; j++)
+        for (size_t j = VEC(sum8(x, dim, &sum)); j < dim; j++)
             sum += x[j];
-        double mean = sum / (double)dim;
-        for (size_t j = 0; j < dim; j++)
-            sq += (x[j] - mean) * (x[j] - mean);
-        float mu = (float)mean, rstd = (float)(1.0 / sqrt(sq / (double)dim + NORM_EPS));
-        for (size_t j = 0; j < dim; j++)
+        float mu = (float)(sum / (double)dim);
+        for (size_t j = VEC(sqdev8(x, mu, dim, &sq)); j < dim; j++) {
+            float t = x[j] - mu;
+            sq += t * t;
+        }
+        float rstd = (float)(1.0 / sqrt(sq / (double)dim + NORM_EPS));
+        for (size_t j = VEC(norm_out8(x, mu, rstd, g, b, y, dim)); j < dim; j++)
             y[j] = (x[j] - mu) * rstd * g[j] + b[j];
         stats[2 * i] = mu;
         stats[2 * i + 1] = rstd;
@@ -172,19 +428,22 @@ void norm_backward(const norm *l, const float *params, float *grads, const float
     float *gg = grads + l->g, *gb = grads + l->b; /* [dim] each */
     for (size_t i = 0; i < n; i++) {
         const float *y = Y + i * dim, *dy = dY + i * dim;
+        float *dx = dX + i * dim; /* g dy, then dL/dX */
         double s_gy = 0, s_gyx = 0;
-        for (size_t j = 0; j < dim; j++) {
-            float xhat = (y[j] - b[j]) / g[j];
-            s_gy += g[j] * dy[j];
-            s_gyx += g[j] * dy[j] * xhat;
+        for (size_t j = VEC(norm_grad8(y, dy, g, b, gg, gb, dx, dim, &s_gy, &s_gyx)); j < dim;
+             j++) {
+            float xhat = (y[j] - b[j]) / g[j], gy = g[j] * dy[j];
+            s_gy += gy;
+            s_gyx += gy * xhat;
             gg[j] += dy[j] * xhat;
             gb[j] += dy[j];
+            dx[j] = gy;
         }
         float m_gy = (float)(s_gy / (double)dim), m_gyx = (float)(s_gyx / (double)dim);
-        float rstd = stats[2 * i + 1], *dx = dX + i * dim;
-        for (size_t j = 0; j < dim; j++) {
+        float rstd = stats[2 * i + 1];
+        for (size_t j = VEC(norm_dx8(y, g, b, rstd, m_gy, m_gyx, dx, dim)); j < dim; j++) {
             float xhat = (y[j] - b[j]) / g[j];
-            dx[j] = rstd * (g[j] * dy[j] - m_gy - xhat * m_gyx);
+            dx[j] = rstd * (dx[j] - m_gy - xhat * m_gyx);
         }
     }
 }
@@ -284,28 +543,26 @@ static void softmax_rows(float *P, size_t m, size_t c)
 {
     for (size_t i = 0; i < m; i++, P += c) {
         float mx = P[0];
-        for (size_t j = 1; j < c; j++)
+        for (size_t j = VEC(max8(P, c, &mx)); j < c; j++)
             mx = P[j] > mx ? P[j] : mx;
         double sum = 0;
-        for (size_t j = 0; j < c; j++) {
+        for (size_t j = VEC(exp_sum8(P, mx, c, &sum)); j < c; j++) {
             P[j] = expf(P[j] - mx);
             sum += P[j];
         }
         float inv = (float)(1.0 / sum);
-        for (size_t j = 0; j < c; j++)
+        for (size_t j = VEC(scale8(P, inv, c)); j < c; j++)
             P[j] *= inv;
     }
 }
 
-/* dP [m][c] becomes dS = P (dP - rowsum(dP P)), the softmax's backward. */
+/* dP [m][c] becomes dS = P (dP - rowsum(dP P)), the softmax's backward (the
+ * row sums in double, by dsdot). */
 static void softmax_backward(const float *P, float *dP, size_t m, size_t c)
 {
     for (size_t i = 0; i < m; i++, P += c, dP += c) {
-        double dot = 0;
-        for (size_t j = 0; j < c; j++)
-            dot += (double)dP[j] * P[j];
-        float d = (float)dot;
-        for (size_t j = 0; j < c; j++)
+        float d = (float)cblas_dsdot((int)c, dP, 1, P, 1);
+        for (size_t j = VEC(softmax_back8(P, dP, d, c)); j < c; j++)
             dP[j] = P[j] * (dP[j] - d);
     }
 }
@@ -442,7 +699,7 @@ void encoder_ws_release(encoder_ws *ws)
 /* y [n] += x [n] */
 static void add_to(float *y, const float *x, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = VEC(add8(y, x, n)); i < n; i++)
         y[i] += x[i];
 }
 
