@@ -96,8 +96,8 @@ static int fit(const train_setup *ts, const char *name, const pair_set *ps,
 {
     method *m;
     int rc = method_new(&m, name, ps->dim, ps->n_users, ts->settings, o->seed, e);
-    if (rc == PPR_OK && init)
-        rc = method_init_from(m, init, e);
+    if (rc == PPR_OK && init && (rc = method_init_from(m, init, e)))
+        err_wrap(e, "train.from_pretrained");
     if (rc == PPR_OK && (rc = method_train(m, ps, o, e)) != PPR_OK) {
         method_free(m);
         m = NULL;
@@ -365,7 +365,8 @@ int train_dataset(stage_run *r, const train_setup *ts, cJSON **metrics, ppr_err 
             method_free(m);
             free(trained);
         }
-        stage_say(r, "size %lld: %d seeds", (long long)size, ts->n_seeds);
+        if (rc == PPR_OK)
+            stage_say(r, "size %lld: %d seeds", (long long)size, ts->n_seeds);
     }
     stats_summarize(*metrics);
 out:

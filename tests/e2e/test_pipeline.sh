@@ -165,10 +165,16 @@ grep -q 'ninja: no work to do.' h5.log && ok "h: then no work to do" || fail "h:
 
 # Heads started from the pre-trained reference: the training instances rerun
 # and read its models; the reference itself and everything upstream stay.
+# VPL, GPO and RAG cannot start from it: asked to, they fail naming why.
 cd "$G"
 set_key "$G" 's/"from_pretrained": false,/"from_pretrained": true,/'
+ninja manifests/lock/04-train-sim-pllm.gpo.json > fp0.log 2>&1 &&
+    fail "from_pretrained: gpo started from the reference" ||
+    { grep -q 'ppr-train: train.from_pretrained: gpo cannot start from a reference model' fp0.log &&
+      ok "from_pretrained: gpo refuses, naming the setting" || { fail "from_pretrained: gpo"; cat fp0.log; }; }
+set_key "$G" 's/"methods": \[[^]]*\]/"methods": ["pretrained", "vanilla", "individual", "conditional", "prm"]/'
 ninja > fp.log 2>&1 || { fail "from_pretrained: ninja"; cat fp.log; }
-expect=$(ls manifests/lock/04-train-*.*.json | grep -v '\.pretrained\.json' | sort)
+expect=$(ls manifests/lock/04-train-*.*.json | grep -v -E '\.(pretrained|vpl|gpo|rag)\.json' | sort)
 [ "$(stages_run fp.log)" = "$expect" ] && ok "from_pretrained: the training instances rerun, nothing else" ||
     fail "from_pretrained: ran $(stages_run fp.log)"
 grep -q '"name":"pretrained/model-s1"' manifests/lock/04-train-sim-pllm.vanilla.json &&
