@@ -44,6 +44,7 @@
 #include "common/json.h"
 #include "common/mem.h"
 #include "common/models/bt.h"
+#include "common/models/gpo.h"
 #include "common/models/layers.h"
 #include "common/models/optim.h"
 #include "common/models/registry.h"
@@ -57,11 +58,6 @@
 #define GPO_MAX_COUNT (1u << 20) /* questions, groups */
 #define SCORE_TARGETS 512        /* target tokens of one scoring pass */
 
-/* The settings: the architecture and the meta-training draws. */
-typedef struct {
-    uint32_t d_model, layers, heads, ff, embed_depth;
-    uint32_t ctx_min, ctx_max, tar_min, tar_max, eval_context, groups;
-} gpo_arch;
 
 /* The model file's shape, before ctx_n and ids. */
 typedef struct {
@@ -93,39 +89,6 @@ static const struct {
 };
 #define N_KEYS (sizeof gpo_keys / sizeof gpo_keys[0])
 
-/* One forward and backward pass's buffers, carved from one arena. */
-typedef struct {
-    float *arena;
-    size_t cap_arena;
-    float *tok;    /* [rows][2 dim + 1] the tokens */
-    float *act;    /* [embed_depth + layers][rows][d_model] every stage's output */
-    float *z, *h;  /* [n_tar][d_model] the targets' last stage; the head's hidden layer */
-    float *out;    /* [n_tar][2] (m_raw, s) */
-    float *dz, *dh, *dout; /* their gradients */
-    float *ga, *gb;        /* [rows][d_model] gradients through the stages */
-    uint32_t *seq;         /* [2 n_seq + 1] start [n_seq + 1], then n_ctx [n_seq] */
-    size_t cap_seq;
-    encoder_ws *enc;       /* [layers] */
-} gpo_work;
-
-typedef struct {
-    method base;
-    gpo_arch a;
-    dense *embed;        /* [embed_depth] */
-    encoder_layer *enc;  /* [layers] */
-    dense head1, head2;
-    size_t n_net;        /* the network's parameters */
-    float *params, *grads; /* [n_net] */
-    uint8_t *decay;        /* [n_net] 1 on weights, 0 on biases and norms */
-    /* Contexts: slot u < n_users is training user u's, slot n_users + j
-     * adapted user adapted[j]'s. */
-    uint32_t *ctx_n;     /* [n_users + n_adapted] pairs of each context; 0: none */
-    float **ctx;         /* [n_users + n_adapted] each [ctx_n][3][dim] */
-    uint32_t *adapted;   /* [n_adapted] strictly increasing, >= n_users */
-    uint32_t n_adapted;
-    gpo_work w;
-    const pair_set *task_ps; /* method_task's pairs */
-} gpo;
 
 static uint32_t *arch_field(gpo_arch *a, size_t at)
 {
@@ -285,147 +248,6 @@ static int gpo_create(method **m, uint32_t dim, uint32_t n_users, const cJSON *s
     return PPR_OK;
 }
 
-/* ---- the network ------------------------------------------------------------------- */
-
-/* Grow the work buffers for rows tokens (n_tar of them targets) in n_seq
- * sequences; the pointers move, so tokens are written after this. */
-static int work_fit(gpo *g, size_t rows, size_t n_tar, size_t n_seq, ppr_err *e)
-{
-    gpo_work *w = &g->w;
-    size_t d = g->a.d_model, in = 2 * (size_t)g->base.dim + 1;
-    size_t stages = (size_t)g->a.embed_depth + g->a.layers;
-    size_t sizes[] = {rows * in, stages * rows * d, n_tar * d, n_tar * d, 2 * n_tar,
-                      n_tar * d, n_tar * d, 2 * n_tar, rows * d, rows * d};
-    float **parts[] = {&w->tok, &w->act, &w->z, &w->h, &w->out,
-                       &w->dz, &w->dh, &w->dout, &w->ga, &w->gb};
-    size_t total = 0;
-    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++)
-        total += sizes[k];
-    if (mem_grow((void **)&w->arena, &w->cap_arena, total, sizeof *w->arena) ||
-        mem_grow((void **)&w->seq, &w->cap_seq, 2 * n_seq + 1, sizeof *w->seq))
-        return err_nomem(e);
-    float *p = w->arena;
-    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
-        *parts[k] = p;
-        p += sizes[k];
-    }
-    return PPR_OK;
-}
-
-/* [rows][d_model] the output of stage s (embedder layers, then encoder layers). */
-static float *stage(const gpo *g, size_t s, size_t rows)
-{
-    return g->w.act + s * rows * g->a.d_model;
-}
-
-/* x [2 dim + 1] = [prompt; response; y]. */
-static void token_put(float *x, const float *prompt, const float *response, uint32_t dim,
-                      float y)
-{
-    memcpy(x, prompt, dim * sizeof *x);
-    memcpy(x + dim, response, dim * sizeof *x);
-    x[2 * (size_t)dim] = y;
-}
-
-/* x [2][2 dim + 1]: a question's two tokens, chosen then rejected; y 1 and 0
- * for a context question, both 0 for a target. */
-static void question_put(float *x, const float *prompt, const float *chosen,
-                         const float *rejected, uint32_t dim, int context)
-{
-    token_put(x, prompt, chosen, dim, context ? 1.0f : 0.0f);
-    token_put(x + 2 * (size_t)dim + 1, prompt, rejected, dim, 0.0f);
-}
-
-/* The network over w->tok's tokens packed as sb's sequences: the targets'
- * (m_raw, s) into w->out [n_tar][2], in sequence order. */
-static int net_forward(gpo *g, const seq_batch *sb, size_t n_tar, ppr_err *e)
-{
-    gpo_work *w = &g->w;
-    size_t rows = sb->start[sb->n_seq], d = g->a.d_model, depth = g->a.embed_depth;
-    const float *x = w->tok;
-    for (size_t l = 0; l < depth; l++) {
-        float *y = stage(g, l, rows);
-        dense_forward(&g->embed[l], g->params, x, rows, y);
-        if (l + 1 < depth)
-            relu_forward(y, rows * d);
-        x = y;
-    }
-    for (size_t l = 0; l < g->a.layers; l++) {
-        float *y = stage(g, depth + l, rows);
-        int rc = encoder_forward(&g->enc[l], g->params, sb, x, y, &w->enc[l], e);
-        if (rc)
-            return rc;
-        x = y;
-    }
-    float *z = w->z; /* the head reads the targets only */
-    for (uint32_t s = 0; s < sb->n_seq; s++) {
-        size_t lo = sb->start[s] + sb->n_ctx[s], n = sb->start[s + 1] - lo;
-        memcpy(z, x + lo * d, n * d * sizeof *z);
-        z += n * d;
-    }
-    dense_forward(&g->head1, g->params, w->z, n_tar, w->h);
-    relu_forward(w->h, n_tar * d);
-    dense_forward(&g->head2, g->params, w->h, n_tar, w->out);
-    return PPR_OK;
-}
-
-/* After net_forward: grads += dL/dparams for dL/dout = w->dout. */
-static int net_backward(gpo *g, const seq_batch *sb, size_t n_tar, ppr_err *e)
-{
-    gpo_work *w = &g->w;
-    size_t rows = sb->start[sb->n_seq], d = g->a.d_model, depth = g->a.embed_depth;
-    dense_backward(&g->head2, g->params, g->grads, w->h, n_tar, w->dout, w->dh);
-    relu_backward(w->h, w->dh, n_tar * d);
-    dense_backward(&g->head1, g->params, g->grads, w->z, n_tar, w->dh, w->dz);
-    memset(w->ga, 0, rows * d * sizeof *w->ga); /* context rows of the last stage feed nothing */
-    const float *dz = w->dz;
-    for (uint32_t s = 0; s < sb->n_seq; s++) {
-        size_t lo = sb->start[s] + sb->n_ctx[s], n = sb->start[s + 1] - lo;
-        memcpy(w->ga + lo * d, dz, n * d * sizeof *dz);
-        dz += n * d;
-    }
-    for (size_t l = g->a.layers; l-- > 0;) {
-        int rc = encoder_backward(&g->enc[l], g->params, g->grads, sb,
-                                  stage(g, depth + l - 1, rows), stage(g, depth + l, rows),
-                                  w->ga, w->ga, &w->enc[l], e);
-        if (rc)
-            return rc;
-    }
-    float *dy = w->ga, *dx = w->gb;
-    for (size_t l = depth; l-- > 0;) {
-        if (l + 1 < depth)
-            relu_backward(stage(g, l, rows), dy, rows * d);
-        dense_backward(&g->embed[l], g->params, g->grads, l ? stage(g, l - 1, rows) : w->tok,
-                       rows, dy, l ? dx : NULL);
-        float *t = dy;
-        dy = dx;
-        dx = t;
-    }
-    return PPR_OK;
-}
-
-/* dout [2 n_q][2] = the gradient of the loss of n_q target questions, each
- * two rows of out [2 n_q][2] (m_raw, s), the chosen option (y = 1) first:
- * scale times minus the sum over the rows of log N(y; mean, exp(s)^2), a
- * question's means the softmax of its m_raw (methods.md section 8's notes:
- * dL/dmean = (mean - y) / std^2, dL/ds = 1 - (y - mean)^2 / std^2). */
-static void nll_grad(const float *out, size_t n_q, double scale, float *dout)
-{
-    for (size_t q = 0; q < n_q; q++) {
-        const float *o = out + 4 * q;
-        double t = (double)o[0] - o[2];
-        double mean[2] = {1 / (1 + exp(-t)), 1 / (1 + exp(t))}, y[2] = {1, 0}, dmean[2];
-        for (int k = 0; k < 2; k++) {
-            double inv_var = exp(-2.0 * o[2 * k + 1]), r = y[k] - mean[k];
-            dmean[k] = -r * inv_var;
-            dout[4 * q + 2 * k + 1] = (float)(scale * (1 - r * r * inv_var));
-        }
-        double dt = mean[0] * mean[1] * (dmean[0] - dmean[1]); /* through the softmax */
-        dout[4 * q] = (float)(scale * dt);
-        dout[4 * q + 2] = (float)(-scale * dt);
-    }
-}
-
 /* ---- meta-steps -------------------------------------------------------------------- */
 
 /* grads += the gradient of the loss of n_groups groups: group k is the pairs
@@ -438,7 +260,7 @@ static int step_grad(gpo *g, const pair_set *ps, const uint32_t *pick, const uin
     const float *f = ps->matrix;
     for (uint32_t k = 0; k < n_groups; k++)
         n_tar -= 2 * (size_t)nc[k];
-    int rc = work_fit(g, rows, n_tar, n_groups, e);
+    int rc = gpo_work_fit(g, rows, n_tar, n_groups, e);
     if (rc)
         return rc;
     gpo_work *w = &g->w;
@@ -449,16 +271,16 @@ static int step_grad(gpo *g, const pair_set *ps, const uint32_t *pick, const uin
         n_ctx[k] = 2 * nc[k];
         for (uint32_t j = gs[k]; j < gs[k + 1]; j++, x += 2 * in) {
             const uint32_t *r = ps->rows + 3 * (size_t)pick[j];
-            question_put(x, f + r[0] * dim, f + r[1] * dim, f + r[2] * dim, ps->dim,
+            gpo_question_put(x, f + r[0] * dim, f + r[1] * dim, f + r[2] * dim, ps->dim,
                          j - gs[k] < nc[k]);
         }
     }
     start[n_groups] = (uint32_t)rows;
     seq_batch sb = {n_groups, start, n_ctx};
-    if ((rc = net_forward(g, &sb, n_tar, e)))
+    if ((rc = gpo_net_forward(g, &sb, n_tar, e)))
         return rc;
-    nll_grad(w->out, n_tar / 2, 1.0 / n_groups, w->dout);
-    return net_backward(g, &sb, n_tar, e);
+    gpo_nll_grad(w->out, n_tar / 2, 1.0 / n_groups, w->dout);
+    return gpo_net_backward(g, &sb, n_tar, e);
 }
 
 /* Move a uniformly random k of a [n] to its front, in random order. */
@@ -733,16 +555,16 @@ static int score_pass(gpo *g, const pair_set *ps, int which, size_t slot, const 
                       size_t lo, size_t n, float *r, ppr_err *e)
 {
     size_t dim = g->base.dim, in = 2 * dim + 1, n_ctx = 2 * (size_t)g->ctx_n[slot];
-    int rc = work_fit(g, n_ctx + n, n, 1, e);
+    int rc = gpo_work_fit(g, n_ctx + n, n, 1, e);
     if (rc)
         return rc;
     float *x = g->w.tok;
     const float *c = g->ctx[slot];
     for (size_t j = 0; j < n_ctx / 2; j++, c += 3 * dim, x += 2 * in)
-        question_put(x, c, c + dim, c + 2 * dim, g->base.dim, 1);
+        gpo_question_put(x, c, c + dim, c + 2 * dim, g->base.dim, 1);
     for (size_t i = lo; i < lo + n; i++, x += in) {
         const uint32_t *pr = ps->rows + 3 * (size_t)order[i];
-        token_put(x, ps->matrix + pr[0] * dim, ps->matrix + pr[1 + which] * dim, g->base.dim,
+        gpo_token_put(x, ps->matrix + pr[0] * dim, ps->matrix + pr[1 + which] * dim, g->base.dim,
                   0.0f);
     }
     uint32_t *seq = g->w.seq; /* start [2], n_ctx [1] */
@@ -750,7 +572,7 @@ static int score_pass(gpo *g, const pair_set *ps, int which, size_t slot, const 
     seq[1] = (uint32_t)(n_ctx + n);
     seq[2] = (uint32_t)n_ctx;
     seq_batch sb = {1, seq, seq + 2};
-    if ((rc = net_forward(g, &sb, n, e)))
+    if ((rc = gpo_net_forward(g, &sb, n, e)))
         return rc;
     for (size_t i = 0; i < n; i++)
         r[order[lo + i]] = g->w.out[2 * i];
