@@ -351,6 +351,26 @@ int bt_adapted_slot(uint32_t **ids, uint32_t *n, uint32_t u, uint32_t *j, int *f
     return PPR_OK;
 }
 
+int bt_adapted_put(uint32_t **ids, uint32_t *n, uint32_t u, float **rows, size_t width,
+                   const float *row, int *fresh, ppr_err *e)
+{
+    uint32_t j;
+    int rc = bt_adapted_slot(ids, n, u, &j, fresh, e);
+    if (rc == PPR_OK && *fresh) {
+        float *grown = realloc(*rows, (size_t)*n * width * sizeof *grown);
+        if (!grown) {
+            bt_adapted_drop(*ids, n, j);
+            return err_nomem(e);
+        }
+        *rows = grown;
+        memmove(grown + (j + 1) * width, grown + j * width,
+                (*n - 1 - j) * width * sizeof *grown);
+    }
+    if (rc == PPR_OK)
+        memcpy(*rows + j * width, row, width * sizeof *row);
+    return rc;
+}
+
 void bt_adapted_drop(uint32_t *ids, uint32_t *n, uint32_t j)
 {
     memmove(ids + j, ids + j + 1, (*n - j - 1) * sizeof *ids);

@@ -120,6 +120,10 @@ int64_t bt_adapted_find(const uint32_t *ids, uint32_t n, uint32_t u);
 int bt_adapted_slot(uint32_t **ids, uint32_t *n, uint32_t u, uint32_t *j, int *fresh,
                     ppr_err *e);
 void bt_adapted_drop(uint32_t *ids, uint32_t *n, uint32_t j);
+/* Set u's row of rows [n][width] (parallel to ids) to row [width]: u's slot
+ * when it has one, else a new slot (*fresh 1) inserted in both. */
+int bt_adapted_put(uint32_t **ids, uint32_t *n, uint32_t u, float **rows, size_t width,
+                   const float *row, int *fresh, ppr_err *e);
 /* Check a model file's adapted ids [n] (each >= n_users, increasing) and
  * copy them to a new array *out. */
 int bt_adapted_read(const void *src, uint32_t n, uint32_t n_users, uint32_t **out,

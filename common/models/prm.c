@@ -486,23 +486,10 @@ static int prm_adapt(method *m, const pair_set *ps, uint32_t new_user, const opt
         rc = trainer_run(&t, subset, ps->n, o, bt_seed(o->seed, BT_STREAM_SHUFFLE + new_user), e);
         mlp_zero_grad(&p->bt.heads[0]);
     }
-    uint32_t j;
-    int fresh = 0;
+    int fresh;
     if (rc == PPR_OK)
-        rc = bt_adapted_slot(&p->adapted, &p->n_adapted, new_user, &j, &fresh, e);
-    if (rc == PPR_OK && fresh) {
-        float *offsets = realloc(p->offsets, p->n_adapted * ud * sizeof *offsets);
-        if (!offsets) {
-            bt_adapted_drop(p->adapted, &p->n_adapted, j);
-            rc = err_nomem(e);
-        } else {
-            p->offsets = offsets;
-            memmove(offsets + (j + 1) * ud, offsets + j * ud,
-                    (p->n_adapted - 1 - j) * ud * sizeof *offsets);
-        }
-    }
-    if (rc == PPR_OK)
-        memcpy(p->offsets + j * ud, off, ud * sizeof *off);
+        rc = bt_adapted_put(&p->adapted, &p->n_adapted, new_user, &p->offsets, ud, off, &fresh,
+                            e);
     free(subset);
     free(decay);
     free(off);

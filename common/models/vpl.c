@@ -701,23 +701,11 @@ static int vpl_adapt(method *m, const pair_set *ps, uint32_t new_user, const opt
     rc = mu && all ? PPR_OK : err_nomem(e);
     if (rc == PPR_OK)
         rc = vpl_posterior(m, ps, all, ps->n, mu, NULL, e);
-    uint32_t j;
     int fresh = 0;
     if (rc == PPR_OK)
-        rc = bt_adapted_slot(&v->served, &v->n_served, new_user, &j, &fresh, e);
-    if (rc == PPR_OK && fresh) {
-        float *z = realloc(v->z, v->n_served * d * sizeof *z);
-        if (!z) {
-            bt_adapted_drop(v->served, &v->n_served, j);
-            rc = err_nomem(e);
-        } else {
-            v->z = z;
-            memmove(z + (j + 1) * d, z + j * d, (v->n_served - 1 - j) * d * sizeof *z);
-            v->n_adapted++;
-        }
-    }
-    if (rc == PPR_OK)
-        memcpy(v->z + (size_t)j * d, mu, d * sizeof *mu);
+        rc = bt_adapted_put(&v->served, &v->n_served, new_user, &v->z, d, mu, &fresh, e);
+    if (rc == PPR_OK && fresh)
+        v->n_adapted++;
     free(all);
     free(mu);
     return rc;
