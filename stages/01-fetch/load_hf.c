@@ -9,6 +9,7 @@
 
 #include "common/json.h"
 #include "common/mem.h"
+#include "common/rewardbench.h"
 #include "loaders.h"
 
 #define OPTIONS "options" /* names in->options in errors; main adds the source */
@@ -268,62 +269,16 @@ int load_pllm(const src_input *in, prefs_builder *b, cJSON **info, ppr_err *e)
 
 /* ---- RewardBench: each subset a user ------------------------------------------ */
 
-enum { RB_CATEGORIES = 4, RB_SUBSETS = 23 };
-
-static const char *const rb_categories[RB_CATEGORIES] = {"chat", "chat-hard", "safety",
-                                                         "reasoning"};
-
-typedef struct {
-    const char *subset;
-    int category; /* into rb_categories */
-} rb_entry;
-
-/* SUBSET_MAPPING of allenai/reward-bench rewardbench/constants.py: the
- * dataset's real subset labels. */
-static const rb_entry rb_official[RB_SUBSETS] = {
-    {"alpacaeval-easy", 0},       {"alpacaeval-length", 0},    {"alpacaeval-hard", 0},
-    {"mt-bench-easy", 0},         {"mt-bench-med", 0},         {"mt-bench-hard", 1},
-    {"llmbar-natural", 1},        {"llmbar-adver-neighbor", 1}, {"llmbar-adver-GPTInst", 1},
-    {"llmbar-adver-GPTOut", 1},   {"llmbar-adver-manual", 1},  {"refusals-dangerous", 2},
-    {"refusals-offensive", 2},    {"xstest-should-refuse", 2}, {"xstest-should-respond", 2},
-    {"donotanswer", 2},           {"math-prm", 3},             {"hep-cpp", 3},
-    {"hep-go", 3},                {"hep-java", 3},             {"hep-js", 3},
-    {"hep-python", 3},            {"hep-rust", 3},
-};
-
-/* reward_bench_map of dong-river/Personalization-Benchmark baselines/utils.py:
- * two names copied from the dataset card's prose match no row, so the paper's
- * numbers leave out mt-bench-med and donotanswer. */
-static const rb_entry rb_paper_code[RB_SUBSETS] = {
-    {"alpacaeval-easy", 0},       {"alpacaeval-length", 0},    {"alpacaeval-hard", 0},
-    {"mt-bench-easy", 0},         {"mt-bench-medium", 0},      {"mt-bench-hard", 1},
-    {"llmbar-natural", 1},        {"llmbar-adver-neighbor", 1}, {"llmbar-adver-GPTInst", 1},
-    {"llmbar-adver-GPTOut", 1},   {"llmbar-adver-manual", 1},  {"refusals-dangerous", 2},
-    {"refusals-offensive", 2},    {"xstest-should-refuse", 2}, {"xstest-should-respond", 2},
-    {"do not answer", 2},         {"math-prm", 3},             {"hep-cpp", 3},
-    {"hep-go", 3},                {"hep-java", 3},             {"hep-js", 3},
-    {"hep-python", 3},            {"hep-rust", 3},
-};
-
-/* The category of subset under map, or -1. */
-static int rb_category(const rb_entry *map, const char *subset)
-{
-    for (int i = 0; i < RB_SUBSETS; i++)
-        if (strcmp(map[i].subset, subset) == 0)
-            return map[i].category;
-    return -1;
-}
-
 typedef struct {
     char *name;
     size_t rows;
     int category; /* under the selected mapping, or -1 (dropped) */
-} rb_subset;
+} rb_seen;
 
 typedef struct {
     prefs_builder *b;
-    const rb_entry *map;  /* the selected mapping */
-    rb_subset *subsets;   /* [n_subsets] in order of first appearance */
+    int map;              /* the selected mapping (enum rb_mapping) */
+    rb_seen *subsets;   /* [n_subsets] in order of first appearance */
     size_t n_subsets, subsets_cap;
     row_buf rows;         /* r.user indexes subsets */
 } rb_load;
@@ -335,7 +290,7 @@ static int64_t rb_subset_of(rb_load *L, const char *name)
             return (int64_t)i;
     if (mem_grow((void **)&L->subsets, &L->subsets_cap, L->n_subsets + 1, sizeof *L->subsets))
         return -1;
-    rb_subset *s = &L->subsets[L->n_subsets];
+    rb_seen *s = &L->subsets[L->n_subsets];
     if (!(s->name = strdup(name)))
         return -1;
     s->rows = 0;
@@ -366,7 +321,7 @@ static int rb_row(const cJSON *row, const char *where, void *ctx, ppr_err *e)
 
 /* Subset names of map that no row carries, under "unmatched"; subsets that
  * rows carry but map lacks, under "dropped". */
-static cJSON *rb_misses(const rb_load *L, const rb_entry *map)
+static cJSON *rb_misses(const rb_load *L, int map)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON *unmatched = cJSON_AddArrayToObject(o, "unmatched");
@@ -377,10 +332,10 @@ static cJSON *rb_misses(const rb_load *L, const rb_entry *map)
     }
     for (int i = 0; i < RB_SUBSETS; i++) {
         size_t j = 0;
-        while (j < L->n_subsets && strcmp(L->subsets[j].name, map[i].subset) != 0)
+        while (j < L->n_subsets && strcmp(L->subsets[j].name, rb_subset(map, i)) != 0)
             j++;
         if (j == L->n_subsets)
-            cJSON_AddItemToArray(unmatched, cJSON_CreateString(map[i].subset));
+            cJSON_AddItemToArray(unmatched, cJSON_CreateString(rb_subset(map, i)));
     }
     for (size_t j = 0; j < L->n_subsets; j++)
         if (rb_category(map, L->subsets[j].name) < 0)
@@ -397,7 +352,7 @@ static cJSON *rb_info(const rb_load *L, const char *split, const char *mapping, 
     cJSON *subsets = cJSON_AddObjectToObject(o, "subsets");
     cJSON *cats = cJSON_AddObjectToObject(o, "categories");
     cJSON *misses = cJSON_AddObjectToObject(o, "mappings");
-    cJSON *mo = rb_misses(L, rb_official), *mp = rb_misses(L, rb_paper_code);
+    cJSON *mo = rb_misses(L, RB_OFFICIAL), *mp = rb_misses(L, RB_PAPER_CODE);
     if (!subsets || !cats || !misses || !mo || !mp) {
         cJSON_Delete(o);
         cJSON_Delete(mo);
@@ -410,8 +365,8 @@ static cJSON *rb_info(const rb_load *L, const char *split, const char *mapping, 
     cJSON_AddStringToObject(o, "mapping", mapping);
     size_t read = 0, per_cat[RB_CATEGORIES] = {0};
     for (size_t j = 0; j < L->n_subsets; j++) {
-        const rb_subset *s = &L->subsets[j];
-        int co = rb_category(rb_official, s->name), cp = rb_category(rb_paper_code, s->name);
+        const rb_seen *s = &L->subsets[j];
+        int co = rb_category(RB_OFFICIAL, s->name), cp = rb_category(RB_PAPER_CODE, s->name);
         cJSON *so = cJSON_AddObjectToObject(subsets, s->name);
         if (!so)
             continue;
@@ -443,7 +398,7 @@ static int rb_finish(rb_load *L, ppr_err *e)
     int rc = PPR_OK;
     for (int i = 0; i < RB_SUBSETS && rc == PPR_OK; i++)
         for (size_t j = 0; j < L->n_subsets; j++) {
-            if (strcmp(L->subsets[j].name, L->map[i].subset) != 0)
+            if (strcmp(L->subsets[j].name, rb_subset(L->map, i)) != 0)
                 continue;
             int64_t k = prefs_builder_user(L->b, L->subsets[j].name, PREFS_POOL_MAIN);
             if (k < 0) {
@@ -476,7 +431,7 @@ int load_rewardbench(const src_input *in, prefs_builder *b, cJSON **info, ppr_er
     const src_file *f = src_input_file(in, name);
     if (!f)
         return err_set(e, PPR_EINPUT, "'%s' is missing from the source's files", name);
-    rb_load L = {.b = b, .map = strcmp(mapping, "official") == 0 ? rb_official : rb_paper_code};
+    rb_load L = {.b = b, .map = strcmp(mapping, "official") == 0 ? RB_OFFICIAL : RB_PAPER_CODE};
     int rc = src_each_line(f, rb_row, &L, e);
     size_t kept = L.rows.n;
     if (rc == PPR_OK)
