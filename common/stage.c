@@ -357,6 +357,21 @@ int stage_input(stage_run *r, const char *name, int type, void **payload, size_t
     return err_set(e, PPR_EINPUT, "'%s' has no input \"%s\"", r->slice_path, name);
 }
 
+int stage_input_json(stage_run *r, const char *name, cJSON **out, ppr_err *e)
+{
+    void *payload;
+    size_t n;
+    *out = NULL;
+    int rc = stage_input(r, name, PAYLOAD_JSON, &payload, &n, e);
+    if (rc)
+        return rc;
+    char what[300];
+    snprintf(what, sizeof what, "input \"%s\"", name);
+    *out = json_parse_buf(payload, n, what, e);
+    free(payload);
+    return *out ? PPR_OK : PPR_EINPUT;
+}
+
 int stage_input_digest(const stage_run *r, const char *name, unsigned char *out, ppr_err *e)
 {
     const cJSON *in = cJSON_GetObjectItemCaseSensitive(r->slice, "inputs");

@@ -74,6 +74,10 @@ int stage_lookup(stage_run *r, int *done, ppr_err *e);
 int stage_input(stage_run *r, const char *name, int type, void **payload, size_t *n,
                 ppr_err *e);
 
+/* The JSON slice input called name (stage_input of PAYLOAD_JSON), parsed
+ * into *out; bad JSON is PPR_EINPUT naming the input. */
+int stage_input_json(stage_run *r, const char *name, cJSON **out, ppr_err *e);
+
 /* out [SHA256_LEN]: the digest of the slice input called name (the artifact
  * stage_input reads), which names its content. */
 int stage_input_digest(const stage_run *r, const char *name, unsigned char *out, ppr_err *e);

@@ -89,6 +89,18 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* [*lo, *hi]: the 26th smallest and the 26th largest of the kept means
+ * (sorted in place); NaN unless more than the two tails are kept. */
+static void percentiles(double *means, size_t kept, double *lo, double *hi)
+{
+    size_t tail = EVALUATE_RESAMPLES / 40; /* 2.5% */
+    if (kept > 2 * tail) {
+        qsort(means, kept, sizeof *means, cmp_double);
+        *lo = means[tail];
+        *hi = means[kept - 1 - tail];
+    }
+}
+
 int evaluate_bootstrap(const uint8_t *right, const uint32_t *user, size_t n,
                        const uint8_t *counted, uint32_t n_users, double *lo, double *hi,
                        ppr_err *e)
@@ -115,13 +127,27 @@ int evaluate_bootstrap(const uint8_t *right, const uint32_t *user, size_t n,
         if (!isnan(mean))
             means[kept++] = mean;
     }
-    size_t tail = EVALUATE_RESAMPLES / 40; /* 2.5% */
-    if (kept > 2 * tail) {
-        qsort(means, kept, sizeof *means, cmp_double);
-        *lo = means[tail];
-        *hi = means[kept - 1 - tail];
-    }
+    percentiles(means, kept, lo, hi);
     free(c);
+    free(means);
+    return PPR_OK;
+}
+
+int evaluate_bootstrap_mean(const double *v, size_t n, double *lo, double *hi, ppr_err *e)
+{
+    *lo = *hi = NAN;
+    double *means = malloc(EVALUATE_RESAMPLES * sizeof *means);
+    if (!means)
+        return err_nomem(e);
+    for (uint64_t b = 0; n && b < EVALUATE_RESAMPLES; b++) {
+        rng r;
+        rng_seed(&r, EVALUATE_SEED, b);
+        double sum = 0;
+        for (size_t k = 0; k < n; k++)
+            sum += v[rng_below(&r, n)];
+        means[b] = sum / (double)n;
+    }
+    percentiles(means, n ? EVALUATE_RESAMPLES : 0, lo, hi);
     free(means);
     return PPR_OK;
 }

@@ -55,4 +55,11 @@ int evaluate_bootstrap(const uint8_t *right, const uint32_t *user, size_t n,
                        const uint8_t *counted, uint32_t n_users, double *lo, double *hi,
                        ppr_err *e);
 
+/* The percentile bootstrap 95% interval [*lo, *hi] of the mean of v [n],
+ * from the same resamples as evaluate_bootstrap (resample b of the n values
+ * drawn from rng_seed(EVALUATE_SEED, b)), so intervals of values over the
+ * same pairs are paired: v may be a difference of two models' scores on
+ * them. NaN when n is 0. */
+int evaluate_bootstrap_mean(const double *v, size_t n, double *lo, double *hi, ppr_err *e);
+
 #endif

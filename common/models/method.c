@@ -60,6 +60,25 @@ int method_save(const method *m, void **payload, size_t *n, ppr_err *e)
     return PPR_OK;
 }
 
+int method_input(method **m, stage_run *r, const char *name, uint32_t dim, ppr_err *e)
+{
+    void *payload;
+    size_t n;
+    *m = NULL;
+    int rc = stage_input(r, name, PAYLOAD_MODEL, &payload, &n, e);
+    if (rc)
+        return rc;
+    rc = method_load(m, payload, n, name, e);
+    free(payload);
+    if (rc == PPR_OK && (*m)->dim != dim) {
+        rc = err_set(e, PPR_EINPUT, "'%s' reads %u-wide features, the features it is given "
+                     "have %u", name, (*m)->dim, dim);
+        method_free(*m);
+        *m = NULL;
+    }
+    return rc;
+}
+
 int method_load(method **m, const void *payload, size_t n, const char *what, ppr_err *e)
 {
     *m = NULL;

@@ -20,6 +20,7 @@
 #include "common/models/pairs.h"
 #include "common/models/trainer.h"
 #include "common/sha256.h"
+#include "common/stage.h"
 
 typedef struct method method;
 
@@ -77,6 +78,9 @@ int method_new(method **m, const char *name, uint32_t dim, uint32_t n_users,
  * naming `what`. */
 int method_load(method **m, const void *payload, size_t n, const char *what, ppr_err *e);
 int method_save(const method *m, void **payload, size_t *n, ppr_err *e);
+/* The model of a stage's slice input called name (a model artifact), which
+ * must read dim-wide features. */
+int method_input(method **m, stage_run *r, const char *name, uint32_t dim, ppr_err *e);
 /* out [SHA256_LEN]: the digest of m's architecture settings, which its model
  * file records. */
 int method_settings_digest(const method *m, unsigned char *out, ppr_err *e);

@@ -183,16 +183,11 @@ static int save_model(stage_run *r, const method *m, int64_t size, uint64_t seed
 static int minority_of(stage_run *r, const prefs_view *v, cJSON **out, ppr_err *e)
 {
     *out = NULL;
-    void *payload;
-    size_t n;
-    int rc = stage_input(r, "table2", PAYLOAD_JSON, &payload, &n, e);
+    cJSON *t;
+    int rc = stage_input_json(r, "table2", &t, e);
     if (rc)
         return rc;
-    cJSON *t = json_parse_buf(payload, n, "input \"table2\"", e);
-    free(payload);
-    if (!t)
-        return PPR_EINPUT;
-    const char *dataset, *dot = strrchr(r->instance, '.');
+    const char *dataset, *dot = strchr(r->instance, '.');
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(t, "minority_users");
     if (json_get_str(t, "dataset", "input \"table2\"", &dataset, e))
         rc = PPR_EINPUT;
@@ -234,21 +229,7 @@ static int reference_load(stage_run *r, uint64_t seed, uint32_t dim, method **ou
 {
     char name[64];
     snprintf(name, sizeof name, "pretrained/model-s%llu", (unsigned long long)seed);
-    void *payload;
-    size_t n;
-    *out = NULL;
-    int rc = stage_input(r, name, PAYLOAD_MODEL, &payload, &n, e);
-    if (rc)
-        return rc;
-    rc = method_load(out, payload, n, name, e);
-    free(payload);
-    if (rc == PPR_OK && (*out)->dim != dim) {
-        rc = err_set(e, PPR_EINPUT, "'%s' reads %u-wide features, the dataset has %u", name,
-                     (*out)->dim, dim);
-        method_free(*out);
-        *out = NULL;
-    }
-    return rc;
+    return method_input(out, r, name, dim, e);
 }
 
 /* trained [n_users]: 1 for a user with a pair among these training pairs.

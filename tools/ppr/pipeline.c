@@ -39,6 +39,8 @@ enum slice_flag {
     IF_TUNED = 64   /* only those whose method is not "pretrained" */
 };
 
+static int list_has(const cJSON *a, const char *name);
+
 /* Add to a node's slice config what its stage resolves rather than copies. */
 typedef int (*resolve_fn)(const pipeline *p, const pipe_node *n, cJSON *cfg, ppr_err *e);
 
@@ -50,13 +52,17 @@ enum node_list {
     ON_EVALSETS = 2,   /* config "evalsets" */
     ON_AUX = 4,        /* sources fetched only for another stage (the GloVe embeddings) */
     ON_METHODS = 8,    /* every (dataset, method) of config "datasets" x "methods" */
-    ON_PRETRAINED = 16 /* one "pretrained" instance when "methods" has it */
+    ON_PRETRAINED = 16, /* one "pretrained" instance when "methods" has it */
+    ON_TUNED = 32,     /* every (dataset, method) of "tax.datasets" x "tax.methods" */
+    ON_TAX_ROWS = 64   /* the same with "pretrained" first: Table 3's rows */
 };
 
 struct stage_def {
     const char *name;
     const char *binary;
     int lists;                    /* which instances it runs on: a mask of enum node_list */
+    const char *suffix;           /* ends its instances' names (".ft"), or NULL */
+    const char *const *sources;   /* the evaluation sets it reads, by source (NAMES) */
     const char *const *upstream;  /* stages of the same set whose outputs it reads (NAMES) */
     const slice_key *keys;        /* its config slice (KEYS) */
     resolve_fn resolve;           /* the rest of its slice config, or NULL */
@@ -208,9 +214,10 @@ static const char *encoder_name(const cJSON *config)
 }
 
 /* Record that n reads the outputs of node id, an earlier one, under names
- * prefix + name. */
-static int node_input(const pipeline *p, pipe_node *n, const char *id, const char *prefix,
-                      ppr_err *e)
+ * prefix + name: those its stage reads (stage_def.reads) or, when only is not
+ * NULL, the one of them called only. */
+static int node_input_only(const pipeline *p, pipe_node *n, const char *id,
+                           const char *prefix, const char *only, ppr_err *e)
 {
     const pipe_node *u = pipeline_find(p, id);
     if (!u)
@@ -220,10 +227,17 @@ static int node_input(const pipeline *p, pipe_node *n, const char *id, const cha
     if (!in)
         return err_nomem(e);
     n->inputs = in;
+    in[n->n_inputs].only = only;
     if (!(in[n->n_inputs].prefix = strdup(prefix)))
         return err_nomem(e);
     in[n->n_inputs++].node = u;
     return PPR_OK;
+}
+
+static int node_input(const pipeline *p, pipe_node *n, const char *id, const char *prefix,
+                      ppr_err *e)
+{
+    return node_input_only(p, n, id, prefix, NULL, e);
 }
 
 /* The GloVe encoder reads the embeddings fetched as source "glove". */
@@ -259,9 +273,121 @@ static int train_extras(const pipeline *p, pipe_node *n, ppr_err *e)
     return rc;
 }
 
+/* The personalization tax (docs/tax.md) reads the reference, and the method
+ * a row shows: for "pretrained", the accuracy stage 04 measured of the
+ * reference on the dataset; for a method, its fine-tuned models and their
+ * metrics, and the dataset they were tuned on. Then the dataset and features
+ * of each evaluation set of a source its stage reads (stage_def.sources), and
+ * the datasets the reference was trained on, whose training prompts no
+ * evaluation pair may share. */
+static const char *tax_source(const pipeline *p, const char *set)
+{
+    const cJSON *fetch = cJSON_GetObjectItemCaseSensitive(p->config, "fetch");
+    const cJSON *src = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(fetch, "sources"), set);
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(src, "source");
+    return cJSON_IsString(name) ? name->valuestring : "";
+}
+
+static int tax_reads_set(const pipeline *p, const pipe_node *n, const char *set)
+{
+    for (const char *const *s = n->def->sources; *s; s++)
+        if (strcmp(tax_source(p, set), *s) == 0)
+            return 1;
+    return 0;
+}
+
+static int tax_extras(const pipeline *p, pipe_node *n, ppr_err *e)
+{
+    char id[512], prefix[256];
+    int ref = strcmp(n->method, "pretrained") == 0;
+    snprintf(id, sizeof id, ref ? "04-train-%s.%s" : "04-train-%s.%s.ft", n->data, n->method);
+    int rc = node_input_only(p, n, "04-train-pretrained", "reference/", "model-s*", e);
+    if (rc == PPR_OK)
+        rc = node_input_only(p, n, id, "tuned/", ref ? "metrics" : NULL, e);
+    snprintf(id, sizeof id, "01-fetch-%s", n->data);
+    if (rc == PPR_OK && !ref)
+        rc = node_input_only(p, n, id, "tuned/", "dataset", e);
+    const cJSON *evalsets = cJSON_GetObjectItemCaseSensitive(p->config, "evalsets");
+    for (const cJSON *s = evalsets->child; s && rc == PPR_OK; s = s->next) {
+        if (!tax_reads_set(p, n, s->valuestring))
+            continue;
+        snprintf(prefix, sizeof prefix, "%s/", s->valuestring);
+        snprintf(id, sizeof id, "01-fetch-%s", s->valuestring);
+        rc = node_input_only(p, n, id, prefix, "dataset", e);
+        snprintf(id, sizeof id, "03-encode-%s", s->valuestring);
+        if (rc == PPR_OK)
+            rc = node_input_only(p, n, id, prefix, "features", e);
+    }
+    const cJSON *on = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(p->config, "train"), "pretrained_on");
+    for (const cJSON *s = on->child; s && rc == PPR_OK; s = s->next) {
+        if (list_has(evalsets, s->valuestring) && tax_reads_set(p, n, s->valuestring))
+            continue;
+        snprintf(prefix, sizeof prefix, "%s/", s->valuestring);
+        snprintf(id, sizeof id, "01-fetch-%s", s->valuestring);
+        rc = node_input_only(p, n, id, prefix, "dataset", e);
+    }
+    return rc;
+}
+
+/* The evaluation sets a tax instance reads, in "evalsets" order, each with
+ * its source and, for RewardBench, the subset mapping its rows were selected
+ * by: "sets" in the slice. */
+static int slice_tax_sets(const pipeline *p, const pipe_node *n, cJSON *c, ppr_err *e)
+{
+    const cJSON *evalsets = cJSON_GetObjectItemCaseSensitive(p->config, "evalsets");
+    const cJSON *sources = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(p->config, "fetch"), "sources");
+    cJSON *sets = cJSON_AddArrayToObject(c, "sets");
+    if (!sets)
+        return err_nomem(e);
+    for (const cJSON *s = evalsets->child; s; s = s->next) {
+        if (!tax_reads_set(p, n, s->valuestring))
+            continue;
+        const cJSON *mapping = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(sources, s->valuestring), "mapping");
+        cJSON *it = cJSON_CreateObject();
+        if (!it || !cJSON_AddItemToArray(sets, it) ||
+            !cJSON_AddStringToObject(it, "name", s->valuestring) ||
+            !cJSON_AddStringToObject(it, "source", tax_source(p, s->valuestring)) ||
+            (cJSON_IsString(mapping) &&
+             !cJSON_AddStringToObject(it, "mapping", mapping->valuestring)))
+            return err_nomem(e);
+    }
+    return PPR_OK;
+}
+
+/* A fine-tuned instance starts every head from the reference's. */
+static int slice_tuned(const pipeline *p, const pipe_node *n, cJSON *c, ppr_err *e)
+{
+    (void)p;
+    (void)n;
+    return cJSON_AddTrueToObject(c, "from_pretrained") ? PPR_OK : err_nomem(e);
+}
+
+static int tuned_extras(const pipeline *p, pipe_node *n, ppr_err *e)
+{
+    return node_input(p, n, "04-train-pretrained", "pretrained/", e);
+}
+
 /* A NULL-ended list of names, and a stage's slice keys ended by a NULL path. */
 #define NAMES(...) ((const char *const[]){__VA_ARGS__, NULL})
 #define KEYS(...) ((const slice_key[]){__VA_ARGS__, {0}})
+
+/* What every training instance reads: its method, the seeds, the
+ * validation part, the test pairs, the head's settings, the threads and the
+ * method's own section ("train.prm"); and every tax row: its method and
+ * dataset, the seeds, the threads and the reference's training sets. */
+#define TRAIN_KEYS                                                                           \
+    {"method", "{method}", KEY_TEXT}, {"seeds", "train.seeds", 0},                            \
+        {"validation_fraction", "train.validation_fraction", 0},                              \
+        {"eval_size", "train.eval_size", 0}, {"head", "train.head", 0},                       \
+        {"threads", "train.threads", 0}, {"{method}", "train.{method}", KEY_OPTIONAL}
+#define TAX_KEYS                                                                             \
+    {"method", "{method}", KEY_TEXT}, {"dataset", "{data}", KEY_TEXT},                        \
+        {"seeds", "train.seeds", 0}, {"threads", "train.threads", 0},                         \
+        {"pretrained_on", "train.pretrained_on", 0}
 
 /* The stages, upstream before downstream. A stage's keys say which config
  * values each instance reads: only those rerun it when they change. */
@@ -292,19 +418,39 @@ static const stage_def stages[] = {
      * ("train.prm") */
     {.name = "04-train", .binary = "build/bin/ppr-train", .lists = ON_PRETRAINED | ON_METHODS,
      .upstream = NAMES("01-fetch", "02-characterize", "03-encode"),
-     .keys = KEYS({"method", "{method}", KEY_TEXT},
-                  {"seeds", "train.seeds", 0},
-                  {"epochs", "train.epochs", 0},
-                  {"validation_fraction", "train.validation_fraction", 0},
-                  {"eval_size", "train.eval_size", 0},
-                  {"head", "train.head", 0},
-                  {"threads", "train.threads", 0},
+     .keys = KEYS(TRAIN_KEYS, {"epochs", "train.epochs", 0},
                   {"sizes", "train.sizes.{data}|train.sizes.default", IF_SET},
                   {"pretrained_on", "train.pretrained_on", IF_NO_SET},
-                  {"from_pretrained", "train.from_pretrained", IF_TUNED},
-                  {"{method}", "train.{method}", KEY_OPTIONAL}),
+                  {"from_pretrained", "train.from_pretrained", IF_TUNED}),
      .extras = train_extras,
      .reads = NAMES("dataset", "features", "table2", "model-s*")},
+    /* the tax experiment's models (docs/tax.md): each of "tax.methods" on each
+     * of "tax.datasets", every head started from the reference's, at
+     * "tax.sizes" and "tax.epochs"; stage 04's program, as instances of
+     * their own ("sim-pllm.vanilla.ft") */
+    {.name = "04-train", .binary = "build/bin/ppr-train", .lists = ON_TUNED, .suffix = ".ft",
+     .upstream = NAMES("01-fetch", "02-characterize", "03-encode"),
+     .keys = KEYS(TRAIN_KEYS, {"epochs", "tax.epochs", 0},
+                  {"sizes", "tax.sizes.{data}|tax.sizes.default", 0}),
+     .resolve = slice_tuned,
+     .extras = tuned_extras,
+     .reads = NAMES("dataset", "features", "table2", "model-s*")},
+    /* the tax: one row of Table 3 (a dataset and a method) against the
+     * reference, on the safety sets (05) or the reasoning, chat-hard and chat
+     * sets (06) */
+    {.name = "05-safety-eval", .binary = "build/bin/ppr-safety-eval", .lists = ON_TAX_ROWS,
+     .sources = NAMES("xstest", "hh-harmless", "rewardbench"),
+     .keys = KEYS(TAX_KEYS),
+     .resolve = slice_tax_sets,
+     .extras = tax_extras,
+     .reads = NAMES("dataset", "features", "model-*", "metrics")},
+    {.name = "06-reasoning-eval", .binary = "build/bin/ppr-reasoning-eval",
+     .lists = ON_TAX_ROWS,
+     .sources = NAMES("hep", "llmbar", "rewardbench"),
+     .keys = KEYS(TAX_KEYS),
+     .resolve = slice_tax_sets,
+     .extras = tax_extras,
+     .reads = NAMES("dataset", "features", "model-*", "metrics")},
 };
 
 /* ---- config slices ------------------------------------------------------ */
@@ -423,14 +569,21 @@ static int slice_config(const pipeline *p, const pipe_node *n, cJSON **cfg, ppr_
 
 /* ---- the graph ---------------------------------------------------------- */
 
+/* Whether an output called name matches pattern ("model-s*": any name that
+ * starts so). */
+static int name_matches(const char *pattern, const char *name)
+{
+    size_t len = strlen(pattern);
+    return pattern[len - 1] == '*' ? strncmp(name, pattern, len - 1) == 0
+                                   : strcmp(name, pattern) == 0;
+}
+
 /* Whether a node of def reads an upstream output called name. */
 static int def_reads(const stage_def *def, const char *name)
 {
-    for (const char *const *r = def->reads; r && *r; r++) {
-        size_t len = strlen(*r);
-        if ((*r)[len - 1] == '*' ? strncmp(name, *r, len - 1) == 0 : strcmp(name, *r) == 0)
+    for (const char *const *r = def->reads; r && *r; r++)
+        if (name_matches(*r, name))
             return 1;
-    }
     return 0;
 }
 
@@ -461,7 +614,7 @@ static int node_add(pipeline *p, const stage_def *def, const char *data, const c
     pipe_node *n = &p->nodes[p->n_nodes];
     n->def = def;
     if (data && method)
-        n->instance = str_printf("%s.%s", data, method);
+        n->instance = str_printf(def->suffix ? "%s.%s.ft" : "%s.%s", data, method);
     else
         n->instance = strdup(data ? data : method);
     if (!n->instance)
@@ -528,10 +681,28 @@ static int refs_check(const cJSON *cfg, ppr_err *e)
         if (!cJSON_GetObjectItemCaseSensitive(sizes, d->valuestring))
             return err_set(e, PPR_EINPUT, "'%s': key \"train.sizes\" needs \"default\" or an "
                            "entry for \"%s\"", CONFIG_PATH, d->valuestring);
+    const cJSON *tax = cJSON_GetObjectItemCaseSensitive(cfg, "tax");
+    const cJSON *tax_sets = cJSON_GetObjectItemCaseSensitive(tax, "datasets");
+    const cJSON *tax_methods = cJSON_GetObjectItemCaseSensitive(tax, "methods");
+    for (const cJSON *d = tax_sets->child; d; d = d->next)
+        if (!list_has(datasets, d->valuestring))
+            return err_set(e, PPR_EINPUT, "'%s': key \"tax.datasets\" lists \"%s\", which "
+                           "\"datasets\" does not", CONFIG_PATH, d->valuestring);
+    for (const cJSON *m = tax_methods->child; m; m = m->next)
+        if (strcmp(m->valuestring, "pretrained") == 0 || !list_has(methods, m->valuestring))
+            return err_set(e, PPR_EINPUT, "'%s': key \"tax.methods\" lists \"%s\"; it must "
+                           "list methods of \"methods\" other than \"pretrained\" (the "
+                           "reference is every table's first row)", CONFIG_PATH,
+                           m->valuestring);
+    if (!list_has(methods, "pretrained") &&
+        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(train, "from_pretrained")))
+        return err_set(e, PPR_EINPUT, "'%s': key \"train.from_pretrained\" is true, so "
+                       "\"methods\" must list \"pretrained\"", CONFIG_PATH);
     if (!list_has(methods, "pretrained"))
-        return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(train, "from_pretrained"))
-                   ? err_set(e, PPR_EINPUT, "'%s': key \"train.from_pretrained\" is true, so "
-                             "\"methods\" must list \"pretrained\"", CONFIG_PATH)
+        return tax_sets->child
+                   ? err_set(e, PPR_EINPUT, "'%s': key \"tax.datasets\" is not empty, so "
+                             "\"methods\" must list \"pretrained\" (the reference the "
+                             "tax is measured against)", CONFIG_PATH)
                    : PPR_OK;
     const cJSON *on = cJSON_GetObjectItemCaseSensitive(train, "pretrained_on");
     if (!on->child)
@@ -564,6 +735,9 @@ int pipeline_load(pipeline *p, ppr_err *e)
     const cJSON *lists[3] = {cJSON_GetObjectItemCaseSensitive(p->config, "datasets"),
                              cJSON_GetObjectItemCaseSensitive(p->config, "evalsets"), aux};
     const cJSON *methods = cJSON_GetObjectItemCaseSensitive(p->config, "methods");
+    const cJSON *tax = cJSON_GetObjectItemCaseSensitive(p->config, "tax");
+    const cJSON *tax_sets = cJSON_GetObjectItemCaseSensitive(tax, "datasets");
+    const cJSON *tax_methods = cJSON_GetObjectItemCaseSensitive(tax, "methods");
     size_t n_sets = 0, n_methods = (size_t)cJSON_GetArraySize(methods);
     for (int l = 0; l < 3; l++)
         n_sets += (size_t)cJSON_GetArraySize(lists[l]);
@@ -577,6 +751,13 @@ int pipeline_load(pipeline *p, ppr_err *e)
              m = m->next)
             if (strcmp(m->valuestring, "pretrained") == 0)
                 rc = node_add(p, &stages[s], NULL, "pretrained", e);
+        for (const cJSON *d = (on & (ON_TUNED | ON_TAX_ROWS)) ? tax_sets->child : NULL;
+             d && rc == PPR_OK; d = d->next) {
+            if (on & ON_TAX_ROWS)
+                rc = node_add(p, &stages[s], d->valuestring, "pretrained", e);
+            for (const cJSON *m = tax_methods->child; m && rc == PPR_OK; m = m->next)
+                rc = node_add(p, &stages[s], d->valuestring, m->valuestring, e);
+        }
         for (int l = 0; l < 3 && rc == PPR_OK; l++) {
             if (!(on & (1 << l)) && !(l == 0 && (on & ON_METHODS)))
                 continue;
@@ -639,9 +820,11 @@ const pipe_node *pipeline_find(const pipeline *p, const char *id)
 /* Append the outputs of the lock of node u that n reads to inputs, named
  * prefix + name, each with the node it comes from. The lock must be valid
  * (lock.h). */
-static int add_outputs(cJSON *inputs, const store *st, const pipe_node *u, const char *prefix,
+static int add_outputs(cJSON *inputs, const store *st, const pipe_input *in,
                        const pipe_node *n, ppr_err *e)
 {
+    const pipe_node *u = in->node;
+    const char *prefix = in->prefix;
     lock l;
     if (!file_exists(u->lock_path))
         return err_set(e, PPR_EINPUT, "upstream lock '%s' of '%s' is missing (run ninja)",
@@ -650,7 +833,8 @@ static int add_outputs(cJSON *inputs, const store *st, const pipe_node *u, const
         return err_wrap(e, "upstream of '%s'", n->id);
     int rc = PPR_OK;
     for (size_t i = 0; i < l.n_outputs && rc == PPR_OK; i++) {
-        if (!def_reads(n->def, l.outputs[i].name))
+        if (!def_reads(n->def, l.outputs[i].name) ||
+            (in->only && !name_matches(in->only, l.outputs[i].name)))
             continue;
         char name[256];
         snprintf(name, sizeof name, "%s%s", prefix, l.outputs[i].name);
@@ -691,7 +875,7 @@ int pipeline_slice(const pipeline *p, const pipe_node *n, cJSON **slice, ppr_err
     int rc = store_init(&st, NULL, e);
     if (rc == PPR_OK) {
         for (size_t i = 0; i < n->n_inputs && rc == PPR_OK; i++)
-            rc = add_outputs(inputs, &st, n->inputs[i].node, n->inputs[i].prefix, n, e);
+            rc = add_outputs(inputs, &st, &n->inputs[i], n, e);
         store_release(&st);
     }
     if (rc) {
