@@ -88,15 +88,12 @@ config_error "an empty train.pretrained_on" 's/"pretrained_on": \[[^]]*\]/"pretr
 config_error "from_pretrained without the reference" \
     's/"from_pretrained": false/"from_pretrained": true/; s/"methods": \["pretrained", /"methods": [/' \
     'key "train.from_pretrained" is true, so "methods" must list "pretrained"'
-config_error "the tax without the reference" \
-    's/"methods": \["pretrained", /"methods": [/' \
-    'key "tax.datasets" is not empty, so "methods" must list "pretrained" (the reference the tax is measured against)'
-config_error "the tax on a dataset that is not trained" \
-    's/"tax": {"datasets": \["sim-pllm"\]/"tax": {"datasets": ["pllm"]/' \
-    'key "tax.datasets" lists "pllm", which "datasets" does not'
-config_error "the tax of a method that is not trained" \
-    's/"methods": \["vanilla", "individual"\],/"methods": ["vanilla", "individual", "gpo"],/; 0,/"methods": \[[^]]*\]/s//"methods": ["pretrained", "vanilla", "individual"]/' \
-    'key "tax.methods" lists "gpo"; it must list methods of "methods" other than "pretrained" (the reference is every table'"'"'s first row)'
+config_error "the tax on an unknown dataset" \
+    's/"tax": {"datasets": \["sim-pllm"\]/"tax": {"datasets": ["sim-plm"]/' \
+    'key "tax.datasets[0]" is "sim-plm"; it must name a source under "fetch.sources"'
+config_error "tax.sizes for an unknown dataset" \
+    's/"sizes": {"default": \[60\]}},/"sizes": {"default": [60], "sim-nope": [9]}},/' \
+    'key "tax.sizes.sim-nope" must be "default" or a name under "fetch.sources"'
 config_error "train.sizes for an unknown dataset" \
     's/"sizes": {"default": \[60\]}/"sizes": {"default": [60], "sim-nope": [10]}/' \
     'key "train.sizes.sim-nope" must be "default" or a name under "fetch.sources"'

@@ -683,32 +683,35 @@ static int refs_check(const cJSON *cfg, ppr_err *e)
                            "entry for \"%s\"", CONFIG_PATH, d->valuestring);
     const cJSON *tax = cJSON_GetObjectItemCaseSensitive(cfg, "tax");
     const cJSON *tax_sets = cJSON_GetObjectItemCaseSensitive(tax, "datasets");
-    const cJSON *tax_methods = cJSON_GetObjectItemCaseSensitive(tax, "methods");
+    int i = 0;
+    for (const cJSON *d = tax_sets->child; d; d = d->next, i++)
+        if (!cJSON_GetObjectItemCaseSensitive(sources, d->valuestring))
+            return err_set(e, PPR_EINPUT, "'%s': key \"tax.datasets[%d]\" is \"%s\"; it must "
+                           "name a source under \"fetch.sources\"", CONFIG_PATH, i,
+                           d->valuestring);
+    const cJSON *tax_sizes = cJSON_GetObjectItemCaseSensitive(tax, "sizes");
+    for (const cJSON *z = tax_sizes->child; z; z = z->next)
+        if (strcmp(z->string, "default") != 0 &&
+            !cJSON_GetObjectItemCaseSensitive(sources, z->string))
+            return err_set(e, PPR_EINPUT, "'%s': key \"tax.sizes.%s\" must be \"default\" "
+                           "or a name under \"fetch.sources\"", CONFIG_PATH, z->string);
     for (const cJSON *d = tax_sets->child; d; d = d->next)
-        if (!list_has(datasets, d->valuestring))
-            return err_set(e, PPR_EINPUT, "'%s': key \"tax.datasets\" lists \"%s\", which "
-                           "\"datasets\" does not", CONFIG_PATH, d->valuestring);
-    for (const cJSON *m = tax_methods->child; m; m = m->next)
-        if (strcmp(m->valuestring, "pretrained") == 0 || !list_has(methods, m->valuestring))
-            return err_set(e, PPR_EINPUT, "'%s': key \"tax.methods\" lists \"%s\"; it must "
-                           "list methods of \"methods\" other than \"pretrained\" (the "
-                           "reference is every table's first row)", CONFIG_PATH,
-                           m->valuestring);
+        if (list_has(datasets, d->valuestring) &&
+            !cJSON_GetObjectItemCaseSensitive(tax_sizes, "default") &&
+            !cJSON_GetObjectItemCaseSensitive(tax_sizes, d->valuestring))
+            return err_set(e, PPR_EINPUT, "'%s': key \"tax.sizes\" needs \"default\" or an "
+                           "entry for \"%s\"", CONFIG_PATH, d->valuestring);
     if (!list_has(methods, "pretrained") &&
         cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(train, "from_pretrained")))
         return err_set(e, PPR_EINPUT, "'%s': key \"train.from_pretrained\" is true, so "
                        "\"methods\" must list \"pretrained\"", CONFIG_PATH);
     if (!list_has(methods, "pretrained"))
-        return tax_sets->child
-                   ? err_set(e, PPR_EINPUT, "'%s': key \"tax.datasets\" is not empty, so "
-                             "\"methods\" must list \"pretrained\" (the reference the "
-                             "tax is measured against)", CONFIG_PATH)
-                   : PPR_OK;
+        return PPR_OK;
     const cJSON *on = cJSON_GetObjectItemCaseSensitive(train, "pretrained_on");
+    i = 0;
     if (!on->child)
         return err_set(e, PPR_EINPUT, "'%s': key \"train.pretrained_on\" must have at least 1 "
                        "item when \"methods\" lists \"pretrained\"", CONFIG_PATH);
-    int i = 0;
     for (const cJSON *s = on->child; s; s = s->next, i++)
         if (!list_has(datasets, s->valuestring) && !list_has(evalsets, s->valuestring))
             return err_set(e, PPR_EINPUT, "'%s': key \"train.pretrained_on[%d]\" is \"%s\"; it "
@@ -751,12 +754,17 @@ int pipeline_load(pipeline *p, ppr_err *e)
              m = m->next)
             if (strcmp(m->valuestring, "pretrained") == 0)
                 rc = node_add(p, &stages[s], NULL, "pretrained", e);
-        for (const cJSON *d = (on & (ON_TUNED | ON_TAX_ROWS)) ? tax_sets->child : NULL;
-             d && rc == PPR_OK; d = d->next) {
+        /* the tax's rows: of its datasets and methods, those that are
+         * trained, when the reference is */
+        int tax = (on & (ON_TUNED | ON_TAX_ROWS)) && list_has(methods, "pretrained");
+        for (const cJSON *d = tax ? tax_sets->child : NULL; d && rc == PPR_OK; d = d->next) {
+            if (!list_has(lists[0], d->valuestring))
+                continue;
             if (on & ON_TAX_ROWS)
                 rc = node_add(p, &stages[s], d->valuestring, "pretrained", e);
             for (const cJSON *m = tax_methods->child; m && rc == PPR_OK; m = m->next)
-                rc = node_add(p, &stages[s], d->valuestring, m->valuestring, e);
+                if (list_has(methods, m->valuestring))
+                    rc = node_add(p, &stages[s], d->valuestring, m->valuestring, e);
         }
         for (int l = 0; l < 3 && rc == PPR_OK; l++) {
             if (!(on & (1 << l)) && !(l == 0 && (on & ON_METHODS)))
