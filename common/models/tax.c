@@ -188,7 +188,7 @@ static int subset_category(const char *source, int mapping, const char *subset)
 /* The evaluation pairs of one group of sets (ppr's offline sets together,
  * or one RewardBench set) per category, over one matrix. */
 typedef struct {
-    const char *name;    /* "sets", or the RewardBench set's name */
+    const char *name;    /* the RewardBench set's name; NULL for ppr's own sets */
     const char *mapping; /* the RewardBench set's mapping, or NULL */
     float *matrix;       /* [rows][dim] the group's sets' features */
     uint32_t rows, dim;
@@ -267,7 +267,8 @@ static int prompts_has(const prompt_set *ps, const unsigned char *h)
     return 0;
 }
 
-/* Add evaluation set `set` (inputs "<name>/dataset", "<name>/features") to g:
+/* Add evaluation set `set` (its "name" and "source" checked by the caller;
+ * inputs "<name>/dataset", "<name>/features") to g:
  * its features appended to g's matrix, its test pairs of the wanted
  * categories (want [RB_CATEGORIES]) to g's. A prompt the reference was trained
  * on (reference) is PPR_EINPUT; those the row's fine-tuning data holds
@@ -275,10 +276,8 @@ static int prompts_has(const prompt_set *ps, const unsigned char *h)
 static int group_add(stage_run *r, tax_group *g, const cJSON *set, const uint8_t *want,
                      const prompt_set *reference, const prompt_set *tuning, ppr_err *e)
 {
-    const char *name, *source;
-    if (json_get_str(set, "name", r->slice_path, &name, e) ||
-        json_get_str(set, "source", r->slice_path, &source, e))
-        return PPR_EINPUT;
+    const char *name = cJSON_GetObjectItemCaseSensitive(set, "name")->valuestring;
+    const char *source = cJSON_GetObjectItemCaseSensitive(set, "source")->valuestring;
     int mapping = g->mapping && strcmp(g->mapping, "paper-code") == 0 ? RB_PAPER_CODE
                                                                         : RB_OFFICIAL;
     char prefix[256];
@@ -430,20 +429,23 @@ int tax_run(stage_run *r, const char *const *categories, cJSON **metrics, ppr_er
     }
     if (rc == PPR_OK)
         rc = personal_accuracy(r, m, &size, e);
-    groups[0].name = "sets";
     size_t g_n = 1;
     for (const cJSON *s = sets->child; s && rc == PPR_OK; s = s->next) {
-        const cJSON *src = cJSON_GetObjectItemCaseSensitive(s, "source");
+        const char *name, *src;
+        if (json_get_str(s, "name", w, &name, e) || json_get_str(s, "source", w, &src, e)) {
+            rc = PPR_EINPUT;
+            break;
+        }
         tax_group *g = &groups[0];
-        if (cJSON_IsString(src) && strcmp(src->valuestring, "rewardbench") == 0) {
+        if (strcmp(src, "rewardbench") == 0) {
             const cJSON *map = cJSON_GetObjectItemCaseSensitive(s, "mapping");
             g = &groups[g_n++];
-            g->name = cJSON_GetObjectItemCaseSensitive(s, "name")->valuestring;
+            g->name = name;
             g->mapping = cJSON_IsString(map) ? map->valuestring : "official";
         }
         rc = group_add(r, g, s, want, &trained, &tuning, e);
     }
-    uint32_t dim = groups && groups[0].matrix ? groups[0].dim : g_n > 1 ? groups[1].dim : 0;
+    uint32_t dim = rc ? 0 : groups[0].matrix ? groups[0].dim : g_n > 1 ? groups[1].dim : 0;
     for (size_t k = 1; k < g_n && rc == PPR_OK; k++)
         if (groups[k].dim != dim && groups[0].matrix)
             rc = err_set(e, PPR_EINPUT, "'%s': features %u wide, the other sets' %u",
