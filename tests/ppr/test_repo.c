@@ -514,7 +514,7 @@ static void test_archive_round_trip(void)
     text = cap_close(&cap);
     CU_ASSERT_PTR_NOT_NULL(strstr(text, "(3 already present)"));
     free(cap.text);
-    tmp_leave(dst, origdir);
+    tmp_leave(dst, src); /* back in the first checkout, never the one the test runs in */
 
     /* A lock that is not its run record's copy is not archived. */
     write_lock(CHAR_LOCK, "02-characterize", 8, &a, "01-fetch-sim", &b, 1, 0);
