@@ -64,8 +64,13 @@ int train_setup_read(train_setup *ts, stage_run *r, ppr_err *e)
                      er->choices, 8, &er->n_choices, e))
             return PPR_EINPUT;
     }
+    /* A fine-tuned instance of the tax (docs/tax.md) may have its own
+     * optimizer settings over both. */
+    const cJSON *tune = cJSON_GetObjectItemCaseSensitive(c, "fine_tune");
     if (optim_settings_read(&ts->optim, head, w, e) ||
-        (cJSON_IsObject(own) && optim_settings_override(&ts->optim, own, w, e)))
+        (cJSON_IsObject(own) && optim_settings_override(&ts->optim, own, w, e)) ||
+        (tune && (!json_get_obj(c, "fine_tune", w, e) ||
+                  optim_settings_override(&ts->optim, tune, w, e))))
         return PPR_EINPUT;
     ts->settings = c;
     const cJSON *from = cJSON_GetObjectItemCaseSensitive(c, "from_pretrained");

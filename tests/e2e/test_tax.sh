@@ -10,6 +10,8 @@
 #    reference, and Table 5's instances do not read it;
 # c. a change of the tax's train size reruns the fine-tuned instances and
 #    their rows only;
+# c2. fine-tuning at lr 0 (tax.optimizer over the head's settings) leaves
+#    every head the reference's: every change is exactly 0;
 # d. an evaluation prompt in the reference's training data stops stage 05
 #    with one error naming the set, and no lock of that slice is written;
 # e. with RewardBench (its fixture rows, read from a mirror), both subset
@@ -86,6 +88,25 @@ got=$(stages_run c.log | tr '\n' ' ')
 want="manifests/lock/04-train-sim-pllm.individual.ft.json manifests/lock/04-train-sim-pllm.vanilla.ft.json manifests/lock/05-safety-eval-sim-pllm.individual.json manifests/lock/05-safety-eval-sim-pllm.vanilla.json manifests/lock/06-reasoning-eval-sim-pllm.individual.json manifests/lock/06-reasoning-eval-sim-pllm.vanilla.json "
 [ "$got" = "$want" ] && ok "c. a tax size reruns its fine-tuned instances and rows only" ||
     fail "c. reran: $got"
+
+set_key "$A" 's/"sizes": {"default": \[50\]}},/"sizes": {"default": [50]}, "optimizer": {"lr": 0}},/'
+ninja > c2.log 2>&1 || { fail "c2. ninja"; tail c2.log; }
+for r in vanilla individual; do
+    metrics manifests/lock/05-safety-eval-sim-pllm.$r.json > c2.05.$r.json
+    metrics manifests/lock/06-reasoning-eval-sim-pllm.$r.json > c2.06.$r.json
+done
+python3 - <<'PY' && ok "c2. fine-tuned at lr 0: every change is 0" || fail "c2. lr 0"
+import json
+n = 0
+for r in ["vanilla", "individual"]:
+    for s in ["05", "06"]:
+        for c, v in json.load(open(f"c2.{s}.{r}.json"))["categories"].items():
+            if "change" in v:
+                assert v["change"]["seeds"] == [0, 0] and v["change"]["mean"] == 0, (r, c, v)
+                assert v["accuracy"] == v["reference"], (r, c)
+                n += 1
+assert n >= 4, n
+PY
 
 # d: a second XSTest set whose train part holds prompts of the evaluation part
 set_key "$A" 's/"xstest": {"kind": "real", "source": "xstest", "test_fraction": 0.5},/&\n      "xstest-leak": {"kind": "real", "source": "xstest", "test_fraction": 0.1},/'

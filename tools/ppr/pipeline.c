@@ -426,12 +426,14 @@ static const stage_def stages[] = {
      .reads = NAMES("dataset", "features", "table2", "model-s*")},
     /* the tax experiment's models (docs/tax.md): each of "tax.methods" on each
      * of "tax.datasets", every head started from the reference's, at
-     * "tax.sizes" and "tax.epochs"; stage 04's program, as instances of
+     * "tax.sizes" and "tax.epochs", with "tax.optimizer"'s settings over
+     * the head's and the method's; stage 04's program, as instances of
      * their own ("sim-pllm.vanilla.ft") */
     {.name = "04-train", .binary = "build/bin/ppr-train", .lists = ON_TUNED, .suffix = ".ft",
      .upstream = NAMES("01-fetch", "02-characterize", "03-encode"),
      .keys = KEYS(TRAIN_KEYS, {"epochs", "tax.epochs", 0},
-                  {"sizes", "tax.sizes.{data}|tax.sizes.default", 0}),
+                  {"sizes", "tax.sizes.{data}|tax.sizes.default", 0},
+                  {"fine_tune", "tax.optimizer", KEY_OPTIONAL}),
      .resolve = slice_tuned,
      .extras = tuned_extras,
      .reads = NAMES("dataset", "features", "table2", "model-s*")},
