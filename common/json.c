@@ -283,3 +283,11 @@ const cJSON *json_get_arr(const cJSON *obj, const char *key, const char *where,
     }
     return v;
 }
+
+int json_list_has(const cJSON *arr, const char *s)
+{
+    for (const cJSON *c = arr ? arr->child : NULL; c; c = c->next)
+        if (cJSON_IsString(c) && strcmp(c->valuestring, s) == 0)
+            return 1;
+    return 0;
+}

@@ -31,6 +31,9 @@ void json_format_number(double x, char *buf, size_t n);
 int json_write_if_changed(const char *path, const cJSON *v, int *changed, ppr_err *e);
 
 /* Typed member access; errors name `where` (a file or artifact) and the key. */
+/* 1 when the array arr (or NULL) has a string item equal to s. */
+int json_list_has(const cJSON *arr, const char *s);
+
 int json_get_num(const cJSON *obj, const char *key, const char *where, double *out,
                  ppr_err *e);
 int json_get_int(const cJSON *obj, const char *key, const char *where, int64_t *out,

@@ -39,8 +39,6 @@ enum slice_flag {
     IF_TUNED = 64   /* only those whose method is not "pretrained" */
 };
 
-static int list_has(const cJSON *a, const char *name);
-
 /* Add to a node's slice config what its stage resolves rather than copies. */
 typedef int (*resolve_fn)(const pipeline *p, const pipe_node *n, cJSON *cfg, ppr_err *e);
 
@@ -322,7 +320,7 @@ static int tax_extras(const pipeline *p, pipe_node *n, ppr_err *e)
     const cJSON *on = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(p->config, "train"), "pretrained_on");
     for (const cJSON *s = on->child; s && rc == PPR_OK; s = s->next) {
-        if (list_has(evalsets, s->valuestring) && tax_reads_set(p, n, s->valuestring))
+        if (json_list_has(evalsets, s->valuestring) && tax_reads_set(p, n, s->valuestring))
             continue;
         snprintf(prefix, sizeof prefix, "%s/", s->valuestring);
         snprintf(id, sizeof id, "01-fetch-%s", s->valuestring);
@@ -457,15 +455,6 @@ static const stage_def stages[] = {
 
 /* ---- config slices ------------------------------------------------------ */
 
-/* Whether the string array a lists name. */
-static int list_has(const cJSON *a, const char *name)
-{
-    for (const cJSON *c = a ? a->child : NULL; c; c = c->next)
-        if (cJSON_IsString(c) && strcmp(c->valuestring, name) == 0)
-            return 1;
-    return 0;
-}
-
 static const cJSON *slice_lookup(const pipeline *p, const pipe_node *n, const char *path,
                                  size_t len, strbuf *where);
 
@@ -535,7 +524,7 @@ static int slice_add(const pipeline *p, const pipe_node *n, const slice_key *k, 
                      where.p, n->id);
     } else if (v || text) {
         cJSON *item = text                  ? cJSON_CreateString(where.p)
-                      : k->flags & KEY_LISTS ? cJSON_CreateBool(list_has(v, key.p))
+                      : k->flags & KEY_LISTS ? cJSON_CreateBool(json_list_has(v, key.p))
                                              : cJSON_Duplicate(v, 1);
         if (!item || (k->key && !cJSON_AddItemToObject(*c, key.p, item))) {
             cJSON_Delete(item);
@@ -645,88 +634,11 @@ static int node_add(pipeline *p, const stage_def *def, const char *data, const c
     return rc == PPR_OK && def->extras ? def->extras(p, n, e) : rc;
 }
 
-/* Names one part of the config gives to another, which the schema cannot
- * check: every set and the selected encoder have their section, a train.sizes
- * key is "default" or a source (a profile may give sizes
- * for a set the base lists do not run), every trained dataset has sizes, the
- * pre-trained reference trains on at least one set and only on sets that run,
- * and heads start from the reference only when it is trained. */
-static int refs_check(const cJSON *cfg, ppr_err *e)
-{
-    const cJSON *train = cJSON_GetObjectItemCaseSensitive(cfg, "train");
-    const cJSON *sizes = cJSON_GetObjectItemCaseSensitive(train, "sizes");
-    const cJSON *sources = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(cfg, "fetch"), "sources");
-    const cJSON *datasets = cJSON_GetObjectItemCaseSensitive(cfg, "datasets");
-    const cJSON *evalsets = cJSON_GetObjectItemCaseSensitive(cfg, "evalsets");
-    const cJSON *methods = cJSON_GetObjectItemCaseSensitive(cfg, "methods");
-    const cJSON *sets[] = {datasets, evalsets};
-    for (size_t l = 0; l < sizeof sets / sizeof *sets; l++)
-        for (const cJSON *d = sets[l]->child; d; d = d->next)
-            if (!cJSON_GetObjectItemCaseSensitive(sources, d->valuestring))
-                return err_set(e, PPR_EINPUT, "'%s': dataset \"%s\" has no entry under "
-                               "\"fetch.sources\"", CONFIG_PATH, d->valuestring);
-    const char *encoder = encoder_name(cfg);
-    if (!cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cfg, "encode"),
-                                          encoder))
-        return err_set(e, PPR_EINPUT, "'%s': encoder \"%s\" needs a section \"encode.%s\"",
-                       CONFIG_PATH, encoder, encoder);
-    for (const cJSON *s = sizes->child; s; s = s->next)
-        if (strcmp(s->string, "default") != 0 &&
-            !cJSON_GetObjectItemCaseSensitive(sources, s->string))
-            return err_set(e, PPR_EINPUT, "'%s': key \"train.sizes.%s\" must be \"default\" "
-                           "or a name under \"fetch.sources\"", CONFIG_PATH, s->string);
-    /* every method but "pretrained" trains on each dataset, at its sizes */
-    int per_dataset = cJSON_GetArraySize(methods) > list_has(methods, "pretrained");
-    const cJSON *fallback = cJSON_GetObjectItemCaseSensitive(sizes, "default");
-    for (const cJSON *d = datasets->child; per_dataset && !fallback && d; d = d->next)
-        if (!cJSON_GetObjectItemCaseSensitive(sizes, d->valuestring))
-            return err_set(e, PPR_EINPUT, "'%s': key \"train.sizes\" needs \"default\" or an "
-                           "entry for \"%s\"", CONFIG_PATH, d->valuestring);
-    const cJSON *tax = cJSON_GetObjectItemCaseSensitive(cfg, "tax");
-    const cJSON *tax_sets = cJSON_GetObjectItemCaseSensitive(tax, "datasets");
-    int i = 0;
-    for (const cJSON *d = tax_sets->child; d; d = d->next, i++)
-        if (!cJSON_GetObjectItemCaseSensitive(sources, d->valuestring))
-            return err_set(e, PPR_EINPUT, "'%s': key \"tax.datasets[%d]\" is \"%s\"; it must "
-                           "name a source under \"fetch.sources\"", CONFIG_PATH, i,
-                           d->valuestring);
-    const cJSON *tax_sizes = cJSON_GetObjectItemCaseSensitive(tax, "sizes");
-    for (const cJSON *z = tax_sizes->child; z; z = z->next)
-        if (strcmp(z->string, "default") != 0 &&
-            !cJSON_GetObjectItemCaseSensitive(sources, z->string))
-            return err_set(e, PPR_EINPUT, "'%s': key \"tax.sizes.%s\" must be \"default\" "
-                           "or a name under \"fetch.sources\"", CONFIG_PATH, z->string);
-    for (const cJSON *d = tax_sets->child; d; d = d->next)
-        if (list_has(datasets, d->valuestring) &&
-            !cJSON_GetObjectItemCaseSensitive(tax_sizes, "default") &&
-            !cJSON_GetObjectItemCaseSensitive(tax_sizes, d->valuestring))
-            return err_set(e, PPR_EINPUT, "'%s': key \"tax.sizes\" needs \"default\" or an "
-                           "entry for \"%s\"", CONFIG_PATH, d->valuestring);
-    if (!list_has(methods, "pretrained") &&
-        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(train, "from_pretrained")))
-        return err_set(e, PPR_EINPUT, "'%s': key \"train.from_pretrained\" is true, so "
-                       "\"methods\" must list \"pretrained\"", CONFIG_PATH);
-    if (!list_has(methods, "pretrained"))
-        return PPR_OK;
-    const cJSON *on = cJSON_GetObjectItemCaseSensitive(train, "pretrained_on");
-    i = 0;
-    if (!on->child)
-        return err_set(e, PPR_EINPUT, "'%s': key \"train.pretrained_on\" must have at least 1 "
-                       "item when \"methods\" lists \"pretrained\"", CONFIG_PATH);
-    for (const cJSON *s = on->child; s; s = s->next, i++)
-        if (!list_has(datasets, s->valuestring) && !list_has(evalsets, s->valuestring))
-            return err_set(e, PPR_EINPUT, "'%s': key \"train.pretrained_on[%d]\" is \"%s\"; it "
-                           "must name a set in \"datasets\" or \"evalsets\"", CONFIG_PATH, i,
-                           s->valuestring);
-    return PPR_OK;
-}
-
 int pipeline_load(pipeline *p, ppr_err *e)
 {
     memset(p, 0, sizeof *p);
     if (config_load(CONFIG_PATH, CONFIG_SCHEMA_PATH, &p->config, e) ||
-        refs_check(p->config, e) || !(p->sources = json_parse_file(SOURCES_PATH, e))) {
+        pipeline_check_refs(p->config, e) || !(p->sources = json_parse_file(SOURCES_PATH, e))) {
         pipeline_release(p);
         return PPR_EINPUT;
     }
@@ -758,14 +670,14 @@ int pipeline_load(pipeline *p, ppr_err *e)
                 rc = node_add(p, &stages[s], NULL, "pretrained", e);
         /* the tax's rows: of its datasets and methods, those that are
          * trained, when the reference is */
-        int tax = (on & (ON_TUNED | ON_TAX_ROWS)) && list_has(methods, "pretrained");
+        int tax = (on & (ON_TUNED | ON_TAX_ROWS)) && json_list_has(methods, "pretrained");
         for (const cJSON *d = tax ? tax_sets->child : NULL; d && rc == PPR_OK; d = d->next) {
-            if (!list_has(lists[0], d->valuestring))
+            if (!json_list_has(lists[0], d->valuestring))
                 continue;
             if (on & ON_TAX_ROWS)
                 rc = node_add(p, &stages[s], d->valuestring, "pretrained", e);
             for (const cJSON *m = tax_methods->child; m && rc == PPR_OK; m = m->next)
-                if (list_has(methods, m->valuestring))
+                if (json_list_has(methods, m->valuestring))
                     rc = node_add(p, &stages[s], d->valuestring, m->valuestring, e);
         }
         for (int l = 0; l < 3 && rc == PPR_OK; l++) {

@@ -48,6 +48,11 @@ typedef struct {
 } pipeline;
 
 int pipeline_load(pipeline *p, ppr_err *e);
+/* The names one part of the config cfg (resolved) gives to another, which the
+ * schema cannot check: every set and the selected encoder have their section,
+ * sizes name sources, the reference trains on sets that run, and so on;
+ * PPR_EINPUT naming the key. */
+int pipeline_check_refs(const cJSON *cfg, ppr_err *e);
 void pipeline_release(pipeline *p);
 
 const char *pipe_node_stage(const pipe_node *n);
