@@ -51,7 +51,7 @@ enum node_list {
     ON_AUX = 4,        /* sources fetched only for another stage (the GloVe embeddings) */
     ON_METHODS = 8,    /* every (dataset, method) of config "datasets" x "methods" */
     ON_PRETRAINED = 16, /* one "pretrained" instance when "methods" has it */
-    ON_TUNED = 32,     /* every (dataset, method) of "tax.datasets" x "tax.methods" */
+    ON_FINE_TUNED = 32, /* every (dataset, method) of "tax.datasets" x "tax.methods" */
     ON_TAX_ROWS = 64   /* the same with "pretrained" first: Table 3's rows */
 };
 
@@ -357,14 +357,14 @@ static int slice_tax_sets(const pipeline *p, const pipe_node *n, cJSON *c, ppr_e
 }
 
 /* A fine-tuned instance starts every head from the reference's. */
-static int slice_tuned(const pipeline *p, const pipe_node *n, cJSON *c, ppr_err *e)
+static int slice_fine_tuned(const pipeline *p, const pipe_node *n, cJSON *c, ppr_err *e)
 {
     (void)p;
     (void)n;
     return cJSON_AddTrueToObject(c, "from_pretrained") ? PPR_OK : err_nomem(e);
 }
 
-static int tuned_extras(const pipeline *p, pipe_node *n, ppr_err *e)
+static int fine_tuned_extras(const pipeline *p, pipe_node *n, ppr_err *e)
 {
     return node_input(p, n, "04-train-pretrained", "pretrained/", e);
 }
@@ -427,13 +427,13 @@ static const stage_def stages[] = {
      * "tax.sizes" and "tax.epochs", with "tax.optimizer"'s settings over
      * the head's and the method's; stage 04's program, as instances of
      * their own ("sim-pllm.vanilla.ft") */
-    {.name = "04-train", .binary = "build/bin/ppr-train", .lists = ON_TUNED, .suffix = ".ft",
+    {.name = "04-train", .binary = "build/bin/ppr-train", .lists = ON_FINE_TUNED, .suffix = ".ft",
      .upstream = NAMES("01-fetch", "02-characterize", "03-encode"),
      .keys = KEYS(TRAIN_KEYS, {"epochs", "tax.epochs", 0},
                   {"sizes", "tax.sizes.{data}|tax.sizes.default", 0},
                   {"fine_tune", "tax.optimizer", KEY_OPTIONAL}),
-     .resolve = slice_tuned,
-     .extras = tuned_extras,
+     .resolve = slice_fine_tuned,
+     .extras = fine_tuned_extras,
      .reads = NAMES("dataset", "features", "table2", "model-s*")},
     /* the tax: one row of Table 3 (a dataset and a method) against the
      * reference, on the safety sets (05) or the reasoning, chat-hard and chat
@@ -670,7 +670,7 @@ int pipeline_load(pipeline *p, ppr_err *e)
                 rc = node_add(p, &stages[s], NULL, "pretrained", e);
         /* the tax's rows: of its datasets and methods, those that are
          * trained, when the reference is */
-        int tax = (on & (ON_TUNED | ON_TAX_ROWS)) && json_list_has(methods, "pretrained");
+        int tax = (on & (ON_FINE_TUNED | ON_TAX_ROWS)) && json_list_has(methods, "pretrained");
         for (const cJSON *d = tax ? tax_sets->child : NULL; d && rc == PPR_OK; d = d->next) {
             if (!json_list_has(lists[0], d->valuestring))
                 continue;
