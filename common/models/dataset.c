@@ -39,15 +39,16 @@ int dataset_load(stage_run *r, const char *prefix, dataset_in *d, ppr_err *e)
     return rc;
 }
 
-int dataset_pairs(const dataset_in *d, int split, int conditional, size_t limit, uint32_t base,
-                  pairs_buf *out, ppr_err *e)
+/* The pairs of split of d's users of pool (enum prefs_pool); as dataset_pairs. */
+static int pool_pairs(const dataset_in *d, int split, int pool, int conditional, size_t limit,
+                      uint32_t base, pairs_buf *out, ppr_err *e)
 {
     char *buf = NULL;
     size_t cap = 0, start = out->n;
     int rc = PPR_OK;
     for (uint32_t i = 0; i < d->v.h->n_rows && rc == PPR_OK; i++) {
         const prefs_row *row = &d->v.rows[i];
-        if ((int)row->split != split || d->v.users[row->user].pool != PREFS_POOL_MAIN)
+        if ((int)row->split != split || (int)d->v.users[row->user].pool != pool)
             continue;
         if (limit && out->n - start == limit)
             break;
@@ -79,4 +80,15 @@ int dataset_pairs(const dataset_in *d, int split, int conditional, size_t limit,
     }
     free(buf);
     return rc;
+}
+
+int dataset_pairs(const dataset_in *d, int split, int conditional, size_t limit, uint32_t base,
+                  pairs_buf *out, ppr_err *e)
+{
+    return pool_pairs(d, split, PREFS_POOL_MAIN, conditional, limit, base, out, e);
+}
+
+int dataset_new_user_pairs(const dataset_in *d, int split, pairs_buf *out, ppr_err *e)
+{
+    return pool_pairs(d, split, PREFS_POOL_NEW, 0, 0, 0, out, e);
 }

@@ -33,4 +33,9 @@ void dataset_release(dataset_in *d);
 int dataset_pairs(const dataset_in *d, int split, int conditional, size_t limit, uint32_t base,
                   pairs_buf *out, ppr_err *e);
 
+/* Append the pairs of split of d's new users (PREFS_POOL_NEW: held out of
+ * training for adaptation, stage 07), in file order, to out; each pair's
+ * user is its id in d (>= prefs_n_main). */
+int dataset_new_user_pairs(const dataset_in *d, int split, pairs_buf *out, ppr_err *e);
+
 #endif

@@ -466,6 +466,93 @@ static int prm_batch_offset(void *vctx, const uint32_t *idx, size_t b, ppr_err *
     return rc;
 }
 
+/* Output mode: the trunk is frozen while o_new learns, so each pair's last
+ * hidden layer and shared reward are computed once (frozen_trunk), and a
+ * step needs only v = A (e_0 + o_new): pair i's margin is d0[i] + v . dh[i]. */
+typedef struct {
+    prm *p;
+    float *dh, *d0;              /* [k][K] h(chosen) - h(rejected); [k] r0(chosen) - r0(rejected) */
+    float *offset, *offset_grad; /* [user_dim] each */
+    float *emb, *v, *gv;         /* scratch [user_dim], [K], [K] */
+    float *mg, *zero, *dmg, *dz; /* scratch [k] each: margins, zeros, their gradients */
+} frozen_ctx;
+
+/* dh [n][K] and d0 [n] of ps's pairs under the head's own output weights. */
+static int frozen_trunk(prm *p, const pair_set *ps, float *dh, float *d0, ppr_err *e)
+{
+    enum { CHUNK = 256 };
+    const mlp *head = &p->bt.heads[0];
+    size_t K = p->k;
+    batch_in *in = &p->bt.batch;
+    uint32_t idx[CHUNK];
+    float r[2 * CHUNK];
+    int rc = PPR_OK;
+    for (size_t lo = 0; lo < ps->n && rc == PPR_OK; lo += CHUNK) {
+        size_t b = ps->n - lo < CHUNK ? ps->n - lo : CHUNK;
+        for (size_t t = 0; t < b; t++)
+            idx[t] = (uint32_t)(lo + t);
+        if ((rc = batch_pairs(in, ps, idx, b, e)))
+            break;
+        memset(in->id[BLOCK_USER], 0, 2 * b * sizeof *in->id[BLOCK_USER]);
+        batch_build(in, ps, 2 * b);
+        if ((rc = mlp_forward_rows(head, &p->bt.ws, in->blocks, batch_blocks(in), 2 * b, NULL, r,
+                                   e)))
+            break;
+        const float *h = p->bt.ws.act[head->n_layers - 1]; /* [2b][K] */
+        for (size_t t = 0; t < b; t++) {
+            d0[lo + t] = r[t] - r[b + t];
+            for (size_t c = 0; c < K; c++)
+                dh[(lo + t) * K + c] = h[t * K + c] - h[(b + t) * K + c];
+        }
+    }
+    return rc;
+}
+
+static int prm_batch_frozen(void *vctx, const uint32_t *idx, size_t b, ppr_err *e)
+{
+    (void)e;
+    frozen_ctx *fc = vctx;
+    prm *p = fc->p;
+    int K = (int)p->k, ud = (int)p->user_dim;
+    const float *A = prm_extra(p); /* [K][user_dim] */
+    prm_embedding(p, 0, fc->emb);
+    for (int c = 0; c < ud; c++)
+        fc->emb[c] += fc->offset[c];
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, K, ud, 1.0f, A, ud, fc->emb, 1, 0.0f, fc->v, 1);
+    for (size_t t = 0; t < b; t++)
+        fc->mg[t] = fc->d0[idx[t]] + cblas_sdot(K, fc->v, 1, fc->dh + (size_t)idx[t] * K, 1);
+    bt_loss(fc->mg, fc->zero, NULL, b, fc->dmg, fc->dz);
+    memset(fc->gv, 0, (size_t)K * sizeof *fc->gv);
+    for (size_t t = 0; t < b; t++)
+        cblas_saxpy(K, fc->dmg[t], fc->dh + (size_t)idx[t] * K, 1, fc->gv, 1);
+    cblas_sgemv(CblasRowMajor, CblasTrans, K, ud, 1.0f, A, ud, fc->gv, 1, 1.0f, fc->offset_grad,
+                1);
+    return PPR_OK;
+}
+
+/* Fit o_new (off [user_dim], from 0) on ps under o in output mode. */
+static int adapt_frozen(prm *p, const pair_set *ps, const optim_settings *o, uint32_t new_user,
+                        float *off, const uint8_t *decay, const uint32_t *subset, ppr_err *e)
+{
+    size_t K = p->k, ud = p->user_dim, n = ps->n;
+    float *buf = calloc(n * K + 5 * n + ud + 2 * K, sizeof *buf), *at = buf;
+    if (!buf)
+        return err_nomem(e);
+    frozen_ctx fc = {.p = p, .offset = off, .offset_grad = off + ud};
+    float **parts[] = {&fc.dh, &fc.d0, &fc.emb, &fc.v, &fc.gv,
+                       &fc.mg, &fc.zero, &fc.dmg, &fc.dz};
+    size_t sizes[] = {n * K, n, ud, K, K, n, n, n, n};
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; at += sizes[i++])
+        *parts[i] = at;
+    int rc = frozen_trunk(p, ps, fc.dh, fc.d0, e);
+    if (rc == PPR_OK) {
+        trainer_task t = {off, off + ud, decay, ud, prm_batch_frozen, &fc};
+        rc = trainer_run(&t, subset, n, o, bt_seed(o->seed, BT_STREAM_SHUFFLE + new_user), e);
+    }
+    free(buf);
+    return rc;
+}
+
 static int prm_adapt(method *m, const pair_set *ps, uint32_t new_user, const optim_settings *o,
                      ppr_err *e)
 {
@@ -479,8 +566,11 @@ static int prm_adapt(method *m, const pair_set *ps, uint32_t new_user, const opt
     uint32_t *subset = pairs_indices(ps->n);  /* [k] */
     if (!off || !decay || !subset)
         rc = err_nomem(e);
-    if (rc == PPR_OK) {
+    if (rc == PPR_OK)
         memset(decay, 1, ud);
+    if (rc == PPR_OK && p->mode == PRM_OUTPUT) {
+        rc = adapt_frozen(p, ps, o, new_user, off, decay, subset, e);
+    } else if (rc == PPR_OK) {
         offset_ctx oc = {{&p->bt, &p->bt.heads[0], ps}, off, off + ud};
         trainer_task t = {off, off + ud, decay, ud, prm_batch_offset, &oc};
         rc = trainer_run(&t, subset, ps->n, o, bt_seed(o->seed, BT_STREAM_SHUFFLE + new_user), e);

@@ -3,7 +3,6 @@
  * accuracies, their changes and intervals. */
 #include "common/models/tax.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include "common/json.h"
 #include "common/models/dataset.h"
 #include "common/models/evaluate.h"
+#include "common/models/metrics_stage.h"
 #include "common/models/stats.h"
 #include "common/rewardbench.h"
 
@@ -488,21 +488,13 @@ int tax_run(stage_run *r, const char *const *categories, cJSON **metrics, ppr_er
     return rc;
 }
 
+/* tax_run as a metrics_fn: arg is the categories. */
+static int tax_metrics(stage_run *r, const void *arg, cJSON **metrics, ppr_err *e)
+{
+    return tax_run(r, arg, metrics, e);
+}
+
 int tax_stage(stage_run *r, const char *const *categories, ppr_err *e)
 {
-    int64_t threads;
-    if (json_get_int(r->config, "threads", r->slice_path, &threads, e))
-        return PPR_EINPUT;
-    openblas_set_num_threads((int)threads);
-    r->threads = (int)threads;
-    r->openblas = openblas_get_config();
-    int done, rc = stage_lookup(r, &done, e);
-    if (rc || done)
-        return rc;
-    cJSON *metrics;
-    if ((rc = tax_run(r, categories, &metrics, e)))
-        return rc;
-    rc = stage_put_json(r, "metrics", metrics, 1, e);
-    cJSON_Delete(metrics);
-    return rc ? rc : stage_commit(r, e);
+    return metrics_stage_run(r, tax_metrics, categories, e);
 }

@@ -52,7 +52,8 @@ enum node_list {
     ON_METHODS = 8,    /* every (dataset, method) of config "datasets" x "methods" */
     ON_PRETRAINED = 16, /* one "pretrained" instance when "methods" has it */
     ON_FINE_TUNED = 32, /* every (dataset, method) of "tax.datasets" x "tax.methods" */
-    ON_TAX_ROWS = 64   /* the same with "pretrained" first: Table 3's rows */
+    ON_TAX_ROWS = 64,  /* the same with "pretrained" first: Table 3's rows */
+    ON_ADAPT_ROWS = 128 /* every (dataset, row) of "adapt.datasets" x "adapt.methods" */
 };
 
 struct stage_def {
@@ -225,9 +226,13 @@ static int node_input_only(const pipeline *p, pipe_node *n, const char *id,
     if (!in)
         return err_nomem(e);
     n->inputs = in;
-    in[n->n_inputs].only = only;
-    if (!(in[n->n_inputs].prefix = strdup(prefix)))
+    in[n->n_inputs].prefix = strdup(prefix);
+    in[n->n_inputs].only = only ? strdup(only) : NULL;
+    if (!in[n->n_inputs].prefix || (only && !in[n->n_inputs].only)) {
+        free(in[n->n_inputs].prefix);
+        free(in[n->n_inputs].only);
         return err_nomem(e);
+    }
     in[n->n_inputs++].node = u;
     return PPR_OK;
 }
@@ -369,6 +374,62 @@ static int fine_tuned_extras(const pipeline *p, pipe_node *n, ppr_err *e)
     return node_input(p, n, "04-train-pretrained", "pretrained/", e);
 }
 
+/* The rows of the new-user table (docs/adapt.md) and the stage 04 method
+ * each starts from; the upper bound trains in stage 07 but is the Individual
+ * RM, so it too exists only where that method is trained. */
+static const struct {
+    const char *row, *method;
+    int reads_models;
+} adapt_rows[] = {{"vanilla", "vanilla", 1}, {"similar", "individual", 1},
+                  {"finetune", "vanilla", 1}, {"gpo", "gpo", 1}, {"vpl", "vpl", 1},
+                  {"prm", "prm", 1}, {"upper", "individual", 0}};
+
+/* The stage 04 method of an adapt row, or NULL. */
+static const char *adapt_method(const char *row)
+{
+    for (size_t i = 0; i < sizeof adapt_rows / sizeof *adapt_rows; i++)
+        if (strcmp(adapt_rows[i].row, row) == 0)
+            return adapt_rows[i].method;
+    return NULL;
+}
+
+/* The largest training size of n's dataset: the models a row adapts. */
+static long long adapt_size(const pipeline *p, const pipe_node *n)
+{
+    const cJSON *sizes = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(p->config, "train"), "sizes");
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(sizes, n->data);
+    long long size = 0;
+    if (!list)
+        list = cJSON_GetObjectItemCaseSensitive(sizes, "default");
+    for (const cJSON *it = list ? list->child : NULL; it; it = it->next)
+        size = it->valuedouble > (double)size ? (long long)it->valuedouble : size;
+    return size;
+}
+
+/* A row names the method it starts from ("trained_from"). */
+static int slice_adapt(const pipeline *p, const pipe_node *n, cJSON *c, ppr_err *e)
+{
+    (void)p;
+    return cJSON_AddStringToObject(c, "trained_from", adapt_method(n->method)) ? PPR_OK
+                                                                                : err_nomem(e);
+}
+
+/* A row reads the models its method was trained to at the dataset's largest
+ * size, one per seed, except the upper bound, which trains its own. */
+static int adapt_extras(const pipeline *p, pipe_node *n, ppr_err *e)
+{
+    for (size_t i = 0; i < sizeof adapt_rows / sizeof *adapt_rows; i++) {
+        if (strcmp(adapt_rows[i].row, n->method) != 0 || !adapt_rows[i].reads_models)
+            continue;
+        char id[512], only[64];
+        snprintf(id, sizeof id, "04-train-%s.%s", n->data, adapt_rows[i].method);
+        snprintf(only, sizeof only, "model-%lld-s*", adapt_size(p, n));
+        return node_input_only(p, n, id, "trained/", only, e);
+    }
+    return PPR_OK;
+}
+
 /* A NULL-ended list of names, and a stage's slice keys ended by a NULL path. */
 #define NAMES(...) ((const char *const[]){__VA_ARGS__, NULL})
 #define KEYS(...) ((const slice_key[]){__VA_ARGS__, {0}})
@@ -451,6 +512,20 @@ static const stage_def stages[] = {
      .resolve = slice_tax_sets,
      .extras = tax_extras,
      .reads = NAMES("dataset", "features", "model-*", "metrics")},
+    /* new users: one row of Table 4 on a dataset's new users (docs/adapt.md):
+     * the k list, the draws, the seeds, the dataset's training sizes (whose
+     * largest gives the models it adapts), the head (the upper bound's and the
+     * fine-tuning's architecture and optimizer) and the row's fit settings */
+    {.name = "07-adapt", .binary = "build/bin/ppr-adapt", .lists = ON_ADAPT_ROWS,
+     .upstream = NAMES("01-fetch", "03-encode"),
+     .keys = KEYS({"method", "{method}", KEY_TEXT}, {"dataset", "{data}", KEY_TEXT},
+                  {"seeds", "train.seeds", 0}, {"threads", "train.threads", 0},
+                  {"head", "train.head", 0}, {"k", "adapt.k", 0}, {"draws", "adapt.draws", 0},
+                  {"sizes", "train.sizes.{data}|train.sizes.default", 0},
+                  {"fit", "adapt.{method}", KEY_OPTIONAL}),
+     .resolve = slice_adapt,
+     .extras = adapt_extras,
+     .reads = NAMES("dataset", "features", "model-*")},
 };
 
 /* ---- config slices ------------------------------------------------------ */
@@ -655,11 +730,15 @@ int pipeline_load(pipeline *p, ppr_err *e)
     const cJSON *tax = cJSON_GetObjectItemCaseSensitive(p->config, "tax");
     const cJSON *tax_sets = cJSON_GetObjectItemCaseSensitive(tax, "datasets");
     const cJSON *tax_methods = cJSON_GetObjectItemCaseSensitive(tax, "methods");
+    const cJSON *adapt = cJSON_GetObjectItemCaseSensitive(p->config, "adapt");
+    const cJSON *adapt_sets = cJSON_GetObjectItemCaseSensitive(adapt, "datasets");
+    const cJSON *adapt_methods = cJSON_GetObjectItemCaseSensitive(adapt, "methods");
     size_t n_sets = 0, n_methods = (size_t)cJSON_GetArraySize(methods);
     for (int l = 0; l < 3; l++)
         n_sets += (size_t)cJSON_GetArraySize(lists[l]);
     size_t n_stages = sizeof stages / sizeof *stages;
-    int rc = (p->nodes = calloc(n_sets * (n_methods + 1) * n_stages + 2, sizeof *p->nodes))
+    size_t per_set = n_methods + 1 + (size_t)cJSON_GetArraySize(adapt_methods);
+    int rc = (p->nodes = calloc(n_sets * per_set * n_stages + 2, sizeof *p->nodes))
                  ? PPR_OK
                  : err_nomem(e);
     for (size_t s = 0; s < n_stages && rc == PPR_OK; s++) {
@@ -678,6 +757,16 @@ int pipeline_load(pipeline *p, ppr_err *e)
                 rc = node_add(p, &stages[s], d->valuestring, "pretrained", e);
             for (const cJSON *m = tax_methods->child; m && rc == PPR_OK; m = m->next)
                 if (json_list_has(methods, m->valuestring))
+                    rc = node_add(p, &stages[s], d->valuestring, m->valuestring, e);
+        }
+        /* the new-user table's rows: of its datasets and rows, those whose
+         * method is trained */
+        for (const cJSON *d = (on & ON_ADAPT_ROWS) ? adapt_sets->child : NULL; d && rc == PPR_OK;
+             d = d->next) {
+            if (!json_list_has(lists[0], d->valuestring))
+                continue;
+            for (const cJSON *m = adapt_methods->child; m && rc == PPR_OK; m = m->next)
+                if (json_list_has(methods, adapt_method(m->valuestring)))
                     rc = node_add(p, &stages[s], d->valuestring, m->valuestring, e);
         }
         for (int l = 0; l < 3 && rc == PPR_OK; l++) {
@@ -718,8 +807,10 @@ void pipeline_release(pipeline *p)
         free(p->nodes[k].instance);
         free(p->nodes[k].data);
         free(p->nodes[k].method);
-        for (size_t i = 0; i < p->nodes[k].n_inputs; i++)
+        for (size_t i = 0; i < p->nodes[k].n_inputs; i++) {
             free(p->nodes[k].inputs[i].prefix);
+            free(p->nodes[k].inputs[i].only);
+        }
         free(p->nodes[k].inputs);
         free(p->nodes[k].id);
         free(p->nodes[k].slice_path);

@@ -23,7 +23,7 @@ typedef struct pipe_node pipe_node;
 typedef struct {
     const pipe_node *node;
     char *prefix; /* "" for its set's upstream stages, else e.g. "glove/" */
-    const char *only; /* the one output it reads ("metrics"), or NULL: all its stage reads */
+    char *only; /* the outputs it reads ("metrics", "model-100-s*"), or NULL: all its stage reads */
 } pipe_input;
 
 struct pipe_node {
