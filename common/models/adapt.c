@@ -315,38 +315,80 @@ static int new_users_load(const dataset_in *d, new_users *nu, ppr_err *e)
 
 /* ---- measuring one adaptation ------------------------------------------------- */
 
-/* The share of user j's test pairs m orders right (strictly: a tie is
- * wrong), scored as m's user `as`. One scoring call takes both sides, the
- * pairs and then the same pairs reversed, so that a method serving a user
- * from a context (GPO) reads it once rather than once per side. */
-static int test_accuracy(method *m, const dataset_in *d, const new_users *nu, uint32_t j,
-                         uint32_t as, double *acc, ppr_err *e)
+int adapt_accuracy(method *m, const pairs_buf *test, const float *matrix,
+                   const unsigned char *matrix_id, uint32_t dim, uint32_t as, double *acc,
+                   ppr_err *e)
 {
-    const pairs_buf *t = &nu->test[j];
-    size_t n = t->n;
-    uint32_t *rows = malloc(2 * n * 3 * sizeof *rows); /* [2n][3] */
-    uint32_t *user = malloc(2 * n * sizeof *user);     /* [2n] */
-    float *r = malloc(2 * n * sizeof *r);              /* [2n] */
+    size_t n = test->n;
+    uint32_t *rows = malloc((n ? 2 * n : 1) * 3 * sizeof *rows); /* [2n][3] */
+    uint32_t *user = malloc((n ? 2 * n : 1) * sizeof *user);     /* [2n] */
+    float *r = malloc((n ? 2 * n : 1) * sizeof *r);              /* [2n] */
     int rc = rows && user && r ? PPR_OK : err_nomem(e);
     for (size_t i = 0; i < n && rc == PPR_OK; i++) {
-        const uint32_t *p = t->rows + 3 * i;
+        const uint32_t *p = test->rows + 3 * i;
         uint32_t *fwd = rows + 3 * i, *rev = rows + 3 * (n + i);
         fwd[0] = rev[0] = p[0];
         fwd[1] = rev[2] = p[1];
         fwd[2] = rev[1] = p[2];
         user[i] = user[n + i] = as;
     }
-    pair_set ps = {d->f.matrix, d->f.h->dim, rows, user, 2 * n, as + 1, d->features_id};
-    if (rc == PPR_OK)
+    pair_set ps = {matrix, dim, rows, user, 2 * n, as + 1, matrix_id};
+    if (rc == PPR_OK && n)
         rc = method_score(m, &ps, 0, r, e);
     size_t right = 0;
     for (size_t i = 0; i < n && rc == PPR_OK; i++)
         right += r[i] > r[n + i];
-    *acc = rc == PPR_OK ? (double)right / (double)n : NAN;
+    *acc = rc == PPR_OK && n ? (double)right / (double)n : NAN;
     free(rows);
     free(user);
     free(r);
     return rc;
+}
+
+int adapt_finetune(const method *vanilla, const cJSON *settings, const pair_set *kp,
+                   const optim_settings *o, method **out, ppr_err *e)
+{
+    method *m;
+    int rc = method_new(&m, "vanilla", kp->dim, 1, settings, o->seed, e);
+    if (rc == PPR_OK && (rc = method_init_from(m, vanilla, e)) == PPR_OK)
+        rc = method_train(m, kp, o, e);
+    if (rc) {
+        method_free(m);
+        m = NULL;
+    }
+    *out = m;
+    return rc;
+}
+
+int adapt_upper(const pairs_buf *pools, uint32_t n, const float *matrix,
+                const unsigned char *matrix_id, uint32_t dim, const cJSON *settings,
+                const optim_settings *o, method **out, ppr_err *e)
+{
+    pairs_buf all = {0};
+    method *m = NULL;
+    int rc = PPR_OK;
+    for (uint32_t j = 0; j < n && rc == PPR_OK; j++)
+        for (size_t i = 0; i < pools[j].n && rc == PPR_OK; i++)
+            rc = pairs_push(&all, pools[j].rows + 3 * i, j, pools[j].prompt[i], pools[j].p[i], e);
+    pair_set ps = pairs_view(&all, matrix, matrix_id, dim, n);
+    if (rc == PPR_OK)
+        rc = method_new(&m, "individual", dim, n, settings, o->seed, e);
+    if (rc == PPR_OK)
+        rc = method_train(m, &ps, o, e);
+    pairs_release(&all);
+    if (rc) {
+        method_free(m);
+        m = NULL;
+    }
+    *out = m;
+    return rc;
+}
+
+/* adapt_accuracy on new user j's test pairs. */
+static int test_accuracy(method *m, const dataset_in *d, const new_users *nu, uint32_t j,
+                         uint32_t as, double *acc, ppr_err *e)
+{
+    return adapt_accuracy(m, &nu->test[j], d->f.matrix, d->features_id, d->f.h->dim, as, acc, e);
 }
 
 /* The k pairs of draw `draw` of user j into out, each with user id `as`;
@@ -409,9 +451,7 @@ static int adapt_one(const seed_ctx *c, uint32_t j, int64_t k, int64_t draw, out
         if ((rc = adapt_similar(c->known, &kp, agree, &out->match, e)) == PPR_OK)
             rc = test_accuracy(base, c->d, c->nu, j, out->match.user, &out->acc, e);
     } else if (rc == PPR_OK && s->kind == ROW_FINETUNE) {
-        rc = method_new(&m, "vanilla", dim, 1, c->r->config, c->seed, e);
-        if (rc == PPR_OK && (rc = method_init_from(m, base, e)) == PPR_OK &&
-            (rc = method_train(m, &kp, &o, e)) == PPR_OK)
+        if ((rc = adapt_finetune(base, c->r->config, &kp, &o, &m, e)) == PPR_OK)
             rc = test_accuracy(m, c->d, c->nu, j, 0, &out->acc, e);
     } else if (rc == PPR_OK) {
         if ((rc = method_adapt(base, &kp, as, &o, e)) == PPR_OK)
@@ -434,20 +474,10 @@ static int fixed_accuracies(const adapt_setup *s, stage_run *r, method *base,
     method *m = base;
     int rc = PPR_OK;
     if (s->kind == ROW_UPPER) {
-        pairs_buf all = {0};
-        for (uint32_t j = 0; j < nu->n && rc == PPR_OK; j++)
-            for (size_t i = 0; i < nu->pool[j].n && rc == PPR_OK; i++)
-                rc = pairs_push(&all, nu->pool[j].rows + 3 * i, j, nu->pool[j].prompt[i],
-                                nu->pool[j].p[i], e);
         optim_settings o = s->fit;
         o.seed = seed;
-        pair_set ps = pairs_view(&all, d->f.matrix, d->features_id, d->f.h->dim, nu->n);
-        m = NULL;
-        if (rc == PPR_OK)
-            rc = method_new(&m, "individual", d->f.h->dim, nu->n, r->config, seed, e);
-        if (rc == PPR_OK)
-            rc = method_train(m, &ps, &o, e);
-        pairs_release(&all);
+        rc = adapt_upper(nu->pool, nu->n, d->f.matrix, d->features_id, d->f.h->dim, r->config,
+                         &o, &m, e);
     }
     for (uint32_t j = 0; j < nu->n && rc == PPR_OK; j++)
         rc = nu->test[j].n ? test_accuracy(m, d, nu, j, s->kind == ROW_UPPER ? j : 0, &acc[j], e)

@@ -61,6 +61,26 @@ int adapt_agreement(method *ind, const pair_set *ps, uint32_t n_users, uint8_t *
 int adapt_similar(const adapt_known *known, const pair_set *kp, const uint8_t *agree,
                   adapt_match *out, ppr_err *e);
 
+/* *acc: the share of test's pairs (rows of matrix [..][dim], named by
+ * matrix_id) m orders right, strictly (a tie is wrong), every pair scored as
+ * m's user `as`; NaN without pairs. Both sides go to one scoring call (the
+ * pairs, then the same pairs reversed), so that a method serving a user from
+ * a context (GPO) reads it once. */
+int adapt_accuracy(method *m, const pairs_buf *test, const float *matrix,
+                   const unsigned char *matrix_id, uint32_t dim, uint32_t as, double *acc,
+                   ppr_err *e);
+
+/* Further fine-tuning: *out, a Vanilla RM (architecture from settings)
+ * started from vanilla's head and trained on kp (every user 0) under o. */
+int adapt_finetune(const method *vanilla, const cJSON *settings, const pair_set *kp,
+                   const optim_settings *o, method **out, ppr_err *e);
+
+/* The upper bound: *out, an Individual RM (settings) trained under o on the
+ * new users' whole pools [n], user j's pairs as its user j. */
+int adapt_upper(const pairs_buf *pools, uint32_t n, const float *matrix,
+                const unsigned char *matrix_id, uint32_t dim, const cJSON *settings,
+                const optim_settings *o, method **out, ppr_err *e);
+
 /* The whole computation of a stage 07 instance (docs/adapt.md): its slice
  * names the row ("method"), the dataset, the seeds, the k list, the draws,
  * the size of the models it starts from and, for the rows that fit

@@ -11,8 +11,9 @@
  * key is "default" or a source (a profile may give sizes
  * for a set the base lists do not run), every trained dataset has sizes, the
  * pre-trained reference trains on at least one set and only on sets that run,
- * heads start from the reference only when it is trained, and the tax's
- * datasets and sizes name sources. */
+ * heads start from the reference only when it is trained, the tax's
+ * datasets and sizes and the new-user table's datasets name sources, and the
+ * new-user rows that fit parameters have their settings. */
 int pipeline_check_refs(const cJSON *cfg, ppr_err *e)
 {
     const cJSON *train = cJSON_GetObjectItemCaseSensitive(cfg, "train");
@@ -66,6 +67,21 @@ int pipeline_check_refs(const cJSON *cfg, ppr_err *e)
             !cJSON_GetObjectItemCaseSensitive(tax_sizes, d->valuestring))
             return err_set(e, PPR_EINPUT, "'%s': key \"tax.sizes\" needs \"default\" or an "
                            "entry for \"%s\"", CONFIG_PATH, d->valuestring);
+    const cJSON *adapt = cJSON_GetObjectItemCaseSensitive(cfg, "adapt");
+    i = 0;
+    for (const cJSON *d = cJSON_GetObjectItemCaseSensitive(adapt, "datasets")->child; d;
+         d = d->next, i++)
+        if (!cJSON_GetObjectItemCaseSensitive(sources, d->valuestring))
+            return err_set(e, PPR_EINPUT, "'%s': key \"adapt.datasets[%d]\" is \"%s\"; it "
+                           "must name a source under \"fetch.sources\"", CONFIG_PATH, i,
+                           d->valuestring);
+    static const char *const fitting[] = {"finetune", "prm", "upper"};
+    for (size_t f = 0; f < sizeof fitting / sizeof *fitting; f++)
+        if (json_list_has(cJSON_GetObjectItemCaseSensitive(adapt, "methods"), fitting[f]) &&
+            !cJSON_GetObjectItemCaseSensitive(adapt, fitting[f]))
+            return err_set(e, PPR_EINPUT, "'%s': row \"%s\" of \"adapt.methods\" fits "
+                           "parameters and needs its settings \"adapt.%s\" (\"epochs\" and "
+                           "optimizer keys)", CONFIG_PATH, fitting[f], fitting[f]);
     if (!json_list_has(methods, "pretrained") &&
         cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(train, "from_pretrained")))
         return err_set(e, PPR_EINPUT, "'%s': key \"train.from_pretrained\" is true, so "
