@@ -36,6 +36,14 @@ set_key() {
     [ "$(sha256sum < "$f")" != "$before" ] || fail "set_key '$2' changed nothing"
 }
 
+# metrics LOCK: the JSON of the lock's "metrics" output on stdout (run in
+# the checkout that holds its store).
+metrics() { # LOCK -> the JSON of its "metrics" output on stdout
+    local h
+    h=$(grep -o '"name":"metrics"[^}]*' "$1" | grep -o '[0-9a-f]\{64\}')
+    tail -c +17 "artifacts/objects/${h:0:2}/${h:2}.zst" | zstd -dq
+}
+
 # stages_run LOG: the stage locks Ninja rebuilt in a ninja log (one per line).
 stages_run() { grep -o 'STAGE manifests/lock/[^ ]*' "$1" | sed 's/STAGE //' | sort; }
 

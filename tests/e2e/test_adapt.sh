@@ -14,11 +14,6 @@
 set -u
 source "$(dirname "$0")/lib.bash"
 
-metrics() { # LOCK -> the JSON of its "metrics" output on stdout
-    local h
-    h=$(grep -o '"name":"metrics"[^}]*' "$1" | grep -o '[0-9a-f]\{64\}')
-    tail -c +17 "artifacts/objects/${h:0:2}/${h:2}.zst" | zstd -dq
-}
 rows="vanilla similar finetune gpo upper prm vpl"
 
 A=$(fresh)
