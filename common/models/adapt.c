@@ -193,6 +193,11 @@ typedef struct {
     uint64_t seeds[ADAPT_MAX_SEEDS];
     int64_t k[ADAPT_MAX_K], draws, size;
     optim_settings fit; /* the head's optimizer, under the row's "fit" section */
+    /* ROW_UPPER: the epochs to choose from on a validation part of the
+     * pools, of validation_fraction of their pairs, held out by prompt */
+    int64_t choices[ADAPT_MAX_K];
+    int n_choices;
+    double validation_fraction;
 } adapt_setup;
 
 static int row_kind_of(const char *row, const char *w, int *kind, ppr_err *e)
@@ -258,8 +263,14 @@ static int setup_read(stage_run *r, adapt_setup *s, ppr_err *e)
         return err_set(e, PPR_EINPUT, "'%s': row \"%s\" fits parameters and needs its "
                        "settings, \"adapt.%s\" (epochs and optimizer)", w, s->row, s->row);
     int64_t epochs = 0;
-    if (fits && (optim_settings_override(&s->fit, fit, w, e) ||
-                 json_get_int(fit, "epochs", w, &epochs, e)))
+    if (fits && optim_settings_override(&s->fit, fit, w, e))
+        return PPR_EINPUT;
+    if (s->kind == ROW_UPPER)
+        return int_list(fit, "epochs", w, s->choices, ADAPT_MAX_K, 1, &s->n_choices, e) ||
+                       json_get_num(c, "validation_fraction", w, &s->validation_fraction, e)
+                   ? PPR_EINPUT
+                   : PPR_OK;
+    if (fits && json_get_int(fit, "epochs", w, &epochs, e))
         return PPR_EINPUT;
     if (fits && (epochs < 1 || epochs > 100000))
         return err_set(e, PPR_EINPUT, "'%s': \"fit.epochs\" must be in [1, 100000]", w);
@@ -360,22 +371,13 @@ int adapt_finetune(const method *vanilla, const cJSON *settings, const pair_set 
     return rc;
 }
 
-int adapt_upper(const pairs_buf *pools, uint32_t n, const float *matrix,
-                const unsigned char *matrix_id, uint32_t dim, const cJSON *settings,
-                const optim_settings *o, method **out, ppr_err *e)
+int adapt_upper(const pair_set *ps, const cJSON *settings, const optim_settings *o,
+                method **out, ppr_err *e)
 {
-    pairs_buf all = {0};
     method *m = NULL;
-    int rc = PPR_OK;
-    for (uint32_t j = 0; j < n && rc == PPR_OK; j++)
-        for (size_t i = 0; i < pools[j].n && rc == PPR_OK; i++)
-            rc = pairs_push(&all, pools[j].rows + 3 * i, j, pools[j].prompt[i], pools[j].p[i], e);
-    pair_set ps = pairs_view(&all, matrix, matrix_id, dim, n);
+    int rc = method_new(&m, "individual", ps->dim, ps->n_users, settings, o->seed, e);
     if (rc == PPR_OK)
-        rc = method_new(&m, "individual", dim, n, settings, o->seed, e);
-    if (rc == PPR_OK)
-        rc = method_train(m, &ps, o, e);
-    pairs_release(&all);
+        rc = method_train(m, ps, o, e);
     if (rc) {
         method_free(m);
         m = NULL;
@@ -465,25 +467,75 @@ static int adapt_one(const seed_ctx *c, uint32_t j, int64_t k, int64_t draw, out
 }
 
 /* acc [n]: each new user's accuracy of a model that does not adapt: the
- * Vanilla RM as it is, or (ROW_UPPER) an Individual RM trained with seed on
- * every new user's whole pool, user j as its user j. */
+ * Vanilla RM as it is, or (ROW_UPPER) an Individual RM trained with seed for
+ * epochs on every new user's whole pool (pools: user j's pairs as user j). */
 static int fixed_accuracies(const adapt_setup *s, stage_run *r, method *base,
-                            const dataset_in *d, const new_users *nu, uint64_t seed,
-                            double *acc, ppr_err *e)
+                            const dataset_in *d, const new_users *nu, const pairs_buf *pools,
+                            uint64_t seed, uint32_t epochs, double *acc, ppr_err *e)
 {
     method *m = base;
     int rc = PPR_OK;
     if (s->kind == ROW_UPPER) {
         optim_settings o = s->fit;
         o.seed = seed;
-        rc = adapt_upper(nu->pool, nu->n, d->f.matrix, d->features_id, d->f.h->dim, r->config,
-                         &o, &m, e);
+        o.epochs = epochs;
+        pair_set ps = pairs_view(pools, d->f.matrix, d->features_id, d->f.h->dim, nu->n);
+        rc = adapt_upper(&ps, r->config, &o, &m, e);
     }
     for (uint32_t j = 0; j < nu->n && rc == PPR_OK; j++)
         rc = nu->test[j].n ? test_accuracy(m, d, nu, j, s->kind == ROW_UPPER ? j : 0, &acc[j], e)
                            : PPR_OK;
     if (m != base)
         method_free(m);
+    return rc;
+}
+
+/* ROW_UPPER: every new user's pool in one set, user j's pairs as user j. */
+static int pools_join(const new_users *nu, pairs_buf *all, ppr_err *e)
+{
+    int rc = PPR_OK;
+    for (uint32_t j = 0; j < nu->n && rc == PPR_OK; j++)
+        for (size_t i = 0; i < nu->pool[j].n && rc == PPR_OK; i++)
+            rc = pairs_push(all, nu->pool[j].rows + 3 * i, j, nu->pool[j].prompt[i],
+                            nu->pool[j].p[i], e);
+    return rc;
+}
+
+/* ROW_UPPER's epochs, as stage 04 chooses them (docs/train.md): a validation
+ * part of the pools held out by prompt, an Individual RM trained with seed on
+ * the rest for each choice, the best unweighted mean over users of
+ * validation accuracy (ties to the lower validation loss, then the fewer
+ * epochs); each choice's mean and loss into validation. */
+static int upper_epochs(const adapt_setup *s, stage_run *r, const dataset_in *d,
+                        const pairs_buf *pools, uint32_t n_users, uint64_t seed,
+                        cJSON *validation, int64_t *best, ppr_err *e)
+{
+    *best = s->choices[0];
+    if (s->n_choices == 1)
+        return PPR_OK;
+    pairs_buf val = {0}, part = {0};
+    int by_prompt;
+    int rc = pairs_split_prompts(pools, s->validation_fraction, seed, &val, &part, &by_prompt, e);
+    double best_mean = -INFINITY, best_loss = INFINITY;
+    uint32_t dim = d->f.h->dim;
+    for (int c = 0; c < s->n_choices && rc == PPR_OK; c++) {
+        optim_settings o = s->fit;
+        o.seed = seed;
+        o.epochs = (uint32_t)s->choices[c];
+        pair_set fit_set = pairs_view(&part, d->f.matrix, d->features_id, dim, n_users);
+        pair_set val_set = pairs_view(&val, d->f.matrix, d->features_id, dim, n_users);
+        method *m = NULL;
+        double mean, loss;
+        if ((rc = adapt_upper(&fit_set, r->config, &o, &m, e)) == PPR_OK)
+            rc = evaluate_validation(m, &val_set, &mean, &loss, e);
+        method_free(m);
+        if (rc)
+            break;
+        evaluate_choice(validation, s->choices[c], val.n, by_prompt, mean, loss, &best_mean,
+                        &best_loss, best);
+    }
+    pairs_release(&val);
+    pairs_release(&part);
     return rc;
 }
 
@@ -533,17 +585,23 @@ static void agreements_free(seed_ctx *c)
     c->agree = NULL;
 }
 
-/* Every outcome: out [n_k][draws][n_seeds][n users], NaN where skipped. */
+/* Every outcome: out [n_k][draws][n_seeds][n users], NaN where skipped;
+ * ROW_UPPER's epoch choice into validation and *epochs (chosen with the first
+ * seed, kept for the others, as stage 04 does). */
 static int measure_all(const adapt_setup *s, stage_run *r, const dataset_in *d,
-                       const new_users *nu, outcome *out, ppr_err *e)
+                       const new_users *nu, outcome *out, cJSON *validation, int64_t *epochs,
+                       ppr_err *e)
 {
     size_t per_k = (size_t)s->draws * (size_t)s->n_seeds * nu->n;
     int fixed = s->kind == ROW_VANILLA || s->kind == ROW_UPPER;
     double *acc = malloc(nu->n * sizeof *acc); /* [n users] */
     adapt_known known = {0};
+    pairs_buf pools = {0};
     int rc = acc ? PPR_OK : err_nomem(e);
     if (rc == PPR_OK && s->kind == ROW_SIMILAR)
         rc = known_load(s, d, &known, e);
+    if (rc == PPR_OK && s->kind == ROW_UPPER && (rc = pools_join(nu, &pools, e)) == PPR_OK)
+        rc = upper_epochs(s, r, d, &pools, nu->n, s->seeds[0], validation, epochs, e);
     for (int si = 0; si < s->n_seeds && rc == PPR_OK; si++) {
         seed_ctx c = {s, r, d, nu, &known, NULL, NULL, s->seeds[si]};
         char name[128];
@@ -552,7 +610,7 @@ static int measure_all(const adapt_setup *s, stage_run *r, const dataset_in *d,
         if (s->kind != ROW_UPPER && (rc = method_input(&c.base, r, name, d->f.h->dim, e)))
             break;
         if (fixed)
-            rc = fixed_accuracies(s, r, c.base, d, nu, c.seed, acc, e);
+            rc = fixed_accuracies(s, r, c.base, d, nu, &pools, c.seed, (uint32_t)*epochs, acc, e);
         else if (s->kind == ROW_SIMILAR)
             rc = agreements(&c, e);
         for (int ki = 0; ki < s->n_k && rc == PPR_OK; ki++)
@@ -575,6 +633,7 @@ static int measure_all(const adapt_setup *s, stage_run *r, const dataset_in *d,
                       nu->n, s->n_k);
     }
     adapt_known_release(&known);
+    pairs_release(&pools);
     free(acc);
     return rc;
 }
@@ -696,8 +755,12 @@ int adapt_run(stage_run *r, cJSON **metrics, ppr_err *e)
     if ((rc = new_users_load(&d, &nu, e)) == PPR_OK &&
         !(out = calloc((size_t)s.n_k * (size_t)s.draws * (size_t)s.n_seeds * nu.n, sizeof *out)))
         rc = err_nomem(e);
+    cJSON *validation = cJSON_CreateArray();
+    int64_t epochs = s.fit.epochs;
+    if (rc == PPR_OK && !validation)
+        rc = err_nomem(e);
     if (rc == PPR_OK)
-        rc = measure_all(&s, r, &d, &nu, out, e);
+        rc = measure_all(&s, r, &d, &nu, out, validation, &epochs, e);
     if (rc == PPR_OK) {
         cJSON *m = *metrics = cJSON_CreateObject();
         cJSON_AddStringToObject(m, "instance", r->instance);
@@ -711,10 +774,15 @@ int adapt_run(stage_run *r, cJSON **metrics, ppr_err *e)
         cJSON_AddBoolToObject(m, "adapts", s.kind != ROW_VANILLA && s.kind != ROW_UPPER);
         cJSON_AddNumberToObject(m, "draws", (double)s.draws);
         if (s.kind == ROW_FINETUNE || s.kind == ROW_UPPER || strcmp(s.row, "prm") == 0)
-            cJSON_AddNumberToObject(m, "epochs", s.fit.epochs);
+            cJSON_AddNumberToObject(m, "epochs", (double)epochs);
+        if (s.kind == ROW_UPPER) {
+            cJSON_AddItemToObject(m, "validation", validation);
+            validation = NULL;
+        }
         users_json(m, &d, &nu);
         results_json(r, &s, m, &d, &nu, out);
     }
+    cJSON_Delete(validation);
     free(out);
     new_users_release(&nu);
     dataset_release(&d);

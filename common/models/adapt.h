@@ -75,11 +75,11 @@ int adapt_accuracy(method *m, const pairs_buf *test, const float *matrix,
 int adapt_finetune(const method *vanilla, const cJSON *settings, const pair_set *kp,
                    const optim_settings *o, method **out, ppr_err *e);
 
-/* The upper bound: *out, an Individual RM (settings) trained under o on the
- * new users' whole pools [n], user j's pairs as its user j. */
-int adapt_upper(const pairs_buf *pools, uint32_t n, const float *matrix,
-                const unsigned char *matrix_id, uint32_t dim, const cJSON *settings,
-                const optim_settings *o, method **out, ppr_err *e);
+/* The upper bound: *out, an Individual RM (settings) of ps->n_users users
+ * trained under o on ps (the new users' whole pools, user j's pairs as its
+ * user j). */
+int adapt_upper(const pair_set *ps, const cJSON *settings, const optim_settings *o,
+                method **out, ppr_err *e);
 
 /* The whole computation of a stage 07 instance (docs/adapt.md): its slice
  * names the row ("method"), the dataset, the seeds, the k list, the draws,

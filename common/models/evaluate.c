@@ -282,3 +282,21 @@ int evaluate_users(method *m, const pairs_buf *test, const float *matrix,
     free(served);
     return rc;
 }
+
+void evaluate_choice(cJSON *validation, int64_t epochs, size_t pairs, int by_prompt,
+                     double mean, double loss, double *best_mean, double *best_loss,
+                     int64_t *best)
+{
+    cJSON *it = cJSON_CreateObject();
+    cJSON_AddNumberToObject(it, "epochs", (double)epochs);
+    cJSON_AddNumberToObject(it, "pairs", (double)pairs);
+    cJSON_AddStringToObject(it, "split", by_prompt ? "prompts" : "pairs");
+    cJSON_AddNumberToObject(it, "mean", mean);
+    cJSON_AddNumberToObject(it, "loss", loss);
+    cJSON_AddItemToArray(validation, it);
+    if (mean > *best_mean || (mean == *best_mean && loss < *best_loss)) {
+        *best_mean = mean;
+        *best_loss = loss;
+        *best = epochs;
+    }
+}

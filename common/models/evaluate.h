@@ -62,4 +62,13 @@ int evaluate_bootstrap(const uint8_t *right, const uint32_t *user, size_t n,
  * them. NaN when n is 0. */
 int evaluate_bootstrap_mean(const double *v, size_t n, double *lo, double *hi, ppr_err *e);
 
+/* One epoch choice's validation result: {epochs, pairs, split ("prompts"
+ * when the validation part is held out by prompt, else "pairs"), mean, loss}
+ * appended to validation, and epochs kept in *best when it beats the best so
+ * far (*best_mean, *best_loss, updated): a higher mean, or the same mean
+ * with a lower loss; so among equals the choice tried first stays. */
+void evaluate_choice(cJSON *validation, int64_t epochs, size_t pairs, int by_prompt,
+                     double mean, double loss, double *best_mean, double *best_loss,
+                     int64_t *best);
+
 #endif

@@ -146,18 +146,8 @@ static int choose_epochs(stage_run *r, const train_setup *ts, const pairs_buf *a
         method_free(m);
         if (rc)
             break;
-        cJSON *it = cJSON_CreateObject();
-        cJSON_AddNumberToObject(it, "epochs", (double)o.epochs);
-        cJSON_AddNumberToObject(it, "pairs", (double)val.n);
-        cJSON_AddStringToObject(it, "split", by_prompt ? "prompts" : "pairs");
-        cJSON_AddNumberToObject(it, "mean", mean);
-        cJSON_AddNumberToObject(it, "loss", loss);
-        cJSON_AddItemToArray(validation, it);
-        if (mean > best_mean || (mean == best_mean && loss < best_loss)) {
-            best_mean = mean;
-            best_loss = loss;
-            *best = rule->choices[c];
-        }
+        evaluate_choice(validation, rule->choices[c], val.n, by_prompt, mean, loss, &best_mean,
+                        &best_loss, best);
     }
     pairs_release(&val);
     pairs_release(&part);

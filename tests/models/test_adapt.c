@@ -243,17 +243,18 @@ static void test_upper_bayes(void)
     texts t = {calloc((size_t)3 * (N + TEST) * 3 * D, sizeof(float)), 0, 3 * (N + TEST) * 3};
     rng r;
     rng_seed(&r, 21, 0);
-    pairs_buf pools[3] = {{0}}, tests[3] = {{0}};
+    pairs_buf pools = {0}, tests[3] = {{0}};
     double bayes[3] = {0}, hits[3] = {0};
     for (uint32_t j = 0; j < 3; j++) {
-        gen_pairs(&t, N, w[j], 1.0, j, &r, &pools[j], NULL, NULL);
+        gen_pairs(&t, N, w[j], 1.0, j, &r, &pools, NULL, NULL);
         gen_pairs(&t, TEST, w[j], 1.0, j, &r, &tests[j], &bayes[j], &hits[j]);
     }
     cJSON *settings = cJSON_Parse("{\"head\": {\"hidden\": [16]}}");
     optim_settings o = optim(1e-2, 10, 3);
     method *m = NULL;
     ppr_err e = {0};
-    CU_ASSERT_EQUAL_FATAL(adapt_upper(pools, 3, t.x, NULL, D, settings, &o, &m, &e), PPR_OK);
+    pair_set ps = pairs_view(&pools, t.x, NULL, D, 3);
+    CU_ASSERT_EQUAL_FATAL(adapt_upper(&ps, settings, &o, &m, &e), PPR_OK);
     for (uint32_t j = 0; j < 3; j++) {
         double acc, b = bayes[j] / TEST, h = hits[j] / TEST;
         CU_ASSERT_EQUAL_FATAL(adapt_accuracy(m, &tests[j], t.x, NULL, D, j, &acc, &e), PPR_OK);
@@ -261,9 +262,9 @@ static void test_upper_bayes(void)
                 j, acc, h, b);
         CU_ASSERT(acc >= h - 0.02);
         CU_ASSERT(fabs(acc - b) <= 0.027 + 0.02);
-        pairs_release(&pools[j]);
         pairs_release(&tests[j]);
     }
+    pairs_release(&pools);
     method_free(m);
     cJSON_Delete(settings);
     free(t.x);

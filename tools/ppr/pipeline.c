@@ -515,12 +515,14 @@ static const stage_def stages[] = {
     /* new users: one row of Table 4 on a dataset's new users (docs/adapt.md):
      * the k list, the draws, the seeds, the dataset's training sizes (whose
      * largest gives the models it adapts), the head (the upper bound's and the
-     * fine-tuning's architecture and optimizer) and the row's fit settings */
+     * fine-tuning's architecture and optimizer), the validation part (the
+     * upper bound's epoch choice) and the row's fit settings */
     {.name = "07-adapt", .binary = "build/bin/ppr-adapt", .lists = ON_ADAPT_ROWS,
      .upstream = NAMES("01-fetch", "03-encode"),
      .keys = KEYS({"method", "{method}", KEY_TEXT}, {"dataset", "{data}", KEY_TEXT},
                   {"seeds", "train.seeds", 0}, {"threads", "train.threads", 0},
                   {"head", "train.head", 0}, {"k", "adapt.k", 0}, {"draws", "adapt.draws", 0},
+                  {"validation_fraction", "train.validation_fraction", 0},
                   {"sizes", "train.sizes.{data}|train.sizes.default", 0},
                   {"fit", "adapt.{method}", KEY_OPTIONAL}),
      .resolve = slice_adapt,
