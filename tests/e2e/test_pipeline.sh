@@ -43,7 +43,7 @@ grep -q 'reused run' b2.log && ok "b: switching back reuses the run cache" || fa
 # b2. Dropping Conditional RM reruns encode only, which reuses every table row
 # (same encoder) and writes no "User ID" rows; an encoder setting reruns encode
 # only and reuses nothing from a matrix of another dimension.
-upstream_of_train() { stages_run "$1" | grep -v -E '/0[4-6]-'; }
+upstream_of_train() { stages_run "$1" | grep -v -E '/0[4-7]-'; }
 expect=$(ls manifests/lock/03-encode-*.json | sort)
 set_key "$A" 's/"individual", "conditional", "prm"/"individual", "prm"/'
 ninja > b3.log 2>&1 || { fail "b2: ninja without conditional"; cat b3.log; }
@@ -64,7 +64,8 @@ ninja > b5.log 2>&1
 # instances only.
 set_key "$A" 's/"gpo": {"d_model": 16, "layers": 2,/"gpo": {"d_model": 16, "layers": 3,/'
 ninja > b6.log 2>&1 || { fail "b3: ninja"; cat b6.log; }
-[ "$(stages_run b6.log)" = "$(ls manifests/lock/04-train-*.gpo.json | sort)" ] &&
+# (and the new-user row that adapts GPO's models)
+[ "$(stages_run b6.log)" = "$(ls manifests/lock/04-train-*.gpo.json manifests/lock/07-adapt-*.gpo.json | sort)" ] &&
     ok "b3: a GPO setting reruns GPO only" || fail "b3: ran $(stages_run b6.log)"
 cp config.first manifests/config.json
 ninja > b7.log 2>&1
@@ -178,7 +179,9 @@ ninja manifests/lock/04-train-sim-pllm.gpo.json > fp0.log 2>&1 &&
       ok "from_pretrained: gpo refuses, naming the setting" || { fail "from_pretrained: gpo"; cat fp0.log; }; }
 set_key "$G" '0,/"methods": \[[^]]*\]/s//"methods": ["pretrained", "vanilla", "individual", "conditional", "prm"]/'
 ninja > fp.log 2>&1 || { fail "from_pretrained: ninja"; cat fp.log; }
-expect=$(ls manifests/lock/04-train-*.*.json | grep -v -E '\.(pretrained|vpl|gpo|rag|[a-z]*\.ft)\.json' | sort)
+# (and the new-user rows that adapt those models; the upper bound reads none)
+expect=$( (ls manifests/lock/04-train-*.*.json | grep -v -E '\.(pretrained|vpl|gpo|rag|[a-z]*\.ft)\.json'
+          for r in vanilla similar finetune prm; do echo manifests/lock/07-adapt-sim-pllm.$r.json; done) | sort)
 [ "$(stages_run fp.log)" = "$expect" ] && ok "from_pretrained: the training instances rerun, nothing else" ||
     fail "from_pretrained: ran $(stages_run fp.log)"
 grep -q '"name":"pretrained/model-s1"' manifests/lock/04-train-sim-pllm.vanilla.json &&

@@ -1,5 +1,6 @@
 /* pipeline.c: stage instances, config slices and the generated Ninja grid. */
 #include "pipeline.h"
+#include "stage_def.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -16,61 +17,6 @@
 #include "common/strbuf.h"
 
 /* ---- stages and what they read ------------------------------------------ */
-
-/* One value of a stage's config slice. path is dotted, or several such
- * paths joined by "|" of which the first the config has is read; any of their
- * components may be "{data}" or "{method}" (the instance's set or method) or
- * "{<path>}" (the string at that config path), and so may key. */
-typedef struct {
-    const char *key;  /* its name in the slice; NULL: the slice is this value */
-    const char *path; /* where the config holds it */
-    unsigned flags;   /* enum slice_flag */
-} slice_key;
-
-enum slice_flag {
-    /* The value: a copy of the config's, which must exist, unless */
-    KEY_OPTIONAL = 1, /* left out where the config has none */
-    KEY_TEXT = 2,     /* the expanded path itself: "{method}" is the method */
-    KEY_LISTS = 4,    /* whether the array at path lists the expanded key */
-    /* Who reads it: every instance of the stage, unless */
-    IF_SET = 8,     /* only those on a dataset or evaluation set */
-    IF_NO_SET = 16, /* only the one on no set (the pre-trained reference) */
-    IF_SIM = 32,    /* only those on a simulated dataset */
-    IF_TUNED = 64   /* only those whose method is not "pretrained" */
-};
-
-/* Add to a node's slice config what its stage resolves rather than copies. */
-typedef int (*resolve_fn)(const pipeline *p, const pipe_node *n, cJSON *cfg, ppr_err *e);
-
-/* Add the further nodes n reads (node_input); most stages have none. */
-typedef int (*extras_fn)(const pipeline *p, pipe_node *n, ppr_err *e);
-
-enum node_list {
-    ON_DATASETS = 1,   /* config "datasets" */
-    ON_EVALSETS = 2,   /* config "evalsets" */
-    ON_AUX = 4,        /* sources fetched only for another stage (the GloVe embeddings) */
-    ON_METHODS = 8,    /* every (dataset, method) of config "datasets" x "methods" */
-    ON_PRETRAINED = 16, /* one "pretrained" instance when "methods" has it */
-    ON_FINE_TUNED = 32, /* every (dataset, method) of "tax.datasets" x "tax.methods" */
-    ON_TAX_ROWS = 64,  /* the same with "pretrained" first: Table 3's rows */
-    ON_ADAPT_ROWS = 128 /* every (dataset, row) of "adapt.datasets" x "adapt.methods" */
-};
-
-struct stage_def {
-    const char *name;
-    const char *binary;
-    int lists;                    /* which instances it runs on: a mask of enum node_list */
-    const char *suffix;           /* ends its instances' names (".ft"), or NULL */
-    const char *const *sources;   /* the evaluation sets it reads, by source (NAMES) */
-    const char *const *upstream;  /* stages of the same set whose outputs it reads (NAMES) */
-    const slice_key *keys;        /* its config slice (KEYS) */
-    resolve_fn resolve;           /* the rest of its slice config, or NULL */
-    extras_fn extras;             /* further nodes whose outputs it reads, or NULL */
-    /* The outputs it reads, by name without prefix ("model-s*": any name that
-     * starts so), NAMES; its slice lists those and no other, and the
-     * stage must read every one it lists (stage.h). */
-    const char *const *reads;
-};
 
 /* Append path to a Ninja depfile rule, escaped as GCC escapes it. */
 static void dep_add(strbuf *deps, const char *path)
@@ -212,222 +158,12 @@ static const char *encoder_name(const cJSON *config)
     return cJSON_GetObjectItemCaseSensitive(enc, "encoder")->valuestring;
 }
 
-/* Record that n reads the outputs of node id, an earlier one, under names
- * prefix + name: those its stage reads (stage_def.reads) or, when only is not
- * NULL, the one of them called only. */
-static int node_input_only(const pipeline *p, pipe_node *n, const char *id,
-                           const char *prefix, const char *only, ppr_err *e)
-{
-    const pipe_node *u = pipeline_find(p, id);
-    if (!u)
-        return err_set(e, PPR_EINPUT, "'%s' needs '%s', which the config does not run", n->id,
-                       id);
-    pipe_input *in = realloc(n->inputs, (n->n_inputs + 1) * sizeof *in);
-    if (!in)
-        return err_nomem(e);
-    n->inputs = in;
-    in[n->n_inputs].prefix = strdup(prefix);
-    in[n->n_inputs].only = only ? strdup(only) : NULL;
-    if (!in[n->n_inputs].prefix || (only && !in[n->n_inputs].only)) {
-        free(in[n->n_inputs].prefix);
-        free(in[n->n_inputs].only);
-        return err_nomem(e);
-    }
-    in[n->n_inputs++].node = u;
-    return PPR_OK;
-}
-
-static int node_input(const pipeline *p, pipe_node *n, const char *id, const char *prefix,
-                      ppr_err *e)
-{
-    return node_input_only(p, n, id, prefix, NULL, e);
-}
-
 /* The GloVe encoder reads the embeddings fetched as source "glove". */
 static int encode_extras(const pipeline *p, pipe_node *n, ppr_err *e)
 {
     return strcmp(encoder_name(p->config), "glove") == 0
                ? node_input(p, n, GLOVE_NODE, "glove/", e)
                : PPR_OK;
-}
-
-/* The pre-trained reference reads the general preference sets it is trained
- * on; a (dataset, "pretrained") instance reads the reference's models, and so
- * does every training instance when heads start from the reference. */
-static int train_extras(const pipeline *p, pipe_node *n, ppr_err *e)
-{
-    const cJSON *train = cJSON_GetObjectItemCaseSensitive(p->config, "train");
-    if (n->data)
-        return strcmp(n->method, "pretrained") == 0 ||
-                       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(train, "from_pretrained"))
-                   ? node_input(p, n, "04-train-pretrained", "pretrained/", e)
-                   : PPR_OK;
-    const cJSON *on = cJSON_GetObjectItemCaseSensitive(train, "pretrained_on");
-    int rc = PPR_OK;
-    for (const cJSON *s = on->child; s && rc == PPR_OK; s = s->next) {
-        char id[256], prefix[256];
-        snprintf(prefix, sizeof prefix, "%s/", s->valuestring);
-        snprintf(id, sizeof id, "01-fetch-%s", s->valuestring);
-        rc = node_input(p, n, id, prefix, e);
-        snprintf(id, sizeof id, "03-encode-%s", s->valuestring);
-        if (rc == PPR_OK)
-            rc = node_input(p, n, id, prefix, e);
-    }
-    return rc;
-}
-
-/* The personalization tax (docs/tax.md) reads the reference, and the method
- * a row shows: for "pretrained", the accuracy stage 04 measured of the
- * reference on the dataset; for a method, its fine-tuned models and their
- * metrics, and the dataset they were tuned on. Then the dataset and features
- * of each evaluation set of a source its stage reads (stage_def.sources), and
- * the datasets the reference was trained on, whose training prompts no
- * evaluation pair may share. */
-static const char *tax_source(const pipeline *p, const char *set)
-{
-    const cJSON *fetch = cJSON_GetObjectItemCaseSensitive(p->config, "fetch");
-    const cJSON *src = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(fetch, "sources"), set);
-    const cJSON *name = cJSON_GetObjectItemCaseSensitive(src, "source");
-    return cJSON_IsString(name) ? name->valuestring : "";
-}
-
-static int tax_reads_set(const pipeline *p, const pipe_node *n, const char *set)
-{
-    for (const char *const *s = n->def->sources; *s; s++)
-        if (strcmp(tax_source(p, set), *s) == 0)
-            return 1;
-    return 0;
-}
-
-static int tax_extras(const pipeline *p, pipe_node *n, ppr_err *e)
-{
-    char id[512], prefix[256];
-    int ref = strcmp(n->method, "pretrained") == 0;
-    snprintf(id, sizeof id, ref ? "04-train-%s.%s" : "04-train-%s.%s.ft", n->data, n->method);
-    int rc = node_input_only(p, n, "04-train-pretrained", "reference/", "model-s*", e);
-    if (rc == PPR_OK)
-        rc = node_input_only(p, n, id, "tuned/", ref ? "metrics" : NULL, e);
-    snprintf(id, sizeof id, "01-fetch-%s", n->data);
-    if (rc == PPR_OK && !ref)
-        rc = node_input_only(p, n, id, "tuned/", "dataset", e);
-    const cJSON *evalsets = cJSON_GetObjectItemCaseSensitive(p->config, "evalsets");
-    for (const cJSON *s = evalsets->child; s && rc == PPR_OK; s = s->next) {
-        if (!tax_reads_set(p, n, s->valuestring))
-            continue;
-        snprintf(prefix, sizeof prefix, "%s/", s->valuestring);
-        snprintf(id, sizeof id, "01-fetch-%s", s->valuestring);
-        rc = node_input_only(p, n, id, prefix, "dataset", e);
-        snprintf(id, sizeof id, "03-encode-%s", s->valuestring);
-        if (rc == PPR_OK)
-            rc = node_input_only(p, n, id, prefix, "features", e);
-    }
-    const cJSON *on = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(p->config, "train"), "pretrained_on");
-    for (const cJSON *s = on->child; s && rc == PPR_OK; s = s->next) {
-        if (json_list_has(evalsets, s->valuestring) && tax_reads_set(p, n, s->valuestring))
-            continue;
-        snprintf(prefix, sizeof prefix, "%s/", s->valuestring);
-        snprintf(id, sizeof id, "01-fetch-%s", s->valuestring);
-        rc = node_input_only(p, n, id, prefix, "dataset", e);
-    }
-    return rc;
-}
-
-/* The evaluation sets a tax instance reads, in "evalsets" order, each with
- * its source and, for RewardBench, the subset mapping its rows were selected
- * by: "sets" in the slice. */
-static int slice_tax_sets(const pipeline *p, const pipe_node *n, cJSON *c, ppr_err *e)
-{
-    const cJSON *evalsets = cJSON_GetObjectItemCaseSensitive(p->config, "evalsets");
-    const cJSON *sources = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(p->config, "fetch"), "sources");
-    cJSON *sets = cJSON_AddArrayToObject(c, "sets");
-    if (!sets)
-        return err_nomem(e);
-    for (const cJSON *s = evalsets->child; s; s = s->next) {
-        if (!tax_reads_set(p, n, s->valuestring))
-            continue;
-        const cJSON *mapping = cJSON_GetObjectItemCaseSensitive(
-            cJSON_GetObjectItemCaseSensitive(sources, s->valuestring), "mapping");
-        cJSON *it = cJSON_CreateObject();
-        if (!it || !cJSON_AddItemToArray(sets, it) ||
-            !cJSON_AddStringToObject(it, "name", s->valuestring) ||
-            !cJSON_AddStringToObject(it, "source", tax_source(p, s->valuestring)) ||
-            (cJSON_IsString(mapping) &&
-             !cJSON_AddStringToObject(it, "mapping", mapping->valuestring)))
-            return err_nomem(e);
-    }
-    return PPR_OK;
-}
-
-/* A fine-tuned instance starts every head from the reference's. */
-static int slice_fine_tuned(const pipeline *p, const pipe_node *n, cJSON *c, ppr_err *e)
-{
-    (void)p;
-    (void)n;
-    return cJSON_AddTrueToObject(c, "from_pretrained") ? PPR_OK : err_nomem(e);
-}
-
-static int fine_tuned_extras(const pipeline *p, pipe_node *n, ppr_err *e)
-{
-    return node_input(p, n, "04-train-pretrained", "pretrained/", e);
-}
-
-/* The rows of the new-user table (docs/adapt.md) and the stage 04 method
- * each starts from; the upper bound trains in stage 07 but is the Individual
- * RM, so it too exists only where that method is trained. */
-static const struct {
-    const char *row, *method;
-    int reads_models;
-} adapt_rows[] = {{"vanilla", "vanilla", 1}, {"similar", "individual", 1},
-                  {"finetune", "vanilla", 1}, {"gpo", "gpo", 1}, {"vpl", "vpl", 1},
-                  {"prm", "prm", 1}, {"upper", "individual", 0}};
-
-/* The stage 04 method of an adapt row, or NULL. */
-static const char *adapt_method(const char *row)
-{
-    for (size_t i = 0; i < sizeof adapt_rows / sizeof *adapt_rows; i++)
-        if (strcmp(adapt_rows[i].row, row) == 0)
-            return adapt_rows[i].method;
-    return NULL;
-}
-
-/* The largest training size of n's dataset: the models a row adapts. */
-static long long adapt_size(const pipeline *p, const pipe_node *n)
-{
-    const cJSON *sizes = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(p->config, "train"), "sizes");
-    const cJSON *list = cJSON_GetObjectItemCaseSensitive(sizes, n->data);
-    long long size = 0;
-    if (!list)
-        list = cJSON_GetObjectItemCaseSensitive(sizes, "default");
-    for (const cJSON *it = list ? list->child : NULL; it; it = it->next)
-        size = it->valuedouble > (double)size ? (long long)it->valuedouble : size;
-    return size;
-}
-
-/* A row names the method it starts from ("trained_from"). */
-static int slice_adapt(const pipeline *p, const pipe_node *n, cJSON *c, ppr_err *e)
-{
-    (void)p;
-    return cJSON_AddStringToObject(c, "trained_from", adapt_method(n->method)) ? PPR_OK
-                                                                                : err_nomem(e);
-}
-
-/* A row reads the models its method was trained to at the dataset's largest
- * size, one per seed, except the upper bound, which trains its own. */
-static int adapt_extras(const pipeline *p, pipe_node *n, ppr_err *e)
-{
-    for (size_t i = 0; i < sizeof adapt_rows / sizeof *adapt_rows; i++) {
-        if (strcmp(adapt_rows[i].row, n->method) != 0 || !adapt_rows[i].reads_models)
-            continue;
-        char id[512], only[64];
-        snprintf(id, sizeof id, "04-train-%s.%s", n->data, adapt_rows[i].method);
-        snprintf(only, sizeof only, "model-%lld-s*", adapt_size(p, n));
-        return node_input_only(p, n, id, "trained/", only, e);
-    }
-    return PPR_OK;
 }
 
 /* A NULL-ended list of names, and a stage's slice keys ended by a NULL path. */
@@ -481,7 +217,7 @@ static const stage_def stages[] = {
                   {"sizes", "train.sizes.{data}|train.sizes.default", IF_SET},
                   {"pretrained_on", "train.pretrained_on", IF_NO_SET},
                   {"from_pretrained", "train.from_pretrained", IF_TUNED}),
-     .extras = train_extras,
+     .extras = inputs_train,
      .reads = NAMES("dataset", "features", "table2", "model-s*")},
     /* the tax experiment's models (docs/tax.md): each of "tax.methods" on each
      * of "tax.datasets", every head started from the reference's, at
@@ -493,8 +229,8 @@ static const stage_def stages[] = {
      .keys = KEYS(TRAIN_KEYS, {"epochs", "tax.epochs", 0},
                   {"sizes", "tax.sizes.{data}|tax.sizes.default", 0},
                   {"fine_tune", "tax.optimizer", KEY_OPTIONAL}),
-     .resolve = slice_fine_tuned,
-     .extras = fine_tuned_extras,
+     .resolve = inputs_fine_tuned_slice,
+     .extras = inputs_fine_tuned,
      .reads = NAMES("dataset", "features", "table2", "model-s*")},
     /* the tax: one row of Table 3 (a dataset and a method) against the
      * reference, on the safety sets (05) or the reasoning, chat-hard and chat
@@ -502,15 +238,15 @@ static const stage_def stages[] = {
     {.name = "05-safety-eval", .binary = "build/bin/ppr-safety-eval", .lists = ON_TAX_ROWS,
      .sources = NAMES("xstest", "hh-harmless", "rewardbench"),
      .keys = KEYS(TAX_KEYS),
-     .resolve = slice_tax_sets,
-     .extras = tax_extras,
+     .resolve = inputs_tax_slice,
+     .extras = inputs_tax,
      .reads = NAMES("dataset", "features", "model-*", "metrics")},
     {.name = "06-reasoning-eval", .binary = "build/bin/ppr-reasoning-eval",
      .lists = ON_TAX_ROWS,
      .sources = NAMES("hep", "llmbar", "rewardbench"),
      .keys = KEYS(TAX_KEYS),
-     .resolve = slice_tax_sets,
-     .extras = tax_extras,
+     .resolve = inputs_tax_slice,
+     .extras = inputs_tax,
      .reads = NAMES("dataset", "features", "model-*", "metrics")},
     /* new users: one row of Table 4 on a dataset's new users (docs/adapt.md):
      * the k list, the draws, the seeds, the dataset's training sizes (whose
@@ -525,8 +261,8 @@ static const stage_def stages[] = {
                   {"validation_fraction", "train.validation_fraction", 0},
                   {"sizes", "train.sizes.{data}|train.sizes.default", 0},
                   {"fit", "adapt.{method}", KEY_OPTIONAL}),
-     .resolve = slice_adapt,
-     .extras = adapt_extras,
+     .resolve = inputs_adapt_slice,
+     .extras = inputs_adapt,
      .reads = NAMES("dataset", "features", "model-*")},
 };
 
@@ -768,7 +504,7 @@ int pipeline_load(pipeline *p, ppr_err *e)
             if (!json_list_has(lists[0], d->valuestring))
                 continue;
             for (const cJSON *m = adapt_methods->child; m && rc == PPR_OK; m = m->next)
-                if (json_list_has(methods, adapt_method(m->valuestring)))
+                if (json_list_has(methods, inputs_adapt_method(m->valuestring)))
                     rc = node_add(p, &stages[s], d->valuestring, m->valuestring, e);
         }
         for (int l = 0; l < 3 && rc == PPR_OK; l++) {
@@ -822,14 +558,6 @@ void pipeline_release(pipeline *p)
     cJSON_Delete(p->config);
     cJSON_Delete(p->sources);
     memset(p, 0, sizeof *p);
-}
-
-const pipe_node *pipeline_find(const pipeline *p, const char *id)
-{
-    for (size_t k = 0; k < p->n_nodes; k++)
-        if (strcmp(p->nodes[k].id, id) == 0)
-            return &p->nodes[k];
-    return NULL;
 }
 
 /* Append the outputs of the lock of node u that n reads to inputs, named
