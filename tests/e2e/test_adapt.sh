@@ -10,7 +10,8 @@
 # c. a new user with fewer than k pairs is reported and skipped by name, not
 #    a crash and not a smaller k;
 # d. config errors: an unknown row, a row that fits without its settings, a
-#    dataset that is not a source: one error each, exit 2.
+#    dataset that is not a source, a dataset without new users: one error
+#    each, exit 2.
 set -u
 source "$(dirname "$0")/lib.bash"
 
@@ -116,4 +117,7 @@ set_key "$B" 's/"prm": {"epochs": 100/"finetune": {"epochs": 1}, "prm": {"epochs
 set_key "$B" 's/^    "datasets": \["sim-pllm"\],/    "datasets": ["sim-plm"],/'
 expect_error build/bin/ppr grid && grep -q 'adapt.datasets' err.log &&
     ok "d. a dataset that is not a source: $(cat err.log)" || fail "d. dataset: $(cat err.log)"
+set_key "$B" 's/^    "datasets": \["sim-plm"\],/    "datasets": ["sim-tldr"],/'
+expect_error build/bin/ppr grid && grep -q '"fetch.sources.sim-tldr.new_users" must be above 0' err.log &&
+    ok "d. a dataset without new users: $(cat err.log)" || fail "d. no new users: $(cat err.log)"
 finish

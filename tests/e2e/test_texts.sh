@@ -27,10 +27,12 @@ declare -A TEXTS=([sim-psoups]=alpaca-eval [sim-tldr]=flask [sim-pllm]=alpaca-ev
 A=$(fresh)
 cd "$A"
 # Only the simulated datasets (the real ones need the mirror), one method.
-set_key "$A" 's/"datasets": \[[^]]*\]/"datasets": ["sim-psoups", "sim-tldr", "sim-pllm"]/'
+set_key "$A" '0,/"datasets": \[[^]]*\]/s//"datasets": ["sim-psoups", "sim-tldr", "sim-pllm"]/'
 set_key "$A" 's/"evalsets": \[[^]]*\]/"evalsets": []/'
 set_key "$A" 's/"methods": \[[^]]*\]/"methods": ["vanilla"]/'
-N=12 # 3 datasets x (fetch, characterize, encode, train)
+# 3 datasets x (fetch, characterize, encode, train), and sim-pllm's
+# new-user row of the one method (adapt.methods is ["vanilla"] too)
+N=13
 
 # The mirror is a path where nothing is yet.
 export PPR_MIRROR=$A/mirror

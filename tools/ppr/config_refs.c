@@ -12,8 +12,9 @@
  * for a set the base lists do not run), every trained dataset has sizes, the
  * pre-trained reference trains on at least one set and only on sets that run,
  * heads start from the reference only when it is trained, the tax's
- * datasets and sizes and the new-user table's datasets name sources, and the
- * new-user rows that fit parameters have their settings. */
+ * datasets and sizes and the new-user table's datasets name sources, those
+ * of the latter that run hold out new users, and the new-user rows that fit
+ * parameters have their settings. */
 int pipeline_check_refs(const cJSON *cfg, ppr_err *e)
 {
     const cJSON *train = cJSON_GetObjectItemCaseSensitive(cfg, "train");
@@ -75,6 +76,20 @@ int pipeline_check_refs(const cJSON *cfg, ppr_err *e)
             return err_set(e, PPR_EINPUT, "'%s': key \"adapt.datasets[%d]\" is \"%s\"; it "
                            "must name a source under \"fetch.sources\"", CONFIG_PATH, i,
                            d->valuestring);
+    /* a new-user row of a dataset that runs needs its new-user pool */
+    for (const cJSON *d = cJSON_GetObjectItemCaseSensitive(adapt, "datasets")->child; d;
+         d = d->next) {
+        const cJSON *src = cJSON_GetObjectItemCaseSensitive(sources, d->valuestring);
+        const cJSON *kind = cJSON_GetObjectItemCaseSensitive(src, "kind");
+        const cJSON *nu = cJSON_GetObjectItemCaseSensitive(src, "new_users");
+        int sim = cJSON_IsString(kind) && strcmp(kind->valuestring, "sim") == 0;
+        if (json_list_has(datasets, d->valuestring) &&
+            !(sim ? cJSON_IsNumber(nu) && nu->valuedouble > 0 : cJSON_IsTrue(nu)))
+            return err_set(e, PPR_EINPUT, "'%s': key \"adapt.datasets\" lists \"%s\", which "
+                           "holds out no new users: \"fetch.sources.%s.new_users\" must be %s",
+                           CONFIG_PATH, d->valuestring, d->valuestring,
+                           sim ? "above 0" : "true");
+    }
     static const char *const fitting[] = {"finetune", "prm", "upper"};
     for (size_t f = 0; f < sizeof fitting / sizeof *fitting; f++)
         if (json_list_has(cJSON_GetObjectItemCaseSensitive(adapt, "methods"), fitting[f]) &&
