@@ -25,6 +25,8 @@
 
 #define CONFIG_PATH "manifests/config.json"
 #define CONFIG_SCHEMA_PATH "manifests/config.schema.json"
+#define PAPER_PATH "manifests/paper.json" /* the published numbers the report compares */
+#define REPORT_MAIN "figures/report.md"    /* the report's page (stage 08) */
 
 /* Validate v against schema node s; path names v in errors ("fetch.seed").
  * partial: required members may be missing (profile overrides). */

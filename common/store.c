@@ -19,6 +19,7 @@ static const struct {
 } payload_names[] = {
     {PAYLOAD_PREFS, "prefs"}, {PAYLOAD_TEXTS, "texts"}, {PAYLOAD_FEATURES, "features"},
     {PAYLOAD_MODEL, "model"}, {PAYLOAD_JSON, "json"}, {PAYLOAD_EMBEDDINGS, "embeddings"},
+    {PAYLOAD_FILE, "file"},
 };
 
 const char *payload_type_name(int type)

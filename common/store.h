@@ -31,6 +31,7 @@ enum payload_type {
     PAYLOAD_MODEL = 4,    /* trained model */
     PAYLOAD_JSON = 5,     /* metrics and parameters, canonical JSON */
     PAYLOAD_EMBEDDINGS = 6, /* a word-embedding table, see embeddings.h */
+    PAYLOAD_FILE = 7,     /* a rendered file of the report, its bytes as written under figures/ */
 };
 
 typedef struct {

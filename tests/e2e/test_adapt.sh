@@ -6,7 +6,8 @@
 #    test share no prompt); each k's summary is the mean of its runs with a
 #    Student t interval over them (draws x seeds, or seeds for the rows that
 #    do not adapt); retrieve-similar-user says which rule served each user;
-# b. a change of the k list reruns the stage 07 instances and nothing else;
+# b. a change of the k list reruns the stage 07 instances and the report, and
+#    nothing else;
 # c. a new user with fewer than k pairs is reported and skipped by name, not
 #    a crash and not a smaller k;
 # d. config errors: an unknown row, a row that fits without its settings, a
@@ -79,8 +80,9 @@ PY
 # b. a change of k's list: stage 07 only
 set_key "$A" 's/"adapt": {"k": \[4, 8\]/"adapt": {"k": [4, 6]/'
 ninja > b.log 2>&1 || fail "b. ninja"
-want=$(for r in $rows; do echo "manifests/lock/07-adapt-sim-pllm.$r.json"; done | sort)
-[ "$(stages_run b.log)" = "$want" ] && ok "b. a new k list reruns the 7 stage 07 instances only" ||
+want=$( (for r in $rows; do echo "manifests/lock/07-adapt-sim-pllm.$r.json"; done
+        echo manifests/lock/08-report-figures.json) | sort)
+[ "$(stages_run b.log)" = "$want" ] && ok "b. a new k list reruns the 7 stage 07 instances and the report only" ||
     { fail "b. reran:"; stages_run b.log; }
 
 # c. k = 1000: more pairs than any new user's pool

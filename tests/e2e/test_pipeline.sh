@@ -33,8 +33,9 @@ cp -r "$ROOT/manifests" "$G/"
 set_key "$A" 's/"highly_threshold": 0.3,/"highly_threshold": 0.25,/'
 ninja > b.log 2>&1 || { fail "b: ninja"; cat b.log; }
 # (training reads the minority users stage 02 finds, so it follows)
-expect=$(ls manifests/lock/02-characterize-*.json manifests/lock/04-train-*.*.json | sort)
-[ "$(stages_run b.log)" = "$expect" ] && ok "b: only characterize and training reran" ||
+expect=$( (ls manifests/lock/02-characterize-*.json manifests/lock/04-train-*.*.json
+          echo manifests/lock/08-report-figures.json) | sort)
+[ "$(stages_run b.log)" = "$expect" ] && ok "b: only characterize, training and the report reran" ||
     fail "b: ran $(stages_run b.log)"
 set_key "$A" 's/"highly_threshold": 0.25,/"highly_threshold": 0.3,/'
 ninja > b2.log 2>&1 || fail "b: ninja back"
@@ -43,7 +44,7 @@ grep -q 'reused run' b2.log && ok "b: switching back reuses the run cache" || fa
 # b2. Dropping Conditional RM reruns encode only, which reuses every table row
 # (same encoder) and writes no "User ID" rows; an encoder setting reruns encode
 # only and reuses nothing from a matrix of another dimension.
-upstream_of_train() { stages_run "$1" | grep -v -E '/0[4-7]-'; }
+upstream_of_train() { stages_run "$1" | grep -v -E '/0[4-8]-'; }
 expect=$(ls manifests/lock/03-encode-*.json | sort)
 set_key "$A" 's/"individual", "conditional", "prm"/"individual", "prm"/'
 ninja > b3.log 2>&1 || { fail "b2: ninja without conditional"; cat b3.log; }
@@ -64,8 +65,9 @@ ninja > b5.log 2>&1
 # instances only.
 set_key "$A" 's/"gpo": {"d_model": 16, "layers": 2,/"gpo": {"d_model": 16, "layers": 3,/'
 ninja > b6.log 2>&1 || { fail "b3: ninja"; cat b6.log; }
-# (and the new-user row that adapts GPO's models)
-[ "$(stages_run b6.log)" = "$(ls manifests/lock/04-train-*.gpo.json manifests/lock/07-adapt-*.gpo.json | sort)" ] &&
+# (and the new-user row that adapts GPO's models, and the report)
+[ "$(stages_run b6.log)" = "$( (ls manifests/lock/04-train-*.gpo.json manifests/lock/07-adapt-*.gpo.json
+                                echo manifests/lock/08-report-figures.json) | sort)" ] &&
     ok "b3: a GPO setting reruns GPO only" || fail "b3: ran $(stages_run b6.log)"
 cp config.first manifests/config.json
 ninja > b7.log 2>&1
@@ -88,15 +90,17 @@ cp manifests/config.json config.saved
 set_key "$A" 's/"seed": [0-9]*,/"seed": 7,/'
 ninja > d.log 2>&1 || fail "d: ninja new seed"
 SIMS=$(grep -c '^build manifests/lock/.*-sim-' manifests/grid.ninja)
-[ "$(stages_run d.log | grep -c sim-)" -eq "$SIMS" ] && [ "$(stages_run d.log | wc -l)" -eq "$SIMS" ] &&
-    ok "d: new seed reruns the $SIMS simulated instances, nothing else" ||
+# (and the report, which reads their metrics)
+[ "$(stages_run d.log | grep -c sim-)" -eq "$SIMS" ] && [ "$(stages_run d.log | wc -l)" -eq $((SIMS + 1)) ] &&
+    stages_run d.log | grep -q 08-report-figures &&
+    ok "d: new seed reruns the $SIMS simulated instances and the report, nothing else" ||
     fail "d: ran $(stages_run d.log)"
 cmp -s manifests/lock/01-fetch-sim-psoups.json first-locks/01-fetch-sim-psoups.json &&
     fail "d: new seed gave the same dataset"
 cp config.saved manifests/config.json
 ninja > d2.log 2>&1 || fail "d: ninja old seed"
-[ "$(grep -c 'reused run' d2.log)" -eq "$SIMS" ] && ok "d: old seed: $SIMS run-cache hits" ||
-    { fail "d: expected $SIMS run-cache hits"; cat d2.log; }
+[ "$(grep -c 'reused run' d2.log)" -eq $((SIMS + 1)) ] && ok "d: old seed: $((SIMS + 1)) run-cache hits" ||
+    { fail "d: expected $((SIMS + 1)) run-cache hits"; cat d2.log; }
 diff -r first-locks manifests/lock > /dev/null && ok "d: locks byte-identical to the first run" ||
     fail "d: locks differ from the first run"
 
@@ -181,7 +185,8 @@ set_key "$G" '0,/"methods": \[[^]]*\]/s//"methods": ["pretrained", "vanilla", "i
 ninja > fp.log 2>&1 || { fail "from_pretrained: ninja"; cat fp.log; }
 # (and the new-user rows that adapt those models; the upper bound reads none)
 expect=$( (ls manifests/lock/04-train-*.*.json | grep -v -E '\.(pretrained|vpl|gpo|rag|[a-z]*\.ft)\.json'
-          for r in vanilla similar finetune prm; do echo manifests/lock/07-adapt-sim-pllm.$r.json; done) | sort)
+          for r in vanilla similar finetune prm; do echo manifests/lock/07-adapt-sim-pllm.$r.json; done
+          echo manifests/lock/08-report-figures.json) | sort)
 [ "$(stages_run fp.log)" = "$expect" ] && ok "from_pretrained: the training instances rerun, nothing else" ||
     fail "from_pretrained: ran $(stages_run fp.log)"
 grep -q '"name":"pretrained/model-s1"' manifests/lock/04-train-sim-pllm.vanilla.json &&

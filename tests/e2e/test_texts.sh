@@ -30,9 +30,9 @@ cd "$A"
 set_key "$A" '0,/"datasets": \[[^]]*\]/s//"datasets": ["sim-psoups", "sim-tldr", "sim-pllm"]/'
 set_key "$A" 's/"evalsets": \[[^]]*\]/"evalsets": []/'
 set_key "$A" 's/"methods": \[[^]]*\]/"methods": ["vanilla"]/'
-# 3 datasets x (fetch, characterize, encode, train), and sim-pllm's
-# new-user row of the one method (adapt.methods is ["vanilla"] too)
-N=13
+# 3 datasets x (fetch, characterize, encode, train), sim-pllm's new-user row
+# of the one method (adapt.methods is ["vanilla"] too) and the report
+N=14
 
 # The mirror is a path where nothing is yet.
 export PPR_MIRROR=$A/mirror

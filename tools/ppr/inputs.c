@@ -3,9 +3,11 @@
  * models a new-user row adapts) and the slice values they resolve (see
  * stage_def.h). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/json.h"
+#include "common/sha256.h"
 #include "stage_def.h"
 
 /* The pre-trained reference reads the general preference sets it is trained
@@ -187,3 +189,56 @@ int inputs_adapt(const pipeline *p, pipe_node *n, ppr_err *e)
     return PPR_OK;
 }
 
+
+/* The report reads the metrics of every training instance on a dataset
+ * (Table 5's; not the reference's own, nor the fine-tuned ones) and of every
+ * new-user row, each under its node's id ("04-train-sim-pllm.vanilla/metrics").
+ * Tables 2, 3 and 6 are not rendered yet, so their stages' outputs are not
+ * read (a slice lists only what its stage reads). */
+int inputs_report(const pipeline *p, pipe_node *n, ppr_err *e)
+{
+    static const struct {
+        const char *stage, *output;
+    } read[] = {{"04-train", "metrics"}, {"07-adapt", "metrics"}};
+    int rc = PPR_OK;
+    for (size_t k = 0; k < p->n_nodes && rc == PPR_OK && &p->nodes[k] != n; k++) {
+        const pipe_node *u = &p->nodes[k];
+        for (size_t i = 0; i < sizeof read / sizeof *read && rc == PPR_OK; i++) {
+            if (strcmp(pipe_node_stage(u), read[i].stage) != 0 || u->def->suffix || !u->data)
+                continue;
+            char prefix[512];
+            snprintf(prefix, sizeof prefix, "%s/", u->id);
+            rc = node_input_only(p, n, u->id, prefix, read[i].output, e);
+        }
+    }
+    return rc;
+}
+
+/* The report's slice records each committed file it reads by its SHA-256
+ * ("files": {path: hex}), and the config's ("config_sha256": of the resolved
+ * config, which the report names as its provenance). */
+int inputs_report_slice(const pipeline *p, const pipe_node *n, cJSON *c, ppr_err *e)
+{
+    cJSON *files = cJSON_AddObjectToObject(c, "files");
+    char *text = cJSON_PrintUnformatted(p->config);
+    if (!files || !text) {
+        free(text);
+        return err_nomem(e);
+    }
+    unsigned char d[SHA256_LEN];
+    char hex[SHA256_HEX_LEN + 1];
+    sha256_buf(text, strlen(text), d);
+    free(text);
+    sha256_hex(d, hex);
+    if (!cJSON_AddStringToObject(c, "config_sha256", hex))
+        return err_nomem(e);
+    for (const char *const *f = n->def->files; f && *f; f++) {
+        uint64_t bytes;
+        if (sha256_file(*f, d, &bytes, e))
+            return err_wrap(e, "'%s' reads it", n->id);
+        sha256_hex(d, hex);
+        if (!cJSON_AddStringToObject(files, *f, hex))
+            return err_nomem(e);
+    }
+    return PPR_OK;
+}

@@ -264,6 +264,16 @@ static const stage_def stages[] = {
      .resolve = inputs_adapt_slice,
      .extras = inputs_adapt,
      .reads = NAMES("dataset", "features", "model-*")},
+    /* the report (docs/report.md): every table and metrics artifact beside
+     * the published numbers (manifests/paper.json), rendered under figures/;
+     * the profile and the seeds, for its provenance */
+    {.name = "08-report", .binary = "build/bin/ppr-report", .lists = ON_REPORT,
+     .keys = KEYS({"profile", "profile", 0}, {"seeds", "train.seeds", 0}),
+     .resolve = inputs_report_slice,
+     .extras = inputs_report,
+     .files = NAMES(PAPER_PATH),
+     .writes = REPORT_MAIN,
+     .reads = NAMES("metrics")},
 };
 
 /* ---- config slices ------------------------------------------------------ */
@@ -476,11 +486,13 @@ int pipeline_load(pipeline *p, ppr_err *e)
         n_sets += (size_t)cJSON_GetArraySize(lists[l]);
     size_t n_stages = sizeof stages / sizeof *stages;
     size_t per_set = n_methods + 1 + (size_t)cJSON_GetArraySize(adapt_methods);
-    int rc = (p->nodes = calloc(n_sets * per_set * n_stages + 2, sizeof *p->nodes))
+    int rc = (p->nodes = calloc(n_sets * per_set * n_stages + 3, sizeof *p->nodes))
                  ? PPR_OK
                  : err_nomem(e);
     for (size_t s = 0; s < n_stages && rc == PPR_OK; s++) {
         int on = stages[s].lists;
+        if (on & ON_REPORT)
+            rc = node_add(p, &stages[s], NULL, "figures", e);
         for (const cJSON *m = methods->child; (on & ON_PRETRAINED) && m && rc == PPR_OK;
              m = m->next)
             if (strcmp(m->valuestring, "pretrained") == 0)
@@ -640,10 +652,13 @@ int pipeline_write_grid(const pipeline *p, const char *path, int *changed, ppr_e
         const pipe_node *n = &p->nodes[k];
         strbuf_addf(&t, "\nbuild %s: slice %s %s %s", n->slice_path, CONFIG_PATH,
                     CONFIG_SCHEMA_PATH, SOURCES_PATH);
+        for (const char *const *f = n->def->files; f && *f; f++)
+            strbuf_addf(&t, " %s", *f);
         for (size_t i = 0; i < n->n_inputs; i++)
             strbuf_addf(&t, " %s", n->inputs[i].node->lock_path);
         strbuf_addf(&t, " | build/bin/ppr\n  node = %s\n", n->id);
-        strbuf_addf(&t, "build %s: stage %s | %s\n  bin = %s\n  node = %s\n", n->lock_path,
+        strbuf_addf(&t, "build %s%s%s: stage %s | %s\n  bin = %s\n  node = %s\n", n->lock_path,
+                    n->def->writes ? " | " : "", n->def->writes ? n->def->writes : "",
                     n->slice_path, n->def->binary, n->def->binary, n->id);
     }
     strbuf_adds(&t, "\nbuild pipeline: phony");

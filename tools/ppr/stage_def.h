@@ -45,7 +45,8 @@ enum node_list {
     ON_PRETRAINED = 16, /* one "pretrained" instance when "methods" has it */
     ON_FINE_TUNED = 32, /* every (dataset, method) of "tax.datasets" x "tax.methods" */
     ON_TAX_ROWS = 64,  /* the same with "pretrained" first: Table 3's rows */
-    ON_ADAPT_ROWS = 128 /* every (dataset, row) of "adapt.datasets" x "adapt.methods" */
+    ON_ADAPT_ROWS = 128, /* every (dataset, row) of "adapt.datasets" x "adapt.methods" */
+    ON_REPORT = 256      /* one instance, "figures", downstream of every other */
 };
 
 struct stage_def {
@@ -58,6 +59,12 @@ struct stage_def {
     const slice_key *keys;        /* its config slice (KEYS) */
     resolve_fn resolve;           /* the rest of its slice config, or NULL */
     extras_fn extras;             /* further nodes whose outputs it reads, or NULL */
+    /* committed files its slice records by content hash (NAMES), so that a
+     * change to one reruns it: its slice edge depends on them */
+    const char *const *files;
+    /* what it writes outside the store, beside its lock: an implicit output
+     * of its stage edge, so that Ninja reruns it when that goes missing */
+    const char *writes;
     /* The outputs it reads, by name without prefix ("model-s*": any name that
      * starts so), NAMES; its slice lists those and no other, and the
      * stage must read every one it lists (stage.h). */
@@ -81,6 +88,8 @@ int inputs_tax(const pipeline *p, pipe_node *n, ppr_err *e);
 int inputs_tax_slice(const pipeline *p, const pipe_node *n, cJSON *c, ppr_err *e);
 int inputs_adapt(const pipeline *p, pipe_node *n, ppr_err *e);
 int inputs_adapt_slice(const pipeline *p, const pipe_node *n, cJSON *c, ppr_err *e);
+int inputs_report(const pipeline *p, pipe_node *n, ppr_err *e);
+int inputs_report_slice(const pipeline *p, const pipe_node *n, cJSON *c, ppr_err *e);
 /* The stage 04 method a new-user row starts from ("similar": "individual"),
  * or NULL for a name that is no row. */
 const char *inputs_adapt_method(const char *row);

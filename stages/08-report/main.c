@@ -1,0 +1,134 @@
+/* main.c: stage 08, report: the paper's tables that ppr measures, each cell
+ * ppr's value and interval beside the published one (manifests/paper.json),
+ * as Markdown and CSV stored in the artifact store and written under
+ * figures/ (docs/report.md). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "common/fsutil.h"
+#include "common/json.h"
+#include "common/lock.h"
+#include "report.h"
+
+/* The paper's numbers, which must be the file the slice hashed. */
+static int paper_load(stage_run *r, cJSON **out, ppr_err *e)
+{
+    const char *want;
+    const cJSON *files = json_get_obj(r->config, "files", r->slice_path, e);
+    if (!files || json_get_str(files, PAPER_PATH, r->slice_path, &want, e))
+        return PPR_EINPUT;
+    unsigned char d[SHA256_LEN];
+    char hex[SHA256_HEX_LEN + 1];
+    uint64_t bytes;
+    if (sha256_file(PAPER_PATH, d, &bytes, e))
+        return PPR_EINPUT;
+    sha256_hex(d, hex);
+    if (strcmp(hex, want) != 0)
+        return err_set(e, PPR_EINPUT, "'%s' changed since its slice was made (run ninja)", PAPER_PATH);
+    int rc = stage_add_file(r, PAPER_PATH, hex, bytes, e);
+    if (rc == PPR_OK && !(*out = json_parse_file(PAPER_PATH, e)))
+        rc = PPR_EINPUT;
+    return rc;
+}
+
+/* What the page says of where its numbers come from. */
+static void provenance(const stage_run *r, strbuf *md)
+{
+    const cJSON *c = r->config, *files = cJSON_GetObjectItemCaseSensitive(c, "files");
+    strbuf_addf(md, "## Provenance\n\nProfile `%s`; config (resolved) SHA-256 `%s`; "
+                "`%s` SHA-256 `%s`; seeds",
+                cJSON_GetObjectItemCaseSensitive(c, "profile")->valuestring,
+                cJSON_GetObjectItemCaseSensitive(c, "config_sha256")->valuestring, PAPER_PATH,
+                cJSON_GetObjectItemCaseSensitive(files, PAPER_PATH)->valuestring);
+    const cJSON *seeds = cJSON_GetObjectItemCaseSensitive(c, "seeds");
+    for (const cJSON *s = seeds ? seeds->child : NULL; s; s = s->next)
+        strbuf_addf(md, " %.0f", s->valuedouble);
+    strbuf_adds(md, ". Every number above is read from these artifacts (the lock of "
+                    "`08-report-figures` lists them too):\n\n| artifact | SHA-256 |\n|---|---|\n");
+    const cJSON *inputs = cJSON_GetObjectItemCaseSensitive(r->slice, "inputs");
+    for (const cJSON *it = inputs ? inputs->child : NULL; it; it = it->next)
+        strbuf_addf(md, "| `%s` | `%.16s` |\n",
+                    cJSON_GetObjectItemCaseSensitive(it, "name")->valuestring,
+                    cJSON_GetObjectItemCaseSensitive(it, "sha256")->valuestring);
+}
+
+static int put(stage_run *r, const char *name, strbuf *b, ppr_err *e)
+{
+    return b->failed ? err_nomem(e)
+                     : stage_put(r, name, PAYLOAD_FILE, b->p ? b->p : "", b->len, 1, e);
+}
+
+/* Build the tables, render them, store the files. */
+static int compute(stage_run *r, cJSON *paper, ppr_err *e)
+{
+    report_in in = {r, paper};
+    report_table t[2];
+    int (*build[2])(report_in *, report_table *, ppr_err *) = {report_table4, report_table5};
+    strbuf md = {0}, csv[2] = {{0}, {0}};
+    int rc = PPR_OK, n = 0;
+    for (; n < 2 && rc == PPR_OK; n++)
+        if ((rc = build[n](&in, &t[n], e)))
+            break;
+    strbuf_adds(&md, "# ppr: Dong et al. 2025 reproduced\n\nEach cell: ppr's value ± its 95% "
+                     "interval, then (the paper's value, ppr's minus the paper's). Simulated "
+                     "data are labelled as such in each table's note. Tables 2, 3 and 6, the "
+                     "figures and the claims are not rendered yet (issue 14 is open): their "
+                     "numbers are in the metrics artifacts and REPRODUCE.md.\n\n");
+    const char *const names[2] = {"figures/tables/table4.csv", "figures/tables/table5.csv"};
+    for (int i = 0; i < n && rc == PPR_OK; i++) {
+        report_markdown(&t[i], &md);
+        report_csv(&t[i], 1, &csv[i]);
+        rc = put(r, names[i], &csv[i], e);
+    }
+    if (rc == PPR_OK) {
+        provenance(r, &md);
+        rc = put(r, REPORT_MAIN, &md, e);
+    }
+    for (int i = 0; i < n; i++)
+        report_table_release(&t[i]);
+    strbuf_release(&md);
+    strbuf_release(&csv[0]);
+    strbuf_release(&csv[1]);
+    return rc;
+}
+
+/* Write every output of the lock under its name (figures/...), from the
+ * store: the files are a view of the stored objects, rewritten on every run
+ * (a cached one too) so that a deleted figures/ comes back. */
+static int materialize(stage_run *r, ppr_err *e)
+{
+    lock l;
+    int rc = lock_load(&l, r->lock_path, e);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < l.n_outputs && rc == PPR_OK; i++) {
+        void *payload;
+        size_t n;
+        int changed;
+        if ((rc = store_get(&r->st, l.outputs[i].sha256, PAYLOAD_FILE, &payload, &n, NULL, e)))
+            break;
+        if ((rc = dir_make_parent(l.outputs[i].name, e)) == PPR_OK)
+            rc = file_write_if_changed(l.outputs[i].name, payload, n, &changed, e);
+        free(payload);
+    }
+    lock_release(&l);
+    return rc;
+}
+
+static int run(stage_run *r, ppr_err *e)
+{
+    cJSON *paper = NULL;
+    int done, rc = paper_load(r, &paper, e);
+    if (rc == PPR_OK && (rc = stage_lookup(r, &done, e)) == PPR_OK && !done &&
+        (rc = compute(r, paper, e)) == PPR_OK)
+        rc = stage_commit(r, e);
+    cJSON_Delete(paper);
+    return rc ? rc : materialize(r, e);
+}
+
+int main(int argc, char **argv)
+{
+    return stage_main("08-report", "ppr-report", argc, argv, run);
+}

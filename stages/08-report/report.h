@@ -1,0 +1,52 @@
+/* report.h: the report's tables (docs/report.md): each a grid of cells,
+ * ppr's value with its interval beside the paper's, built from the metrics
+ * artifacts of the slice and manifests/paper.json, then rendered as Markdown
+ * and CSV. */
+#ifndef PPR_REPORT_H
+#define PPR_REPORT_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+#include "common/error.h"
+#include "common/stage.h"
+#include "common/strbuf.h"
+
+typedef struct {
+    double ppr, ci95; /* ppr's value and its 95% half-width; NaN where absent */
+    double paper;     /* the published value; NaN where the paper has none */
+} report_cell;
+
+typedef struct {
+    const char *id;      /* "table5": names its files */
+    const char *title;   /* "Table 5: accuracy against training size" */
+    char *note;          /* what the rows and columns are here, and on what data */
+    size_t n_rows, n_cols;
+    char **rows, **cols; /* [n_rows], [n_cols] display names */
+    report_cell *cells;  /* [n_rows][n_cols] */
+} report_table;
+
+void report_table_release(report_table *t);
+
+/* The report's inputs: the slice's metrics artifacts by node id, and the
+ * paper's numbers. */
+typedef struct {
+    stage_run *r;
+    cJSON *paper; /* manifests/paper.json */
+} report_in;
+
+/* The metrics of node id (its slice input "<id>/metrics"), or NULL when the
+ * slice has no such input; an input that cannot be read is an error. */
+int report_metrics(report_in *in, const char *id, cJSON **out, ppr_err *e);
+
+/* Table 5 (accuracy per method and training size) and Table 4 (new users'
+ * accuracy per row and k); a table with no measured cell has n_rows 0. */
+int report_table5(report_in *in, report_table *t, ppr_err *e);
+int report_table4(report_in *in, report_table *t, ppr_err *e);
+
+/* Append t as a Markdown section, and as CSV rows (table, row, column, ppr,
+ * ppr_ci95, paper, difference) with the header when header is set. */
+void report_markdown(const report_table *t, strbuf *out);
+void report_csv(const report_table *t, int header, strbuf *out);
+
+#endif

@@ -1,0 +1,338 @@
+/* tables.c: the report's tables from the metrics artifacts and the paper's
+ * numbers (see report.h; which cell pairs with which in docs/report.md). */
+#include "report.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/json.h"
+
+void report_table_release(report_table *t)
+{
+    for (size_t i = 0; t->rows && i < t->n_rows; i++)
+        free(t->rows[i]);
+    for (size_t j = 0; t->cols && j < t->n_cols; j++)
+        free(t->cols[j]);
+    free(t->rows);
+    free(t->cols);
+    free(t->cells);
+    free(t->note);
+    memset(t, 0, sizeof *t);
+}
+
+int report_metrics(report_in *in, const char *id, cJSON **out, ppr_err *e)
+{
+    *out = NULL;
+    char name[512];
+    snprintf(name, sizeof name, "%s/metrics", id);
+    const cJSON *inputs = cJSON_GetObjectItemCaseSensitive(in->r->slice, "inputs");
+    for (const cJSON *it = inputs ? inputs->child : NULL; it; it = it->next) {
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(it, "name");
+        if (cJSON_IsString(n) && strcmp(n->valuestring, name) == 0)
+            return stage_input_json(in->r, name, out, e);
+    }
+    return PPR_OK;
+}
+
+/* A table of n_rows x n_cols cells, every value NaN. */
+static int table_init(report_table *t, const char *id, const char *title, size_t n_rows,
+                      size_t n_cols, ppr_err *e)
+{
+    memset(t, 0, sizeof *t);
+    t->id = id;
+    t->title = title;
+    t->rows = calloc(n_rows ? n_rows : 1, sizeof *t->rows);
+    t->cols = calloc(n_cols ? n_cols : 1, sizeof *t->cols);
+    t->cells = malloc((n_rows * n_cols > 0 ? n_rows * n_cols : 1) * sizeof *t->cells);
+    if (!t->rows || !t->cols || !t->cells) {
+        report_table_release(t);
+        return err_nomem(e);
+    }
+    t->n_rows = n_rows;
+    t->n_cols = n_cols;
+    for (size_t i = 0; i < n_rows * n_cols; i++)
+        t->cells[i] = (report_cell){NAN, NAN, NAN};
+    return PPR_OK;
+}
+
+/* The end of a table's making (rc its status so far): its row labels
+ * [n_rows] and its note (released here); on failure the table is released. */
+static int table_finish(report_table *t, const char *const *labels, strbuf *note, int rc,
+                        ppr_err *e)
+{
+    strbuf_adds(note, ".");
+    for (size_t i = 0; i < t->n_rows && rc == PPR_OK; i++)
+        if (!(t->rows[i] = strdup(labels[i])))
+            rc = err_nomem(e);
+    if (rc == PPR_OK && !(t->note = note->failed ? NULL : strdup(note->p ? note->p : "")))
+        rc = err_nomem(e);
+    strbuf_release(note);
+    if (rc)
+        report_table_release(t);
+    return rc;
+}
+
+/* The paper's value at table id, the row whose "key" is row, the value
+ * key; NaN when it has none. */
+static double paper_value(const report_in *in, const char *id, const char *row, const char *key)
+{
+    const cJSON *tables = cJSON_GetObjectItemCaseSensitive(in->paper, "tables");
+    const cJSON *rows = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(tables, id), "rows");
+    for (const cJSON *r = rows ? rows->child : NULL; r; r = r->next) {
+        const cJSON *k = cJSON_GetObjectItemCaseSensitive(r, "key");
+        if (!cJSON_IsString(k) || strcmp(k->valuestring, row) != 0)
+            continue;
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(r, "values"), key);
+        return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+    }
+    return NAN;
+}
+
+/* The summary entry of metrics whose field key equals value, or NULL. */
+static const cJSON *summary_at(const cJSON *metrics, const char *key, double value)
+{
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(metrics, "summary");
+    for (const cJSON *it = s ? s->child : NULL; it; it = it->next) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(it, key);
+        if (cJSON_IsNumber(v) && v->valuedouble == value)
+            return it;
+    }
+    return NULL;
+}
+
+static void cell_from(report_cell *c, const cJSON *entry)
+{
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(entry, "mean");
+    const cJSON *ci = cJSON_GetObjectItemCaseSensitive(entry, "ci95");
+    c->ppr = cJSON_IsNumber(m) ? m->valuedouble : NAN;
+    c->ci95 = cJSON_IsNumber(ci) ? ci->valuedouble : NAN;
+}
+
+#define MAX_SETS 32
+
+/* names [*n][64]: the datasets of the slice's inputs "<stage>-<d>.<x>/metrics",
+ * the paper's (Personal-LLM, TL;DR, P-SOUPS, simulated or real) first, then
+ * the others in the slice's order. */
+static void datasets_in(const report_in *in, const char *stage, char (*names)[64], size_t *n)
+{
+    static const char *const order[] = {"sim-pllm", "pllm", "sim-tldr", "tldr", "sim-psoups",
+                                        "psoups"};
+    char seen[MAX_SETS][64];
+    size_t n_seen = 0, len = strlen(stage);
+    const cJSON *inputs = cJSON_GetObjectItemCaseSensitive(in->r->slice, "inputs");
+    for (const cJSON *it = inputs ? inputs->child : NULL; it && n_seen < MAX_SETS; it = it->next) {
+        const char *name = cJSON_GetObjectItemCaseSensitive(it, "name")->valuestring;
+        const char *dot = strchr(name, '.');
+        if (strncmp(name, stage, len) != 0 || name[len] != '-' || !dot || !strstr(dot, "/metrics"))
+            continue;
+        size_t dl = (size_t)(dot - name) - len - 1;
+        int dup = dl >= 64;
+        for (size_t k = 0; k < n_seen && !dup; k++)
+            dup = strlen(seen[k]) == dl && strncmp(seen[k], name + len + 1, dl) == 0;
+        if (!dup)
+            snprintf(seen[n_seen++], 64, "%.*s", (int)dl, name + len + 1);
+    }
+    *n = 0;
+    for (size_t o = 0; o < sizeof order / sizeof *order; o++)
+        for (size_t k = 0; k < n_seen; k++)
+            if (strcmp(seen[k], order[o]) == 0)
+                snprintf(names[(*n)++], 64, "%.63s", seen[k]);
+    for (size_t k = 0; k < n_seen; k++) {
+        int listed = 0;
+        for (size_t o = 0; o < sizeof order / sizeof *order; o++)
+            listed |= strcmp(seen[k], order[o]) == 0;
+        if (!listed)
+            snprintf(names[(*n)++], 64, "%.63s", seen[k]);
+    }
+}
+
+/* The paper's key of ppr's dataset d ("pllm" for "sim-pllm" and "pllm"), or
+ * NULL when the paper has no such dataset. */
+static const char *paper_key(const char *d)
+{
+    static const char *const keys[] = {"pllm", "tldr", "psoups"};
+    const char *k = strncmp(d, "sim-", 4) == 0 ? d + 4 : d;
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+        if (strcmp(k, keys[i]) == 0)
+            return keys[i];
+    return NULL;
+}
+
+/* How a table's note names ppr's dataset d. */
+static void dataset_label(const char *d, strbuf *note)
+{
+    strbuf_addf(note, "\"%s\" (%s)", d,
+                strncmp(d, "sim-", 4) == 0 ? "simulated" : "real data");
+}
+
+/* ---- Table 5 ---------------------------------------------------------------- */
+
+static const char *const T5_METHODS[] = {"pretrained", "rag",  "vanilla", "conditional",
+                                         "individual", "vpl", "gpo",     "prm"};
+static const char *const T5_LABELS[] = {"Pre-trained RM", "RAG", "Vanilla RM", "Conditional RM",
+                                        "Individual RM", "VPL", "GPO", "Personalized RM"};
+/* The paper's columns of each of its datasets. */
+static const struct {
+    const char *key, *label;
+    double sizes[3];
+} T5_SETS[] = {{"pllm", "Personal-LLM", {1000, 10000, 100000}},
+               {"tldr", "TL;DR", {1000, 10000, 35000}},
+               {"psoups", "P-SOUPS", {1000, 10000, 50000}}};
+
+/* sizes [*n]: the training sizes of dataset d's first method with metrics. */
+static int sizes_of(report_in *in, const char *d, double *sizes, size_t *n, ppr_err *e)
+{
+    *n = 0;
+    for (size_t m = 1; m < sizeof T5_METHODS / sizeof *T5_METHODS && !*n; m++) {
+        char id[256];
+        cJSON *met;
+        snprintf(id, sizeof id, "04-train-%s.%s", d, T5_METHODS[m]);
+        if (report_metrics(in, id, &met, e))
+            return PPR_EINPUT;
+        const cJSON *s = cJSON_GetObjectItemCaseSensitive(met, "summary");
+        for (const cJSON *it = s ? s->child : NULL; it && *n < 8; it = it->next)
+            sizes[(*n)++] = cJSON_GetObjectItemCaseSensitive(it, "size")->valuedouble;
+        cJSON_Delete(met);
+    }
+    return PPR_OK;
+}
+
+/* The paper's size for ppr's size z (of n, index i) of a dataset of key:
+ * the same size, or the paper's largest for ppr's largest when both have
+ * three; NaN else. */
+static double paper_size(const char *key, const double *sizes, size_t n, size_t i)
+{
+    for (size_t s = 0; key && s < sizeof T5_SETS / sizeof *T5_SETS; s++) {
+        if (strcmp(T5_SETS[s].key, key) != 0)
+            continue;
+        for (int q = 0; q < 3; q++)
+            if (T5_SETS[s].sizes[q] == sizes[i] || (q == 2 && i + 1 == n && n == 3))
+                return T5_SETS[s].sizes[q];
+    }
+    return NAN;
+}
+
+int report_table5(report_in *in, report_table *t, ppr_err *e)
+{
+    const size_t n_m = sizeof T5_METHODS / sizeof *T5_METHODS;
+    char dname[MAX_SETS][64];
+    double sizes[MAX_SETS][8];
+    size_t n_sets, n_sizes[MAX_SETS], n_cols = 0;
+    datasets_in(in, "04-train", dname, &n_sets);
+    for (size_t s = 0; s < n_sets; s++) {
+        if (sizes_of(in, dname[s], sizes[s], &n_sizes[s], e))
+            return PPR_EINPUT;
+        n_cols += n_sizes[s];
+    }
+    int rc = table_init(t, "table5", "Table 5: accuracy against training size", n_cols ? n_m : 0,
+                        n_cols, e);
+    strbuf note = {0};
+    strbuf_adds(&note, "Mean accuracy over the dataset's users on their test pairs, ± the "
+                       "95% interval over seeds; the paper's value and ppr's minus it in "
+                       "parentheses, where the paper has a column of that size (ppr's largest "
+                       "size pairs with the paper's largest when both have three). Datasets:");
+    for (size_t s = 0, c = 0; s < n_sets && rc == PPR_OK; s++) {
+        const char *key = paper_key(dname[s]);
+        strbuf_adds(&note, s ? "; " : " ");
+        dataset_label(dname[s], &note);
+        for (size_t z = 0; z < n_sizes[s]; z++, c++) {
+            char col[96];
+            snprintf(col, sizeof col, "%.63s %.0f", dname[s], sizes[s][z]);
+            if (!(t->cols[c] = strdup(col)))
+                rc = err_nomem(e);
+            double psize = paper_size(key, sizes[s], n_sizes[s], z);
+            for (size_t m = 0; m < n_m && rc == PPR_OK; m++) {
+                char id[256], pkey[64];
+                cJSON *met;
+                snprintf(id, sizeof id, "04-train-%.63s.%s", dname[s], T5_METHODS[m]);
+                if ((rc = report_metrics(in, id, &met, e)))
+                    break;
+                report_cell *cell = &t->cells[m * n_cols + c];
+                /* the reference is trained once: its accuracy is every size's */
+                const cJSON *entry = summary_at(met, "size", m == 0 ? 0 : sizes[s][z]);
+                if (entry)
+                    cell_from(cell, entry);
+                cJSON_Delete(met);
+                snprintf(pkey, sizeof pkey, "%s.%.0f", key ? key : "", psize);
+                if (!isnan(psize))
+                    cell->paper = paper_value(in, "table5", T5_METHODS[m], pkey);
+            }
+        }
+    }
+    return table_finish(t, T5_LABELS, &note, rc, e);
+}
+
+/* ---- Table 4 ---------------------------------------------------------------- */
+
+static const char *const T4_ROWS[] = {"upper", "vanilla", "similar", "finetune",
+                                      "gpo",   "prm",     "vpl"};
+static const char *const T4_LABELS[] = {
+    "Individual RM on each new user's pool (upper bound)", "Vanilla RM",
+    "Retrieve Similar User RM", "Further Fine-tune Trained RM", "GPO",
+    "PRM, new embedding (beyond the paper)", "VPL, k pairs as context (beyond the paper)"};
+
+int report_table4(report_in *in, report_table *t, ppr_err *e)
+{
+    const size_t n_r = sizeof T4_ROWS / sizeof *T4_ROWS;
+    char dname[MAX_SETS][64];
+    double ks[MAX_SETS][16];
+    size_t n_sets, n_k[MAX_SETS], n_cols = 0;
+    datasets_in(in, "07-adapt", dname, &n_sets);
+    /* each dataset's k list: its first row's */
+    for (size_t s = 0; s < n_sets; s++) {
+        cJSON *first = NULL;
+        for (size_t i = 0; i < n_r && !first; i++) {
+            char id[256];
+            snprintf(id, sizeof id, "07-adapt-%.63s.%s", dname[s], T4_ROWS[i]);
+            if (report_metrics(in, id, &first, e))
+                return PPR_EINPUT;
+        }
+        const cJSON *sm = cJSON_GetObjectItemCaseSensitive(first, "summary");
+        n_k[s] = 0;
+        for (const cJSON *it = sm ? sm->child : NULL; it && n_k[s] < 16; it = it->next)
+            ks[s][n_k[s]++] = cJSON_GetObjectItemCaseSensitive(it, "k")->valuedouble;
+        cJSON_Delete(first);
+        n_cols += n_k[s];
+    }
+    int rc = table_init(t, "table4", "Table 4: new users with k pairs", n_cols ? n_r : 0,
+                        n_cols, e);
+    strbuf note = {0};
+    strbuf_adds(&note, "Mean accuracy over the new users on their held-out pairs after k of "
+                       "their pairs, ± the 95% interval over draws and seeds (over seeds for "
+                       "the rows that do not adapt); the paper's value (Personal-LLM) and "
+                       "ppr's minus it in parentheses. Datasets:");
+    for (size_t s = 0, c0 = 0; s < n_sets && rc == PPR_OK; c0 += n_k[s], s++) {
+        const char *key = paper_key(dname[s]);
+        strbuf_adds(&note, s ? "; " : " ");
+        dataset_label(dname[s], &note);
+        for (size_t c = 0; c < n_k[s] && rc == PPR_OK; c++) {
+            char col[96];
+            snprintf(col, sizeof col, "%.63s k = %.0f", dname[s], ks[s][c]);
+            if (!(t->cols[c0 + c] = strdup(col)))
+                rc = err_nomem(e);
+        }
+        for (size_t i = 0; i < t->n_rows && rc == PPR_OK; i++) {
+            char id[256];
+            cJSON *met;
+            snprintf(id, sizeof id, "07-adapt-%.63s.%s", dname[s], T4_ROWS[i]);
+            if ((rc = report_metrics(in, id, &met, e)))
+                break;
+            for (size_t c = 0; c < n_k[s]; c++) {
+                char pkey[32];
+                const cJSON *entry = summary_at(met, "k", ks[s][c]);
+                report_cell *cell = &t->cells[i * n_cols + c0 + c];
+                if (entry)
+                    cell_from(cell, entry);
+                snprintf(pkey, sizeof pkey, "%.0f", ks[s][c]);
+                if (key && strcmp(key, "pllm") == 0)
+                    cell->paper = paper_value(in, "table4", T4_ROWS[i], pkey);
+            }
+            cJSON_Delete(met);
+        }
+    }
+    return table_finish(t, T4_LABELS, &note, rc, e);
+}
