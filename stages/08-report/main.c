@@ -1,4 +1,4 @@
-/* main.c: stage 08, report: the paper's tables that ppr measures, each cell
+/* main.c: stage 08, report: the paper's Tables 2-6 as ppr measures them, each cell
  * ppr's value and interval beside the published one (manifests/paper.json),
  * as Markdown and CSV stored in the artifact store and written under
  * figures/ (docs/report.md). */
@@ -63,24 +63,29 @@ static int put(stage_run *r, const char *name, strbuf *b, ppr_err *e)
 /* Build the tables, render them, store the files. */
 static int compute(stage_run *r, cJSON *paper, ppr_err *e)
 {
+    enum { N = 5 };
+    static int (*const build[N])(report_in *, report_table *, ppr_err *) = {
+        report_table2, report_table3, report_table4, report_table5, report_table6};
     report_in in = {r, paper};
-    report_table t[2];
-    int (*build[2])(report_in *, report_table *, ppr_err *) = {report_table4, report_table5};
-    strbuf md = {0}, csv[2] = {{0}, {0}};
+    report_table t[N];
+    strbuf md = {0};
     int rc = PPR_OK, n = 0;
-    for (; n < 2 && rc == PPR_OK; n++)
+    for (; n < N && rc == PPR_OK; n++)
         if ((rc = build[n](&in, &t[n], e)))
             break;
     strbuf_adds(&md, "# ppr: Dong et al. 2025 reproduced\n\nEach cell: ppr's value ± its 95% "
                      "interval, then (the paper's value, ppr's minus the paper's). Simulated "
-                     "data are labelled as such in each table's note. Tables 2, 3 and 6, the "
-                     "figures and the claims are not rendered yet (issue 14 is open): their "
-                     "numbers are in the metrics artifacts and REPRODUCE.md.\n\n");
-    const char *const names[2] = {"figures/tables/table4.csv", "figures/tables/table5.csv"};
+                     "data are labelled as such in each table's note. The figures, the claims "
+                     "and the LaTeX and HTML renderings are not generated yet (issue 14 is "
+                     "open).\n\n");
     for (int i = 0; i < n && rc == PPR_OK; i++) {
+        char name[128];
+        strbuf csv = {0};
         report_markdown(&t[i], &md);
-        report_csv(&t[i], 1, &csv[i]);
-        rc = put(r, names[i], &csv[i], e);
+        report_csv(&t[i], 1, &csv);
+        snprintf(name, sizeof name, "figures/tables/%s.csv", t[i].id);
+        rc = put(r, name, &csv, e);
+        strbuf_release(&csv);
     }
     if (rc == PPR_OK) {
         provenance(r, &md);
@@ -89,8 +94,6 @@ static int compute(stage_run *r, cJSON *paper, ppr_err *e)
     for (int i = 0; i < n; i++)
         report_table_release(&t[i]);
     strbuf_release(&md);
-    strbuf_release(&csv[0]);
-    strbuf_release(&csv[1]);
     return rc;
 }
 

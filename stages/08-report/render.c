@@ -4,16 +4,16 @@
 
 #include <math.h>
 
-/* One Markdown cell: "0.764 ± 0.002 (0.74, +0.02)"; "not run" without ppr's
- * value, the paper's alone in parentheses then. */
-static void md_cell(const report_cell *c, strbuf *out)
+/* One Markdown cell: "0.764 ± 0.002 (0.74, +0.02)"; a dash without ppr's
+ * value (not measured), the paper's alone in parentheses then. */
+static void md_cell(const report_cell *c, int digits, strbuf *out)
 {
     if (isnan(c->ppr))
-        strbuf_adds(out, "not run");
+        strbuf_adds(out, "—");
     else if (isnan(c->ci95))
-        strbuf_addf(out, "%.3f", c->ppr);
+        strbuf_addf(out, "%.*f", digits, c->ppr);
     else
-        strbuf_addf(out, "%.3f ± %.3f", c->ppr, c->ci95);
+        strbuf_addf(out, "%.*f ± %.*f", digits, c->ppr, digits, c->ci95);
     if (!isnan(c->paper) && !isnan(c->ppr))
         strbuf_addf(out, " (%.2f, %+.2f)", c->paper, c->ppr - c->paper);
     else if (!isnan(c->paper))
@@ -38,7 +38,7 @@ void report_markdown(const report_table *t, strbuf *out)
         strbuf_addf(out, "| %s |", t->rows[i]);
         for (size_t j = 0; j < t->n_cols; j++) {
             strbuf_adds(out, " ");
-            md_cell(&t->cells[i * t->n_cols + j], out);
+            md_cell(&t->cells[i * t->n_cols + j], t->digits, out);
             strbuf_adds(out, " |");
         }
         strbuf_adds(out, "\n");

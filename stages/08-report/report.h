@@ -20,6 +20,7 @@ typedef struct {
 typedef struct {
     const char *id;      /* "table5": names its files */
     const char *title;   /* "Table 5: accuracy against training size" */
+    int digits;          /* decimals of ppr's values in Markdown (the paper's: 2) */
     char *note;          /* what the rows and columns are here, and on what data */
     size_t n_rows, n_cols;
     char **rows, **cols; /* [n_rows], [n_cols] display names */
@@ -39,10 +40,15 @@ typedef struct {
  * slice has no such input; an input that cannot be read is an error. */
 int report_metrics(report_in *in, const char *id, cJSON **out, ppr_err *e);
 
-/* Table 5 (accuracy per method and training size) and Table 4 (new users'
- * accuracy per row and k); a table with no measured cell has n_rows 0. */
-int report_table5(report_in *in, report_table *t, ppr_err *e);
+/* The paper's tables as ppr measures them; a table of which no instance ran
+ * has n_rows 0. Table 2: each dataset's disagreement; 3: the tax rows (ACC
+ * and each category); 4: new users' accuracy per row and k; 5: accuracy per
+ * method and training size; 6: accuracy per main user of Personal-LLM. */
+int report_table2(report_in *in, report_table *t, ppr_err *e);
+int report_table3(report_in *in, report_table *t, ppr_err *e);
 int report_table4(report_in *in, report_table *t, ppr_err *e);
+int report_table5(report_in *in, report_table *t, ppr_err *e);
+int report_table6(report_in *in, report_table *t, ppr_err *e);
 
 /* Append t as a Markdown section, and as CSV rows (table, row, column, ppr,
  * ppr_ci95, paper, difference) with the header when header is set. */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/json.h"
+#include "common/models/stats.h"
 
 void report_table_release(report_table *t)
 {
@@ -43,6 +44,7 @@ static int table_init(report_table *t, const char *id, const char *title, size_t
     memset(t, 0, sizeof *t);
     t->id = id;
     t->title = title;
+    t->digits = 3;
     t->rows = calloc(n_rows ? n_rows : 1, sizeof *t->rows);
     t->cols = calloc(n_cols ? n_cols : 1, sizeof *t->cols);
     t->cells = malloc((n_rows * n_cols > 0 ? n_rows * n_cols : 1) * sizeof *t->cells);
@@ -114,7 +116,7 @@ static void cell_from(report_cell *c, const cJSON *entry)
 
 #define MAX_SETS 32
 
-/* names [*n][64]: the datasets of the slice's inputs "<stage>-<d>.<x>/metrics",
+/* names [*n][64]: the datasets of the slice's inputs "<stage>-<d>[.<x>]/...",
  * the paper's (Personal-LLM, TL;DR, P-SOUPS, simulated or real) first, then
  * the others in the slice's order. */
 static void datasets_in(const report_in *in, const char *stage, char (*names)[64], size_t *n)
@@ -126,10 +128,9 @@ static void datasets_in(const report_in *in, const char *stage, char (*names)[64
     const cJSON *inputs = cJSON_GetObjectItemCaseSensitive(in->r->slice, "inputs");
     for (const cJSON *it = inputs ? inputs->child : NULL; it && n_seen < MAX_SETS; it = it->next) {
         const char *name = cJSON_GetObjectItemCaseSensitive(it, "name")->valuestring;
-        const char *dot = strchr(name, '.');
-        if (strncmp(name, stage, len) != 0 || name[len] != '-' || !dot || !strstr(dot, "/metrics"))
+        if (strncmp(name, stage, len) != 0 || name[len] != '-' || !strchr(name, '/'))
             continue;
-        size_t dl = (size_t)(dot - name) - len - 1;
+        size_t dl = strcspn(name + len + 1, "./");
         int dup = dl >= 64;
         for (size_t k = 0; k < n_seen && !dup; k++)
             dup = strlen(seen[k]) == dl && strncmp(seen[k], name + len + 1, dl) == 0;
@@ -335,4 +336,227 @@ int report_table4(report_in *in, report_table *t, ppr_err *e)
         }
     }
     return table_finish(t, T4_LABELS, &note, rc, e);
+}
+
+/* ---- Table 2 ---------------------------------------------------------------- */
+
+/* The columns: the paper's key, the label, the table2 field, its scale. */
+static const struct {
+    const char *key, *label, *field;
+    double scale;
+} T2_COLS[] = {{"samples_k", "#Samples (k)", "rows", 1e-3},
+               {"users", "#Users", "n_users", 1},
+               {"cont_pct", "%Cont.", "contested_rate", 100},
+               {"highly_cont_pct", "%Highly Cont.", "highly_contested_rate", 100},
+               {"mv_acc_min", "MV-ACC min", "mv_acc_min", 1},
+               {"mv_acc_max", "MV-ACC max", "mv_acc_max", 1},
+               {"consistency", "Consistency", "consistency", 1}};
+
+/* The table2 output of node id ("<id>/table2"), or NULL. */
+static int table2_of(report_in *in, const char *d, cJSON **out, ppr_err *e)
+{
+    char name[256];
+    *out = NULL;
+    snprintf(name, sizeof name, "02-characterize-%.63s/table2", d);
+    const cJSON *inputs = cJSON_GetObjectItemCaseSensitive(in->r->slice, "inputs");
+    for (const cJSON *it = inputs ? inputs->child : NULL; it; it = it->next)
+        if (strcmp(cJSON_GetObjectItemCaseSensitive(it, "name")->valuestring, name) == 0)
+            return stage_input_json(in->r, name, out, e);
+    return PPR_OK;
+}
+
+int report_table2(report_in *in, report_table *t, ppr_err *e)
+{
+    const size_t n_c = sizeof T2_COLS / sizeof *T2_COLS;
+    char dname[MAX_SETS][64];
+    size_t n_sets;
+    datasets_in(in, "02-characterize", dname, &n_sets);
+    int rc = table_init(t, "table2", "Table 2: how much the users disagree", n_sets, n_c, e);
+    t->digits = 2;
+    strbuf note = {0};
+    strbuf_adds(&note, "Stage 02's characterization (docs/characterize.md) of each dataset's "
+                       "main users; Consistency is the labels' own where pairs repeat, else the "
+                       "simulator's truth. The paper's value and ppr's minus it in "
+                       "parentheses. Datasets:");
+    for (size_t s = 0; s < n_sets && rc == PPR_OK; s++) {
+        cJSON *m;
+        if ((rc = table2_of(in, dname[s], &m, e)))
+            break;
+        strbuf_adds(&note, s ? "; " : " ");
+        dataset_label(dname[s], &note);
+        for (size_t c = 0; c < n_c; c++) {
+            report_cell *cell = &t->cells[s * n_c + c];
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, T2_COLS[c].field);
+            if (!cJSON_IsNumber(v) && strcmp(T2_COLS[c].field, "consistency") == 0)
+                v = cJSON_GetObjectItemCaseSensitive(m, "truth_consistency");
+            cell->ppr = cJSON_IsNumber(v) ? v->valuedouble * T2_COLS[c].scale : NAN;
+            const char *key = paper_key(dname[s]);
+            if (key)
+                cell->paper = paper_value(in, "table2", key, T2_COLS[c].key);
+        }
+        cJSON_Delete(m);
+    }
+    for (size_t c = 0; c < n_c && rc == PPR_OK; c++)
+        if (!(t->cols[c] = strdup(T2_COLS[c].label)))
+            rc = err_nomem(e);
+    const char *labels[MAX_SETS];
+    for (size_t s = 0; s < n_sets; s++)
+        labels[s] = dname[s];
+    return table_finish(t, labels, &note, rc, e);
+}
+
+/* ---- Table 3 ---------------------------------------------------------------- */
+
+static const char *const T3_ROWS[] = {"pretrained", "vanilla", "individual", "conditional",
+                                      "prm"};
+static const char *const T3_LABELS[] = {"Pre-trained RM", "Vanilla RM", "Individual RM",
+                                        "Conditional RM", "Personalized RM (beyond the paper)"};
+/* Each dataset's columns: the paper's key suffix, the label, the category
+ * (NULL: the personal accuracy) and the stage it comes from. */
+static const struct {
+    const char *key, *label, *category, *stage;
+} T3_COLS[] = {{"acc", "ACC", NULL, "05-safety-eval"},
+               {"safety", "Safety", "safety", "05-safety-eval"},
+               {"reasoning", "Reasoning", "reasoning", "06-reasoning-eval"},
+               {"chat", "Chat", "chat", "06-reasoning-eval"},
+               {"chat_hard", "Chat-Hard", "chat-hard", "06-reasoning-eval"}};
+
+int report_table3(report_in *in, report_table *t, ppr_err *e)
+{
+    const size_t n_r = sizeof T3_ROWS / sizeof *T3_ROWS, n_c = sizeof T3_COLS / sizeof *T3_COLS;
+    char dname[MAX_SETS][64];
+    size_t n_sets;
+    datasets_in(in, "05-safety-eval", dname, &n_sets);
+    int rc = table_init(t, "table3", "Table 3: the personalization tax", n_sets ? n_r : 0,
+                        n_sets * n_c, e);
+    strbuf note = {0};
+    strbuf_adds(&note, "Accuracy on the personal test pairs (ACC) and on the general "
+                       "evaluation pairs of each category (docs/tax.md), ± the 95% interval "
+                       "over seeds, after one epoch of fine-tuning from the reference "
+                       "(Pre-trained RM); the paper's value and ppr's minus it in "
+                       "parentheses. A dash: not measured (a row the config does not run, or "
+                       "a category without pairs: Chat needs RewardBench). Datasets:");
+    for (size_t s = 0; s < n_sets && rc == PPR_OK; s++) {
+        const char *key = paper_key(dname[s]);
+        strbuf_adds(&note, s ? "; " : " ");
+        dataset_label(dname[s], &note);
+        for (size_t c = 0; c < n_c && rc == PPR_OK; c++) {
+            char col[96];
+            snprintf(col, sizeof col, "%.63s %s", dname[s], T3_COLS[c].label);
+            if (!(t->cols[s * n_c + c] = strdup(col)))
+                rc = err_nomem(e);
+        }
+        for (size_t i = 0; i < t->n_rows && rc == PPR_OK; i++)
+            for (size_t c = 0; c < n_c && rc == PPR_OK; c++) {
+                char id[256], pkey[64];
+                cJSON *m;
+                snprintf(id, sizeof id, "%s-%.63s.%s", T3_COLS[c].stage, dname[s], T3_ROWS[i]);
+                if ((rc = report_metrics(in, id, &m, e)))
+                    break;
+                const cJSON *entry =
+                    T3_COLS[c].category
+                        ? cJSON_GetObjectItemCaseSensitive(
+                              cJSON_GetObjectItemCaseSensitive(
+                                  cJSON_GetObjectItemCaseSensitive(m, "categories"),
+                                  T3_COLS[c].category),
+                              "accuracy")
+                        : cJSON_GetObjectItemCaseSensitive(m, "personal");
+                report_cell *cell = &t->cells[i * t->n_cols + s * n_c + c];
+                if (entry)
+                    cell_from(cell, entry);
+                cJSON_Delete(m);
+                snprintf(pkey, sizeof pkey, "%s.%s", key ? key : "", T3_COLS[c].key);
+                if (key)
+                    cell->paper = paper_value(in, "table3", T3_ROWS[i], pkey);
+            }
+    }
+    return table_finish(t, T3_LABELS, &note, rc, e);
+}
+
+/* ---- Table 6 ---------------------------------------------------------------- */
+
+/* The size Table 6 shows: the paper's is 10,000 pairs; ppr's largest size up
+ * to that, else its smallest. */
+static double t6_size(const double *sizes, size_t n)
+{
+    double best = n ? sizes[0] : 0;
+    for (size_t i = 0; i < n; i++)
+        if (sizes[i] <= 10000 && (best > 10000 || sizes[i] > best))
+            best = sizes[i];
+    return best;
+}
+
+int report_table6(report_in *in, report_table *t, ppr_err *e)
+{
+    const size_t n_m = sizeof T5_METHODS / sizeof *T5_METHODS;
+    char d[64] = "";
+    double sizes[8];
+    size_t n_sizes = 0;
+    char dname[MAX_SETS][64];
+    size_t n_sets;
+    datasets_in(in, "04-train", dname, &n_sets);
+    for (size_t s = 0; s < n_sets && !d[0]; s++)
+        if (paper_key(dname[s]) && strcmp(paper_key(dname[s]), "pllm") == 0)
+            snprintf(d, sizeof d, "%s", dname[s]);
+    if (d[0] && sizes_of(in, d, sizes, &n_sizes, e))
+        return PPR_EINPUT;
+    double size = t6_size(sizes, n_sizes);
+    /* the users: the vanilla run's, in its order */
+    char id[256];
+    cJSON *van = NULL;
+    snprintf(id, sizeof id, "04-train-%s.vanilla", d);
+    if (d[0] && report_metrics(in, id, &van, e))
+        return PPR_EINPUT;
+    const cJSON *runs = cJSON_GetObjectItemCaseSensitive(van, "runs");
+    const cJSON *users = runs && runs->child
+                             ? cJSON_GetObjectItemCaseSensitive(runs->child, "users")
+                             : NULL;
+    size_t n_u = (size_t)cJSON_GetArraySize(users);
+    int rc = table_init(t, "table6", "Table 6: accuracy per user", n_u ? n_m : 0, n_u, e);
+    size_t c = 0;
+    for (const cJSON *u = users ? users->child : NULL; u && rc == PPR_OK; u = u->next, c++)
+        if (!(t->cols[c] = strdup(cJSON_GetObjectItemCaseSensitive(u, "name")->valuestring)))
+            rc = err_nomem(e);
+    cJSON_Delete(van);
+    for (size_t m = 0; m < t->n_rows && rc == PPR_OK; m++) {
+        cJSON *met;
+        snprintf(id, sizeof id, "04-train-%s.%s", d, T5_METHODS[m]);
+        if ((rc = report_metrics(in, id, &met, e)))
+            break;
+        for (size_t j = 0; j < n_u; j++) {
+            double sum = 0, sq = 0;
+            int n = 0;
+            const cJSON *rs = cJSON_GetObjectItemCaseSensitive(met, "runs");
+            for (const cJSON *r = rs ? rs->child : NULL; r; r = r->next) {
+                const cJSON *sz = cJSON_GetObjectItemCaseSensitive(r, "size");
+                if (!cJSON_IsNumber(sz) || sz->valuedouble != (m == 0 ? 0 : size))
+                    continue;
+                const cJSON *us = cJSON_GetObjectItemCaseSensitive(r, "users");
+                for (const cJSON *u = us ? us->child : NULL; u; u = u->next) {
+                    const cJSON *a = cJSON_GetObjectItemCaseSensitive(u, "accuracy");
+                    if (strcmp(cJSON_GetObjectItemCaseSensitive(u, "name")->valuestring,
+                               t->cols[j]) == 0 && cJSON_IsNumber(a)) {
+                        sum += a->valuedouble;
+                        sq += a->valuedouble * a->valuedouble;
+                        n++;
+                    }
+                }
+            }
+            report_cell *cell = &t->cells[m * n_u + j];
+            if (n) {
+                double mean = sum / n, var = n > 1 ? (sq - n * mean * mean) / (n - 1) : NAN;
+                cell->ppr = mean;
+                cell->ci95 = stats_ci95(sqrt(var > 0 ? var : 0), n);
+            }
+            cell->paper = paper_value(in, "table6", T5_METHODS[m], t->cols[j]);
+        }
+        cJSON_Delete(met);
+    }
+    strbuf note = {0};
+    strbuf_addf(&note, "Each main user's accuracy on its test pairs, mean over seeds ± the 95%% "
+                       "interval over them, at %.0f training pairs (the paper's: 10,000), on ",
+                size);
+    dataset_label(d, &note);
+    strbuf_adds(&note, "; the paper's value and ppr's minus it in parentheses");
+    return table_finish(t, T5_LABELS, &note, rc, e);
 }

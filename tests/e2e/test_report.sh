@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_report.sh: the report, stage 08 (issue 14, in part: Tables 4 and 5 as
+# test_report.sh: the report, stage 08 (issue 14, in part: Tables 2-6 as
 # Markdown and CSV), on the ci profile with k in {4, 30} so that Table 4 has
 # a column the paper has:
 # a. every CSV cell is the value of the metrics artifact it came from and of
@@ -18,65 +18,104 @@ A=$(fresh)
 cd "$A"
 set_key "$A" 's/"adapt": {"k": \[4, 8\]/"adapt": {"k": [4, 30]/'
 ninja > run.log 2>&1 || { fail "ninja"; tail -20 run.log; }
-for f in figures/report.md figures/tables/table4.csv figures/tables/table5.csv; do
+for f in figures/report.md figures/tables/table{2,3,4,5,6}.csv; do
     [ -s "$f" ] || fail "a. $f is missing"
 done
 check() { # the tables against the artifacts and paper.json
     python3 - <<'PY'
-import csv, glob, json, re, subprocess
-def metrics(node):
-    lock = json.load(open(f"manifests/lock/{node}.json"))
-    h = [o["sha256"] for o in lock["outputs"] if o["name"] == "metrics"][0]
+import csv, json, math, statistics, subprocess
+def output(node, name):  # None for an instance the config does not run
+    try:
+        lock = json.load(open(f"manifests/lock/{node}.json"))
+    except FileNotFoundError:
+        return None
+    h = [o["sha256"] for o in lock["outputs"] if o["name"] == name][0]
     raw = open(f"artifacts/objects/{h[:2]}/{h[2:]}.zst", "rb").read()[16:]
     return json.loads(subprocess.run(["zstd", "-dq"], input=raw, capture_output=True).stdout)
+metrics = lambda node: output(node, "metrics")
 paper = json.load(open("manifests/paper.json"))["tables"]
 def paper_value(table, key, col):
     for r in paper[table]["rows"]:
         if r["key"] == key:
             return r["values"].get(col)
-T5 = {"Pre-trained RM": "pretrained", "RAG": "rag", "Vanilla RM": "vanilla",
-      "Conditional RM": "conditional", "Individual RM": "individual", "VPL": "vpl",
-      "GPO": "gpo", "Personalized RM": "prm"}
+pkey = lambda d: d[4:] if d.startswith("sim-") else d
+METHODS = {"Pre-trained RM": "pretrained", "RAG": "rag", "Vanilla RM": "vanilla",
+           "Conditional RM": "conditional", "Individual RM": "individual", "VPL": "vpl",
+           "GPO": "gpo", "Personalized RM": "prm", "Personalized RM (beyond the paper)": "prm"}
 T4 = {"Individual RM on each new user's pool (upper bound)": "upper", "Vanilla RM": "vanilla",
       "Retrieve Similar User RM": "similar", "Further Fine-tune Trained RM": "finetune",
       "GPO": "gpo", "PRM, new embedding (beyond the paper)": "prm",
       "VPL, k pairs as context (beyond the paper)": "vpl"}
+T2 = {"#Samples (k)": ("rows", 1e-3, "samples_k"), "#Users": ("n_users", 1, "users"),
+      "%Cont.": ("contested_rate", 100, "cont_pct"),
+      "%Highly Cont.": ("highly_contested_rate", 100, "highly_cont_pct"),
+      "MV-ACC min": ("mv_acc_min", 1, "mv_acc_min"), "MV-ACC max": ("mv_acc_max", 1, "mv_acc_max"),
+      "Consistency": ("consistency", 1, "consistency")}
+T3 = {"ACC": ("05-safety-eval", None, "acc"), "Safety": ("05-safety-eval", "safety", "safety"),
+      "Reasoning": ("06-reasoning-eval", "reasoning", "reasoning"),
+      "Chat": ("06-reasoning-eval", "chat", "chat"),
+      "Chat-Hard": ("06-reasoning-eval", "chat-hard", "chat_hard")}
+T = {1: 12.706, 2: 4.303, 3: 3.182}
+def expect(table, row, col):  # (ppr, ci95, paper) from the artifacts, by hand
+    if table == "table2":
+        field, scale, key = T2[col]
+        m = output(f"02-characterize-{row}", "table2")
+        v = m[field] if m[field] is not None or field != "consistency" else m["truth_consistency"]
+        p = paper_value("table2", pkey(row), key) if pkey(row) in ("pllm", "tldr", "psoups") else None
+        return (None if v is None else v * scale), None, p
+    if table == "table3":
+        d, _, label = col.rpartition(" ")
+        if label == "Hard":
+            d, label = d.rpartition(" ")[0], "Chat-Hard"
+        stage, cat, key = T3[label]
+        m = metrics(f"{stage}-{d}.{METHODS[row]}")
+        e = None if m is None else m["personal"] if cat is None else m["categories"][cat].get("accuracy")
+        p = paper_value("table3", METHODS[row], f"{pkey(d)}.{key}")
+        return (e["mean"], e["ci95"], p) if e else (None, None, p)
+    if table == "table4":
+        d, _, k = col.partition(" k = ")
+        s = [x for x in metrics(f"07-adapt-{d}.{T4[row]}")["summary"] if x["k"] == float(k)]
+        p = paper_value("table4", T4[row], k) if pkey(d) == "pllm" else None
+        return (s[0].get("mean"), s[0].get("ci95"), p) if s else (None, None, p)
+    if table == "table5":
+        d, _, z = col.partition(" ")
+        key = METHODS[row]
+        s = [x for x in metrics(f"04-train-{d}.{key}")["summary"]
+             if x["size"] == (0 if key == "pretrained" else float(z))]
+        p = paper_value("table5", key, f"{pkey(d)}.{z}") if pkey(d) in ("pllm", "tldr", "psoups") else None
+        return (s[0]["mean"], s[0]["ci95"], p) if s else (None, None, p)
+    if table == "table6":
+        key = METHODS[row]
+        m = metrics(f"04-train-sim-pllm.{key}")
+        size = 0 if key == "pretrained" else 60  # the ci profile's one size
+        acc = [u["accuracy"] for r in m["runs"] if r["size"] == size for u in r["users"]
+               if u["name"] == col and "accuracy" in u]
+        ci = T[len(acc) - 1] * statistics.stdev(acc) / math.sqrt(len(acc)) if len(acc) > 1 else None
+        return (sum(acc) / len(acc) if acc else None), ci, paper_value("table6", key, col)
 num = lambda s: float(s) if s != "" else None
+close = lambda a, b, tol: (a is None and b is None) or (a is not None and b is not None and abs(a - b) <= tol)
 n, with_paper = 0, 0
-for table, rows in (("table4", T4), ("table5", T5)):
+md = open("figures/report.md").read().splitlines()
+for table in ("table2", "table3", "table4", "table5", "table6"):
+    digits = 2 if table == "table2" else 3
     for r in csv.DictReader(open(f"figures/tables/{table}.csv")):
-        d, _, x = r["column"].partition(" k = ") if table == "table4" else r["column"].partition(" ")
-        key = rows[r["row"]]
-        m = metrics(f"07-adapt-{d}.{key}" if table == "table4" else f"04-train-{d}.{key}")
-        field, at = ("k", float(x)) if table == "table4" else ("size", 0.0 if key == "pretrained" else float(x))
-        s = [e for e in m["summary"] if e[field] == at]
-        want = s[0]["mean"] if s and "mean" in s[0] else None
-        assert num(r["ppr"]) == want, (table, r, want)
-        if want is not None:
-            assert num(r["ppr_ci95"]) == s[0].get("ci95"), (table, r)
-        p = None
-        if table == "table4" and d in ("sim-pllm", "pllm"):
-            p = paper_value("table4", key, x)
+        ppr, ci, p = expect(table, r["row"], r["column"])
+        exact = table not in ("table2", "table6")  # recomputed there: rounding apart
+        assert close(num(r["ppr"]), ppr, 0 if exact else 1e-12), (table, r, ppr)
+        assert close(num(r["ppr_ci95"]), ci, 0 if exact else 1e-3), (table, r, ci)
         assert num(r["paper"]) == p, (table, r, p)
-        if p is not None and want is not None:
-            assert abs(num(r["difference"]) - (want - p)) < 1e-12
+        if p is not None and ppr is not None:
+            assert abs(num(r["difference"]) - (ppr - p)) < 1e-9
             with_paper += 1
+        if ppr is not None:  # the Markdown cell is the CSV's, rounded
+            cell = f"{float(r['ppr']):.{digits}f}"
+            if r["ppr_ci95"] != "":
+                cell += f" ± {float(r['ppr_ci95']):.{digits}f}"
+            if r["paper"] != "":
+                cell += f" ({float(r['paper']):.2f}, {float(r['difference']):+.2f})"
+            assert any(cell in l for l in md if l.startswith(f"| {r['row']} |")), (table, cell)
         n += 1
-assert with_paper >= 5, with_paper
-# the Markdown: each table's cells are the CSV's, rounded
-md = open("figures/report.md").read()
-for table in ("table4", "table5"):
-    rows = list(csv.DictReader(open(f"figures/tables/{table}.csv")))
-    for r in rows:
-        line = [l for l in md.splitlines() if l.startswith(f"| {r['row']} |")]
-        assert line, r["row"]
-    for r in rows:
-        if r["ppr"] == "":
-            continue
-        cell = f"{float(r['ppr']):.3f} ± {float(r['ppr_ci95']):.3f}"
-        if r["paper"] != "":
-            cell += f" ({float(r['paper']):.2f}, {float(r['difference']):+.2f})"
-        assert any(cell in l for l in md.splitlines() if l.startswith(f"| {r['row']} |")), (table, cell)
+assert with_paper >= 20, with_paper
 print(f"{n} cells, {with_paper} beside a paper value")
 PY
 }

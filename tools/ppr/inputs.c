@@ -190,16 +190,18 @@ int inputs_adapt(const pipeline *p, pipe_node *n, ppr_err *e)
 }
 
 
-/* The report reads the metrics of every training instance on a dataset
- * (Table 5's; not the reference's own, nor the fine-tuned ones) and of every
- * new-user row, each under its node's id ("04-train-sim-pllm.vanilla/metrics").
- * Tables 2, 3 and 6 are not rendered yet, so their stages' outputs are not
- * read (a slice lists only what its stage reads). */
+/* The report reads the table of every characterized dataset and the metrics
+ * of every training instance on a dataset (Tables 5 and 6; not the
+ * reference's own, nor the fine-tuned ones, whose accuracy Table 3's rows
+ * carry), tax row and new-user row, each under its node's id
+ * ("04-train-sim-pllm.vanilla/metrics"). */
 int inputs_report(const pipeline *p, pipe_node *n, ppr_err *e)
 {
     static const struct {
         const char *stage, *output;
-    } read[] = {{"04-train", "metrics"}, {"07-adapt", "metrics"}};
+    } read[] = {{"02-characterize", "table2"}, {"04-train", "metrics"},
+                {"05-safety-eval", "metrics"}, {"06-reasoning-eval", "metrics"},
+                {"07-adapt", "metrics"}};
     int rc = PPR_OK;
     for (size_t k = 0; k < p->n_nodes && rc == PPR_OK && &p->nodes[k] != n; k++) {
         const pipe_node *u = &p->nodes[k];

@@ -273,7 +273,7 @@ static const stage_def stages[] = {
      .extras = inputs_report,
      .files = NAMES(PAPER_PATH),
      .writes = REPORT_MAIN,
-     .reads = NAMES("metrics")},
+     .reads = NAMES("metrics", "table2")},
 };
 
 /* ---- config slices ------------------------------------------------------ */
