@@ -1,6 +1,6 @@
 /* main.c: stage 08, report: the paper's Tables 2-6 as ppr measures them, each cell
  * ppr's value and interval beside the published one (manifests/paper.json),
- * as Markdown and CSV stored in the artifact store and written under
+ * as Markdown, CSV and LaTeX stored in the artifact store and written under
  * figures/ (docs/report.md). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,17 +75,22 @@ static int compute(stage_run *r, cJSON *paper, ppr_err *e)
             break;
     strbuf_adds(&md, "# ppr: Dong et al. 2025 reproduced\n\nEach cell: ppr's value ± its 95% "
                      "interval, then (the paper's value, ppr's minus the paper's). Simulated "
-                     "data are labelled as such in each table's note. The figures, the claims "
-                     "and the LaTeX and HTML renderings are not generated yet (issue 14 is "
-                     "open).\n\n");
+                     "data are labelled as such in each table's note; every table is also "
+                     "in `tables/` as CSV and LaTeX. The figures, the claims and the HTML "
+                     "page are not generated yet (issue 14 is open).\n\n");
     for (int i = 0; i < n && rc == PPR_OK; i++) {
         char name[128];
-        strbuf csv = {0};
+        strbuf csv = {0}, tex = {0};
         report_markdown(&t[i], &md);
         report_csv(&t[i], 1, &csv);
+        report_latex(&t[i], &tex);
         snprintf(name, sizeof name, "figures/tables/%s.csv", t[i].id);
         rc = put(r, name, &csv, e);
+        snprintf(name, sizeof name, "figures/tables/%s.tex", t[i].id);
+        if (rc == PPR_OK)
+            rc = put(r, name, &tex, e);
         strbuf_release(&csv);
+        strbuf_release(&tex);
     }
     if (rc == PPR_OK) {
         provenance(r, &md);

@@ -50,9 +50,11 @@ int report_table4(report_in *in, report_table *t, ppr_err *e);
 int report_table5(report_in *in, report_table *t, ppr_err *e);
 int report_table6(report_in *in, report_table *t, ppr_err *e);
 
-/* Append t as a Markdown section, and as CSV rows (table, row, column, ppr,
- * ppr_ci95, paper, difference) with the header when header is set. */
+/* Append t as a Markdown section, as CSV rows (table, row, column, ppr,
+ * ppr_ci95, paper, difference) with the header when header is set, and as a
+ * LaTeX booktabs tabular, ready to \input. */
 void report_markdown(const report_table *t, strbuf *out);
 void report_csv(const report_table *t, int header, strbuf *out);
+void report_latex(const report_table *t, strbuf *out);
 
 #endif

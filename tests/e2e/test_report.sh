@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # test_report.sh: the report, stage 08 (issue 14, in part: Tables 2-6 as
-# Markdown and CSV), on the ci profile with k in {4, 30} so that Table 4 has
+# Markdown, CSV and LaTeX), on the ci profile with k in {4, 30} so that Table 4 has
 # a column the paper has:
 # a. every CSV cell is the value of the metrics artifact it came from and of
 #    manifests/paper.json, parsed back independently; every Markdown cell is
-#    its CSV cell rounded;
+#    its CSV cell rounded; the LaTeX tables have their rows and values;
 # b. a change to manifests/paper.json reruns the report and nothing else, and
 #    the report shows the new value;
 # c. a change to one method's settings reruns that method's instances and the
@@ -18,9 +18,24 @@ A=$(fresh)
 cd "$A"
 set_key "$A" 's/"adapt": {"k": \[4, 8\]/"adapt": {"k": [4, 30]/'
 ninja > run.log 2>&1 || { fail "ninja"; tail -20 run.log; }
-for f in figures/report.md figures/tables/table{2,3,4,5,6}.csv; do
+for f in figures/report.md figures/tables/table{2,3,4,5,6}.{csv,tex}; do
     [ -s "$f" ] || fail "a. $f is missing"
 done
+# the LaTeX: booktabs rules, a row per CSV row's table row, and every cell
+# of the CSV that has a value printed there
+python3 - <<'PY' && ok "a. the LaTeX tables: booktabs, every row and cell" || fail "a. LaTeX"
+import csv
+for t in ("table2", "table3", "table4", "table5", "table6"):
+    tex = open(f"figures/tables/{t}.tex").read()
+    assert tex.count("\\toprule") == 1 and tex.count("\\midrule") == 1 and tex.count("\\bottomrule") == 1, t
+    body = tex.split("\\midrule")[1].split("\\bottomrule")[0].strip().splitlines()
+    rows = list(csv.DictReader(open(f"figures/tables/{t}.csv")))
+    assert len(body) == len({r["row"] for r in rows}), t
+    digits = 2 if t == "table2" else 3
+    for r in rows:
+        if r["ppr"]:
+            assert f"{float(r['ppr']):.{digits}f}" in tex, (t, r)
+PY
 check() { # the tables against the artifacts and paper.json
     python3 - <<'PY'
 import csv, json, math, statistics, subprocess
