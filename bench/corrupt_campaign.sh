@@ -62,8 +62,9 @@ pick_lock() {
 }
 path_of() { echo "artifacts/objects/${1:0:2}/${1:2}.zst"; }
 node_of() { basename "$1" .json; }
-binary_of() { # the stage binary of a node, from the grid
-    grep -A1 "^build manifests/lock/$1.json: stage" manifests/grid.ninja | sed -n 's/ *bin = //p'
+binary_of() { # the stage binary of a node, from the grid (an edge may have implicit outputs)
+    grep -A1 "^build manifests/lock/$1.json\( | [^:]*\)\?: stage" manifests/grid.ninja |
+        sed -n 's/ *bin = //p'
 }
 intact() { # SHA HEADER-COPY: its file still decodes, under the same header, to the bytes it is named by
     local f
