@@ -76,8 +76,8 @@ static int compute(stage_run *r, cJSON *paper, ppr_err *e)
     strbuf_adds(&md, "# ppr: Dong et al. 2025 reproduced\n\nEach cell: ppr's value ± its 95% "
                      "interval, then (the paper's value, ppr's minus the paper's). Simulated "
                      "data are labelled as such in each table's note; every table is also "
-                     "in `tables/` as CSV and LaTeX. The figures, the claims and the HTML "
-                     "page are not generated yet (issue 14 is open).\n\n");
+                     "in `tables/` as CSV and LaTeX. Figure 4, the Table 2 scatter, the "
+                     "claims and the HTML page are not generated yet (issue 14 is open).\n\n");
     for (int i = 0; i < n && rc == PPR_OK; i++) {
         char name[128];
         strbuf csv = {0}, tex = {0};
@@ -91,6 +91,30 @@ static int compute(stage_run *r, cJSON *paper, ppr_err *e)
             rc = put(r, name, &tex, e);
         strbuf_release(&csv);
         strbuf_release(&tex);
+    }
+    /* the figures: of Tables 5, 4 and 6 (t[3], t[2], t[4]) */
+    const report_figure_spec figs[3] = {
+        {"figure2", "training pairs", "accuracy", 1, 0, NULL, NULL},
+        {"figure3", "new user's pairs k", "accuracy", 1, 0, NULL, NULL},
+        {"figure5", "", "accuracy", 0, 1, "Personal-LLM: accuracy per user",
+         n == N ? t[4].minority : NULL}};
+    const int of[3] = {3, 2, 4};
+    static const char *const captions[3] = {
+        "Figure 2: accuracy against training size (Table 5)",
+        "Figure 3: new users' accuracy against k (Table 4)",
+        "Figure 5: accuracy per user of Personal-LLM (Table 6)"};
+    strbuf_adds(&md, "## Figures\n\nFilled markers: ppr, with its 95% intervals as error "
+                     "bars; hollow markers: the paper.\n\n");
+    for (int f = 0; f < 3 && rc == PPR_OK && n == N; f++) {
+        if (!t[of[f]].n_rows)
+            continue;
+        char name[128];
+        strbuf svg = {0};
+        snprintf(name, sizeof name, "figures/%s.svg", figs[f].id);
+        if ((rc = report_figure(&t[of[f]], &figs[f], &svg, e)) == PPR_OK)
+            rc = put(r, name, &svg, e);
+        strbuf_addf(&md, "### %s\n\n![%s](%s.svg)\n\n", captions[f], captions[f], figs[f].id);
+        strbuf_release(&svg);
     }
     if (rc == PPR_OK) {
         provenance(r, &md);

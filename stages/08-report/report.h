@@ -25,6 +25,7 @@ typedef struct {
     size_t n_rows, n_cols;
     char **rows, **cols; /* [n_rows], [n_cols] display names */
     report_cell *cells;  /* [n_rows][n_cols] */
+    char *minority;      /* Table 6: the minority user's column, or NULL */
 } report_table;
 
 void report_table_release(report_table *t);
@@ -56,5 +57,19 @@ int report_table6(report_in *in, report_table *t, ppr_err *e);
 void report_markdown(const report_table *t, strbuf *out);
 void report_csv(const report_table *t, int header, strbuf *out);
 void report_latex(const report_table *t, strbuf *out);
+
+/* How a table is drawn as a figure. */
+typedef struct {
+    const char *id;          /* "figure2": names its file */
+    const char *xlabel, *ylabel;
+    int logx;                /* x (the number ending each column's name) on a log scale */
+    int categorical;         /* one panel, a position per column (Table 6's users) */
+    const char *panel_title; /* that panel's title */
+    const char *mark;        /* a column to label as the minority's, or NULL */
+} report_figure_spec;
+
+/* Append t drawn as fig, an SVG document, to svg. */
+int report_figure(const report_table *t, const report_figure_spec *fig, strbuf *svg,
+                  ppr_err *e);
 
 #endif

@@ -20,6 +20,7 @@ void report_table_release(report_table *t)
     free(t->cols);
     free(t->cells);
     free(t->note);
+    free(t->minority);
     memset(t, 0, sizeof *t);
 }
 
@@ -513,6 +514,9 @@ int report_table6(report_in *in, report_table *t, ppr_err *e)
                              : NULL;
     size_t n_u = (size_t)cJSON_GetArraySize(users);
     int rc = table_init(t, "table6", "Table 6: accuracy per user", n_u ? n_m : 0, n_u, e);
+    const cJSON *minority = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(van, "minority_users"), 0);
+    if (rc == PPR_OK && cJSON_IsString(minority) && !(t->minority = strdup(minority->valuestring)))
+        rc = err_nomem(e);
     size_t c = 0;
     for (const cJSON *u = users ? users->child : NULL; u && rc == PPR_OK; u = u->next, c++)
         if (!(t->cols[c] = strdup(cJSON_GetObjectItemCaseSensitive(u, "name")->valuestring)))

@@ -10,7 +10,9 @@
 # c. a change to one method's settings reruns that method's instances and the
 #    report, nothing else;
 # d. figures/ deleted comes back from the store on the next ninja, the same
-#    bytes.
+#    bytes;
+# e. Figures 2, 3 and 5 are well-formed SVG, shown by report.md, and render to
+#    non-empty PNG images with rsvg-convert.
 set -u
 source "$(dirname "$0")/lib.bash"
 
@@ -136,6 +138,21 @@ PY
 }
 check && ok "a. every cell is its artifact's and paper.json's value" || fail "a. cells"
 
+# e. the figures: well-formed SVG documents that render to non-empty images
+for f in figure2 figure3 figure5; do
+    svg=figures/$f.svg
+    grep -q "!\[[^]]*\]($f.svg)" figures/report.md || fail "e. report.md does not show $f"
+    python3 -c "import sys, xml.etree.ElementTree as E; r = E.parse(sys.argv[1]).getroot(); assert r.tag.endswith('svg')" "$svg" ||
+        { fail "e. $svg is not a well-formed SVG document"; continue; }
+    if ! command -v rsvg-convert > /dev/null; then
+        fail "e. rsvg-convert (Debian's librsvg2-bin) is not installed: $svg not rendered"
+    elif rsvg-convert "$svg" -o "$f.png" && [ "$(stat -c %s "$f.png")" -gt 10000 ]; then
+        ok "e. $f: well-formed SVG, rendered to a $(stat -c %s "$f.png")-byte PNG"
+    else
+        fail "e. $svg did not render"
+    fi
+done
+
 # b. paper.json: the report only
 sed -i '0,/"30": 0.83/s//"30": 0.93/' manifests/paper.json
 ninja > b.log 2>&1 || fail "b. ninja"
@@ -153,10 +170,10 @@ want=$( (ls manifests/lock/04-train-*.rag.json; echo manifests/lock/08-report-fi
     { fail "c. reran:"; stages_run c.log; }
 
 # d. figures/ deleted
-sha=$(cat figures/report.md figures/tables/*.csv | sha256sum)
+sha=$(cat figures/report.md figures/tables/* figures/*.svg | sha256sum)
 rm -rf figures
 ninja > d.log 2>&1 || fail "d. ninja"
-[ "$(cat figures/report.md figures/tables/*.csv | sha256sum)" = "$sha" ] &&
+[ "$(cat figures/report.md figures/tables/* figures/*.svg | sha256sum)" = "$sha" ] &&
     [ "$(stages_run d.log)" = "manifests/lock/08-report-figures.json" ] &&
     grep -q '08-report figures: up to date' d.log &&
     ok "d. a deleted figures/ comes back, the same bytes, from the store, nothing recomputed" ||

@@ -8,8 +8,8 @@
 #    is that reference, and ACC is stage 04's fine-tuned models' own;
 # b. the fine-tuned models are instances of their own that start from the
 #    reference, and Table 5's instances do not read it;
-# c. a change of the tax's train size reruns the fine-tuned instances and
-#    their rows only;
+# c. a change of the tax's train size reruns the fine-tuned instances, their
+#    rows and the report only;
 # c2. fine-tuning at lr 0 (tax.optimizer over the head's settings) leaves
 #    every head the reference's: every change is exactly 0;
 # d. an evaluation prompt in the reference's training data stops stage 05
@@ -79,8 +79,8 @@ grep -q '"from_pretrained":true' manifests/lock/04-train-sim-pllm.vanilla.ft.jso
 set_key "$A" 's/"sizes": {"default": \[60\]}},/"sizes": {"default": [50]}},/'
 ninja > c.log 2>&1 || { fail "c. ninja"; tail c.log; }
 got=$(stages_run c.log | tr '\n' ' ')
-want="manifests/lock/04-train-sim-pllm.individual.ft.json manifests/lock/04-train-sim-pllm.vanilla.ft.json manifests/lock/05-safety-eval-sim-pllm.individual.json manifests/lock/05-safety-eval-sim-pllm.vanilla.json manifests/lock/06-reasoning-eval-sim-pllm.individual.json manifests/lock/06-reasoning-eval-sim-pllm.vanilla.json "
-[ "$got" = "$want" ] && ok "c. a tax size reruns its fine-tuned instances and rows only" ||
+want="manifests/lock/04-train-sim-pllm.individual.ft.json manifests/lock/04-train-sim-pllm.vanilla.ft.json manifests/lock/05-safety-eval-sim-pllm.individual.json manifests/lock/05-safety-eval-sim-pllm.vanilla.json manifests/lock/06-reasoning-eval-sim-pllm.individual.json manifests/lock/06-reasoning-eval-sim-pllm.vanilla.json manifests/lock/08-report-figures.json "
+[ "$got" = "$want" ] && ok "c. a tax size reruns its fine-tuned instances, rows and the report only" ||
     fail "c. reran: $got"
 
 set_key "$A" 's/"sizes": {"default": \[50\]}},/"sizes": {"default": [50]}, "optimizer": {"lr": 0}},/'
