@@ -1,7 +1,7 @@
 /* main.c: stage 08, report: the paper's Tables 2-6 as ppr measures them, each cell
  * ppr's value and interval beside the published one (manifests/paper.json),
- * as Markdown, CSV and LaTeX stored in the artifact store and written under
- * figures/ (docs/report.md). */
+ * as Markdown, HTML, CSV and LaTeX, with Figures 2, 3 and 5 as SVG, stored
+ * in the artifact store and written under figures/ (docs/report.md). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +11,8 @@
 #include "common/json.h"
 #include "common/lock.h"
 #include "report.h"
+
+#define REPORT_HTML "figures/index.html"
 
 /* The paper's numbers, which must be the file the slice hashed. */
 static int paper_load(stage_run *r, cJSON **out, ppr_err *e)
@@ -60,28 +62,67 @@ static int put(stage_run *r, const char *name, strbuf *b, ppr_err *e)
                      : stage_put(r, name, PAYLOAD_FILE, b->p ? b->p : "", b->len, 1, e);
 }
 
-/* Build the tables, render them, store the files. */
+#define N_TABLES 5
+#define N_FIGURES 3
+
+/* The figures, each of one table (its index in compute's t). */
+static const struct {
+    report_figure_spec spec;
+    int table;
+    const char *caption;
+} FIGURES[N_FIGURES] = {
+    {{"figure2", "training pairs", "accuracy", 1, 0, NULL, NULL}, 3,
+     "Figure 2: accuracy against training size (Table 5)"},
+    {{"figure3", "new user's pairs k", "accuracy", 1, 0, NULL, NULL}, 2,
+     "Figure 3: new users' accuracy against k (Table 4)"},
+    {{"figure5", "", "accuracy", 0, 1, "Personal-LLM: accuracy per user", NULL}, 4,
+     "Figure 5: accuracy per user of Personal-LLM (Table 6)"}};
+
+static const char *const INTRO =
+    "Each cell: ppr's value ± its 95% interval, then (the paper's value, ppr's minus the "
+    "paper's). Simulated data are labelled as such in each table's note; every table is also "
+    "in tables/ as CSV and LaTeX. Figure 4, the Table 2 scatter and the claims are not "
+    "generated yet (issue 14 is open).";
+
+/* The page's head, with its style: white, readable, wide tables scrolling. */
+static void html_head(strbuf *h)
+{
+    strbuf_adds(h, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+                   "<title>ppr: Dong et al. 2025 reproduced</title>\n<style>\n"
+                   "body{font-family:sans-serif;background:#fff;color:#111;margin:2em;"
+                   "max-width:110em}\n"
+                   "section{overflow-x:auto}\ntable{border-collapse:collapse;margin:1em 0}\n"
+                   "th,td{border:1px solid #bbb;padding:.25em .5em;text-align:left;"
+                   "white-space:nowrap}\nthead th{background:#eee}\n"
+                   "figure{margin:1em 0}\nfigure svg{max-width:100%;height:auto}\n"
+                   "pre{white-space:pre-wrap}\n</style>\n</head>\n<body>\n"
+                   "<h1>ppr: Dong et al. 2025 reproduced</h1>\n<p>");
+    report_html_text(INTRO, h);
+    strbuf_adds(h, "</p>\n");
+}
+
+/* Build the tables and figures, render them, store the files: the page as
+ * Markdown (the figures as links) and as one self-contained HTML file (the
+ * figures inlined), each table as CSV and LaTeX, each figure as SVG. */
 static int compute(stage_run *r, cJSON *paper, ppr_err *e)
 {
-    enum { N = 5 };
-    static int (*const build[N])(report_in *, report_table *, ppr_err *) = {
+    static int (*const build[N_TABLES])(report_in *, report_table *, ppr_err *) = {
         report_table2, report_table3, report_table4, report_table5, report_table6};
     report_in in = {r, paper};
-    report_table t[N];
-    strbuf md = {0};
+    report_table t[N_TABLES];
+    strbuf md = {0}, html = {0};
     int rc = PPR_OK, n = 0;
-    for (; n < N && rc == PPR_OK; n++)
+    for (; n < N_TABLES && rc == PPR_OK; n++)
         if ((rc = build[n](&in, &t[n], e)))
             break;
-    strbuf_adds(&md, "# ppr: Dong et al. 2025 reproduced\n\nEach cell: ppr's value ± its 95% "
-                     "interval, then (the paper's value, ppr's minus the paper's). Simulated "
-                     "data are labelled as such in each table's note; every table is also "
-                     "in `tables/` as CSV and LaTeX. Figure 4, the Table 2 scatter, the "
-                     "claims and the HTML page are not generated yet (issue 14 is open).\n\n");
+    strbuf_addf(&md, "# ppr: Dong et al. 2025 reproduced\n\n%s The same page with the "
+                     "figures inlined: index.html.\n\n", INTRO);
+    html_head(&html);
     for (int i = 0; i < n && rc == PPR_OK; i++) {
         char name[128];
         strbuf csv = {0}, tex = {0};
         report_markdown(&t[i], &md);
+        report_html_table(&t[i], &html);
         report_csv(&t[i], 1, &csv);
         report_latex(&t[i], &tex);
         snprintf(name, sizeof name, "figures/tables/%s.csv", t[i].id);
@@ -92,37 +133,44 @@ static int compute(stage_run *r, cJSON *paper, ppr_err *e)
         strbuf_release(&csv);
         strbuf_release(&tex);
     }
-    /* the figures: of Tables 5, 4 and 6 (t[3], t[2], t[4]) */
-    const report_figure_spec figs[3] = {
-        {"figure2", "training pairs", "accuracy", 1, 0, NULL, NULL},
-        {"figure3", "new user's pairs k", "accuracy", 1, 0, NULL, NULL},
-        {"figure5", "", "accuracy", 0, 1, "Personal-LLM: accuracy per user",
-         n == N ? t[4].minority : NULL}};
-    const int of[3] = {3, 2, 4};
-    static const char *const captions[3] = {
-        "Figure 2: accuracy against training size (Table 5)",
-        "Figure 3: new users' accuracy against k (Table 4)",
-        "Figure 5: accuracy per user of Personal-LLM (Table 6)"};
-    strbuf_adds(&md, "## Figures\n\nFilled markers: ppr, with its 95% intervals as error "
-                     "bars; hollow markers: the paper.\n\n");
-    for (int f = 0; f < 3 && rc == PPR_OK && n == N; f++) {
-        if (!t[of[f]].n_rows)
+    static const char *const legend = "Filled markers: ppr, with its 95% intervals as error "
+                                      "bars; hollow markers: the paper.";
+    strbuf_addf(&md, "## Figures\n\n%s\n\n", legend);
+    strbuf_addf(&html, "<section>\n<h2>Figures</h2>\n<p>%s</p>\n", legend);
+    for (int f = 0; f < N_FIGURES && rc == PPR_OK && n == N_TABLES; f++) {
+        const report_table *ft = &t[FIGURES[f].table];
+        if (!ft->n_rows)
             continue;
+        report_figure_spec spec = FIGURES[f].spec;
+        spec.mark = ft->minority;
         char name[128];
         strbuf svg = {0};
-        snprintf(name, sizeof name, "figures/%s.svg", figs[f].id);
-        if ((rc = report_figure(&t[of[f]], &figs[f], &svg, e)) == PPR_OK)
+        snprintf(name, sizeof name, "figures/%s.svg", spec.id);
+        if ((rc = report_figure(ft, &spec, &svg, e)) == PPR_OK && !svg.failed)
             rc = put(r, name, &svg, e);
-        strbuf_addf(&md, "### %s\n\n![%s](%s.svg)\n\n", captions[f], captions[f], figs[f].id);
+        strbuf_addf(&md, "### %s\n\n![%s](%s.svg)\n\n", FIGURES[f].caption,
+                    FIGURES[f].caption, spec.id);
+        if (rc == PPR_OK)
+            report_html_figure(spec.id, FIGURES[f].caption, svg.p, svg.len, &html);
         strbuf_release(&svg);
     }
+    strbuf_adds(&html, "</section>\n");
     if (rc == PPR_OK) {
-        provenance(r, &md);
-        rc = put(r, REPORT_MAIN, &md, e);
+        strbuf prov = {0};
+        provenance(r, &prov);
+        strbuf_add(&md, prov.p ? prov.p : "", prov.len);
+        strbuf_adds(&html, "<section>\n<h2>Provenance</h2>\n<pre>");
+        report_html_text(prov.p ? prov.p : "", &html);
+        strbuf_adds(&html, "</pre>\n</section>\n</body>\n</html>\n");
+        rc = prov.failed ? err_nomem(e) : put(r, REPORT_MAIN, &md, e);
+        if (rc == PPR_OK)
+            rc = put(r, REPORT_HTML, &html, e);
+        strbuf_release(&prov);
     }
     for (int i = 0; i < n; i++)
         report_table_release(&t[i]);
     strbuf_release(&md);
+    strbuf_release(&html);
     return rc;
 }
 

@@ -1,8 +1,10 @@
-/* render.c: a report table as Markdown (rounded for reading) and CSV (every
- * value at full precision, for machines and the tests that parse it back). */
+/* render.c: a report table as Markdown and HTML (rounded for reading), CSV
+ * (every value at full precision, for machines and the tests that parse it
+ * back) and LaTeX; a figure inlined into the HTML page. */
 #include "report.h"
 
 #include <math.h>
+#include <string.h>
 
 /* One Markdown cell: "0.764 ± 0.002 (0.74, +0.02)"; a dash without ppr's
  * value (not measured), the paper's alone in parentheses then. */
@@ -140,4 +142,77 @@ void report_latex(const report_table *t, strbuf *out)
         strbuf_adds(out, " \\\\\n");
     }
     strbuf_adds(out, "\\bottomrule\n\\end{tabular}\n");
+}
+
+void report_html_text(const char *s, strbuf *out)
+{
+    for (; *s; s++)
+        switch (*s) {
+        case '&': strbuf_adds(out, "&amp;"); break;
+        case '<': strbuf_adds(out, "&lt;"); break;
+        case '>': strbuf_adds(out, "&gt;"); break;
+        case '"': strbuf_adds(out, "&quot;"); break;
+        default: strbuf_add(out, s, 1);
+        }
+}
+
+void report_html_table(const report_table *t, strbuf *out)
+{
+    strbuf_adds(out, "<section>\n<h2>");
+    report_html_text(t->title, out);
+    strbuf_adds(out, "</h2>\n");
+    if (!t->n_rows) {
+        strbuf_adds(out, "<p>Not measured: the config runs none of its instances.</p>\n"
+                         "</section>\n");
+        return;
+    }
+    strbuf_adds(out, "<p>");
+    report_html_text(t->note, out);
+    strbuf_addf(out, "</p>\n<table id=\"%s\">\n<thead><tr><th></th>", t->id);
+    for (size_t j = 0; j < t->n_cols; j++) {
+        strbuf_adds(out, "<th>");
+        report_html_text(t->cols[j], out);
+        strbuf_adds(out, "</th>");
+    }
+    strbuf_adds(out, "</tr></thead>\n<tbody>\n");
+    for (size_t i = 0; i < t->n_rows; i++) {
+        strbuf_adds(out, "<tr><th>");
+        report_html_text(t->rows[i], out);
+        strbuf_adds(out, "</th>");
+        for (size_t j = 0; j < t->n_cols; j++) {
+            strbuf_adds(out, "<td>");
+            md_cell(&t->cells[i * t->n_cols + j], t->digits, out);
+            strbuf_adds(out, "</td>");
+        }
+        strbuf_adds(out, "</tr>\n");
+    }
+    strbuf_adds(out, "</tbody>\n</table>\n</section>\n");
+}
+
+void report_html_figure(const char *id, const char *caption, const char *svg, size_t n,
+                        strbuf *out)
+{
+    /* PLplot names its clip paths "text-clipping<N>" in every document: in
+     * one page they must differ, so each gets the figure's id before it */
+    static const char clip[] = "text-clipping";
+    const size_t k = sizeof clip - 1;
+    const char *at = NULL;
+    for (size_t i = 0; i + 4 <= n && !at; i++)
+        if (memcmp(svg + i, "<svg", 4) == 0)
+            at = svg + i;
+    strbuf_adds(out, "<figure>\n");
+    for (const char *end = svg + n; at && at < end;) {
+        const char *next = at;
+        while (next + k <= end && memcmp(next, clip, k) != 0)
+            next++;
+        if (next + k > end)
+            next = end;
+        strbuf_add(out, at, (size_t)(next - at));
+        if (next < end)
+            strbuf_addf(out, "%s-%s", id, clip);
+        at = next < end ? next + k : end;
+    }
+    strbuf_adds(out, "\n<figcaption>");
+    report_html_text(caption, out);
+    strbuf_adds(out, "</figcaption>\n</figure>\n");
 }

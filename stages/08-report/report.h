@@ -57,6 +57,14 @@ int report_table6(report_in *in, report_table *t, ppr_err *e);
 void report_markdown(const report_table *t, strbuf *out);
 void report_csv(const report_table *t, int header, strbuf *out);
 void report_latex(const report_table *t, strbuf *out);
+/* t as an HTML section (its cells as in Markdown); a figure's SVG document
+ * svg [n] inlined (its XML prolog left out, its ids prefixed by the figure's
+ * id so that several figures share one page) with its caption. */
+void report_html_table(const report_table *t, strbuf *out);
+/* s with HTML's special characters escaped, appended to out. */
+void report_html_text(const char *s, strbuf *out);
+void report_html_figure(const char *id, const char *caption, const char *svg, size_t n,
+                        strbuf *out);
 
 /* How a table is drawn as a figure. */
 typedef struct {

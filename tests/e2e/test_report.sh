@@ -12,7 +12,10 @@
 # d. figures/ deleted comes back from the store on the next ninja, the same
 #    bytes;
 # e. Figures 2, 3 and 5 are well-formed SVG, shown by report.md, and render to
-#    non-empty PNG images with rsvg-convert.
+#    non-empty PNG images with rsvg-convert;
+# f. figures/index.html, self-contained (the figures inlined, no other file
+#    read), renders in headless Chromium with every table and figure, no
+#    console message, and a screenshot that is not blank.
 set -u
 source "$(dirname "$0")/lib.bash"
 
@@ -153,6 +156,34 @@ for f in figure2 figure3 figure5; do
     fi
 done
 
+# f. the HTML page in headless Chromium: no console message, and its
+#    screenshot is no blank page (many times a blank page's PNG)
+if ! command -v chromium > /dev/null; then
+    fail "f. chromium (Debian's chromium) is not installed: figures/index.html not rendered"
+else
+    shot() { # PAGE PNG: a headless screenshot; the browser's log in PNG.log
+        timeout 120 chromium --headless --no-sandbox --disable-gpu --hide-scrollbars \
+            --user-data-dir="$A/chromium" --window-size=1400,2400 --enable-logging=stderr \
+            --v=0 --screenshot="$2" "file://$1" > "$2.log" 2>&1
+    }
+    echo '<!DOCTYPE html><html><head><meta charset="utf-8"><title>blank</title></head><body></body></html>' > blank.html
+    shot "$A/blank.html" blank.png
+    shot "$A/figures/index.html" page.png
+    tables=$(grep -c '<table id=' figures/index.html)
+    svgs=$(grep -c '<svg' figures/index.html)
+    [ -s page.png ] && [ "$(stat -c %s page.png)" -gt $((10 * $(stat -c %s blank.png))) ] &&
+        ! grep -q 'CONSOLE' page.png.log && [ "$tables" -eq 5 ] && [ "$svgs" -eq 3 ] &&
+        ok "f. index.html: $tables tables and $svgs inline figures, no console message, a $(stat -c %s page.png)-byte screenshot (blank: $(stat -c %s blank.png))" ||
+        { fail "f. index.html in chromium"; grep CONSOLE page.png.log; ls -la page.png blank.png; }
+    grep -q 'src=\|href=\|url([^#]' figures/index.html && fail "f. index.html refers to another file"
+    python3 - <<'PY' || fail "f. index.html: an id defined twice"
+import re, collections
+ids = collections.Counter(re.findall(r' id="([^"]+)"', open("figures/index.html").read()))
+dup = [i for i, n in ids.items() if n > 1]
+assert not dup, dup[:5]
+PY
+fi
+
 # b. paper.json: the report only
 sed -i '0,/"30": 0.83/s//"30": 0.93/' manifests/paper.json
 ninja > b.log 2>&1 || fail "b. ninja"
@@ -170,10 +201,10 @@ want=$( (ls manifests/lock/04-train-*.rag.json; echo manifests/lock/08-report-fi
     { fail "c. reran:"; stages_run c.log; }
 
 # d. figures/ deleted
-sha=$(cat figures/report.md figures/tables/* figures/*.svg | sha256sum)
+sha=$(cat figures/report.md figures/index.html figures/tables/* figures/*.svg | sha256sum)
 rm -rf figures
 ninja > d.log 2>&1 || fail "d. ninja"
-[ "$(cat figures/report.md figures/tables/* figures/*.svg | sha256sum)" = "$sha" ] &&
+[ "$(cat figures/report.md figures/index.html figures/tables/* figures/*.svg | sha256sum)" = "$sha" ] &&
     [ "$(stages_run d.log)" = "manifests/lock/08-report-figures.json" ] &&
     grep -q '08-report figures: up to date' d.log &&
     ok "d. a deleted figures/ comes back, the same bytes, from the store, nothing recomputed" ||
