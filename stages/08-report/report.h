@@ -66,6 +66,10 @@ void report_html_text(const char *s, strbuf *out);
 void report_html_figure(const char *id, const char *caption, const char *svg, size_t n,
                         strbuf *out);
 
+/* The paper's claims (paper["claims"]) judged on the tables t [5] (Tables
+ * 2-6, in order), appended as a section to md and html. */
+void report_claims(const report_table *t, const cJSON *paper, strbuf *md, strbuf *html);
+
 /* How a table is drawn as a figure. */
 typedef struct {
     const char *id;          /* "figure2": names its file */

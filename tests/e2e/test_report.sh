@@ -13,9 +13,12 @@
 #    bytes;
 # e. Figures 2, 3 and 5 are well-formed SVG, shown by report.md, and render to
 #    non-empty PNG images with rsvg-convert;
+# g. the claims section names every claim of paper.json with a verdict, and two
+#    verdicts agree with the rule recomputed from the CSV tables;
 # f. figures/index.html, self-contained (the figures inlined, no other file
-#    read), renders in headless Chromium with every table and figure, no
-#    console message, and a screenshot that is not blank.
+#    read), renders in headless Chromium with its 6 tables (5 and the
+#    claims) and 3 figures, no console message, and a screenshot that is not
+#    blank.
 set -u
 source "$(dirname "$0")/lib.bash"
 
@@ -172,8 +175,8 @@ else
     tables=$(grep -c '<table id=' figures/index.html)
     svgs=$(grep -c '<svg' figures/index.html)
     [ -s page.png ] && [ "$(stat -c %s page.png)" -gt $((10 * $(stat -c %s blank.png))) ] &&
-        ! grep -q 'CONSOLE' page.png.log && [ "$tables" -eq 5 ] && [ "$svgs" -eq 3 ] &&
-        ok "f. index.html: $tables tables and $svgs inline figures, no console message, a $(stat -c %s page.png)-byte screenshot (blank: $(stat -c %s blank.png))" ||
+        ! grep -q 'CONSOLE' page.png.log && [ "$tables" -eq 6 ] && [ "$svgs" -eq 3 ] &&
+        ok "f. index.html: $tables tables (5 and the claims) and $svgs inline figures, no console message, a $(stat -c %s page.png)-byte screenshot (blank: $(stat -c %s blank.png))" ||
         { fail "f. index.html in chromium"; grep CONSOLE page.png.log; ls -la page.png blank.png; }
     grep -q 'src=\|href=\|url([^#]' figures/index.html && fail "f. index.html refers to another file"
     python3 - <<'PY' || fail "f. index.html: an id defined twice"
@@ -183,6 +186,24 @@ dup = [i for i, n in ids.items() if n > 1]
 assert not dup, dup[:5]
 PY
 fi
+
+# g. the claims: every claim of paper.json has a line, with a verdict of the
+#    three (or "no rule yet"); two verdicts recomputed from the CSV tables
+python3 - <<'PY' && ok "g. claims: every one listed, two verdicts recomputed" || fail "g. claims"
+import csv, json, re
+md = open("figures/report.md").read()
+section = md.split("## Claims")[1].split("## Provenance")[0]
+lines = {m.group(1): m.group(2) for m in re.finditer(r"^\| `([a-z0-9_]+)` \| .* \| \*\*([a-z ]+)\*\* \|", section, re.M)}
+ids = [c["id"] for c in json.load(open("manifests/paper.json"))["claims"]]
+assert list(lines) == ids, (list(lines), ids)
+assert set(lines.values()) <= {"holds", "does not hold", "not measurable here", "no rule yet"}
+rag = [abs(float(r["ppr"]) - 0.5) for r in csv.DictReader(open("figures/tables/table5.csv"))
+       if r["row"] == "RAG" and r["ppr"]]
+assert lines["rag_random"] == ("holds" if max(rag) <= 0.05 else "does not hold"), lines["rag_random"]
+t4 = {(r["row"], r["column"]): float(r["ppr"]) for r in csv.DictReader(open("figures/tables/table4.csv")) if r["ppr"]}
+d = [t4[("Retrieve Similar User RM", c)] - t4[("Vanilla RM", c)] for (row, c) in t4 if row == "Vanilla RM"]
+assert lines["similar_marginal"] == ("holds" if all(abs(x) <= 0.02 for x in d) else "does not hold")
+PY
 
 # b. paper.json: the report only
 sed -i '0,/"30": 0.83/s//"30": 0.93/' manifests/paper.json

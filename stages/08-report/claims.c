@@ -1,0 +1,297 @@
+/* claims.c: the paper's claims (manifests/paper.json "claims") judged on the
+ * report's tables, each by a rule written here: "holds", "does not hold" or
+ * "not measurable here", with ppr's evidence. A claim without a rule says
+ * so; none is judged by hand. */
+#include "report.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+/* The tables by their place in compute's array. */
+enum { T2, T3, T4, T5, T6 };
+
+/* Row of t labelled label, or -1. */
+static int row_of(const report_table *t, const char *label)
+{
+    for (size_t i = 0; i < t->n_rows; i++)
+        if (strcmp(t->rows[i], label) == 0)
+            return (int)i;
+    return -1;
+}
+
+static const report_cell *cell(const report_table *t, int i, size_t j)
+{
+    return &t->cells[(size_t)i * t->n_cols + j];
+}
+
+/* Whether column j is of one of the paper's datasets (simulated or real)
+ * and the last of its dataset (the dataset's largest size). */
+static int last_of_set(const report_table *t, size_t j)
+{
+    static const char *const sets[] = {"sim-pllm", "pllm", "sim-tldr", "tldr", "sim-psoups",
+                                       "psoups"};
+    size_t n = strcspn(t->cols[j], " ");
+    int paper = 0;
+    for (size_t k = 0; k < sizeof sets / sizeof *sets; k++)
+        paper |= strlen(sets[k]) == n && strncmp(t->cols[j], sets[k], n) == 0;
+    return paper && (j + 1 == t->n_cols || strncmp(t->cols[j + 1], t->cols[j], n) != 0 ||
+                     t->cols[j + 1][n] != ' ');
+}
+
+static double half(const report_cell *c)
+{
+    return isnan(c->ci95) ? 0 : c->ci95;
+}
+
+typedef struct {
+    const char *verdict;
+    char evidence[512];
+} judgement;
+
+#define NOT_MEASURABLE(j, ...)                                                          \
+    do {                                                                                \
+        (j)->verdict = "not measurable here";                                           \
+        snprintf((j)->evidence, sizeof (j)->evidence, __VA_ARGS__);                     \
+    } while (0)
+
+/* The largest difference a - b over Table 5's largest-size columns (rows
+ * labelled a and b), and whether it exceeds its combined interval. */
+static void t5_gap(const report_table *t, const char *a, const char *b, judgement *j,
+                   double paper)
+{
+    int ia = row_of(t, a), ib = row_of(t, b);
+    double best = -INFINITY, ci = 0;
+    const char *where = NULL;
+    for (size_t c = 0; ia >= 0 && ib >= 0 && c < t->n_cols; c++) {
+        const report_cell *x = cell(t, ia, c), *y = cell(t, ib, c);
+        if (!last_of_set(t, c) || isnan(x->ppr) || isnan(y->ppr) || x->ppr - y->ppr <= best)
+            continue;
+        best = x->ppr - y->ppr;
+        ci = sqrt(half(x) * half(x) + half(y) * half(y));
+        where = t->cols[c];
+    }
+    if (!where) {
+        NOT_MEASURABLE(j, "Table 5 has no column with both %s and %s", a, b);
+        return;
+    }
+    j->verdict = best - ci > 0 ? "holds" : "does not hold";
+    snprintf(j->evidence, sizeof j->evidence,
+             "largest %s minus %s at a dataset's largest size: %+.3f ± %.3f (%s); the paper: "
+             "up to %+.2f",
+             a, b, best, ci, where, paper);
+}
+
+static void rule_prm_over_individual(const report_table *t, judgement *j, double paper)
+{
+    t5_gap(&t[T5], "Personalized RM", "Individual RM", j, paper);
+}
+
+/* The largest spread between two trained methods in one of Table 5's
+ * largest-size columns (the reference left out). */
+static void rule_spread(const report_table *t, judgement *j, double paper)
+{
+    const report_table *t5 = &t[T5];
+    double best = -INFINITY, ci = 0;
+    const char *where = NULL, *hi = NULL, *lo = NULL;
+    for (size_t c = 0; c < t5->n_cols; c++)
+        for (size_t a = 1; a < t5->n_rows && last_of_set(t5, c); a++)
+            for (size_t b = 1; b < t5->n_rows; b++) {
+                const report_cell *x = cell(t5, (int)a, c), *y = cell(t5, (int)b, c);
+                if (isnan(x->ppr) || isnan(y->ppr) || x->ppr - y->ppr <= best)
+                    continue;
+                best = x->ppr - y->ppr;
+                ci = sqrt(half(x) * half(x) + half(y) * half(y));
+                where = t5->cols[c];
+                hi = t5->rows[a];
+                lo = t5->rows[b];
+            }
+    if (!where) {
+        NOT_MEASURABLE(j, "Table 5 has no measured column");
+        return;
+    }
+    j->verdict = best + ci >= paper ? "holds" : "does not hold";
+    snprintf(j->evidence, sizeof j->evidence,
+             "largest spread %.3f ± %.3f (%s minus %s, %s); holds when it reaches %.2f within "
+             "its interval",
+             best, ci, hi, lo, where, paper);
+}
+
+/* The largest safety loss of a tax row against the reference's (Table 3). */
+static void rule_safety_loss(const report_table *t, judgement *j, double paper)
+{
+    const report_table *t3 = &t[T3];
+    int ref = row_of(t3, "Pre-trained RM");
+    double best = -INFINITY, ci = 0;
+    const char *where = NULL, *who = NULL;
+    for (size_t c = 0; ref >= 0 && c < t3->n_cols; c++) {
+        if (!strstr(t3->cols[c], " Safety"))
+            continue;
+        for (size_t i = 0; i < t3->n_rows; i++) {
+            const report_cell *x = cell(t3, ref, c), *y = cell(t3, (int)i, c);
+            if ((int)i == ref || isnan(x->ppr) || isnan(y->ppr) || x->ppr - y->ppr <= best)
+                continue;
+            best = x->ppr - y->ppr;
+            ci = sqrt(half(x) * half(x) + half(y) * half(y));
+            where = t3->cols[c];
+            who = t3->rows[i];
+        }
+    }
+    if (!where) {
+        NOT_MEASURABLE(j, "Table 3 has no safety column with the reference and a tuned row");
+        return;
+    }
+    j->verdict = best - ci > 0 ? "holds" : "does not hold";
+    snprintf(j->evidence, sizeof j->evidence,
+             "largest safety loss against the reference %.3f ± %.3f (%s, %s; an interval "
+             "over seeds of each, combined); the paper: up to %.2f",
+             best, ci, who, where, paper);
+}
+
+/* RAG within 0.05 of chance in every column of Table 5 (every dataset). */
+static void rule_rag_random(const report_table *t, judgement *j, double paper)
+{
+    (void)paper;
+    const report_table *t5 = &t[T5];
+    int r = row_of(t5, "RAG");
+    double worst = 0;
+    const char *where = NULL;
+    for (size_t c = 0; r >= 0 && c < t5->n_cols; c++) {
+        const report_cell *x = cell(t5, r, c);
+        if (!isnan(x->ppr) && fabs(x->ppr - 0.5) >= worst) {
+            worst = fabs(x->ppr - 0.5);
+            where = t5->cols[c];
+        }
+    }
+    if (!where) {
+        NOT_MEASURABLE(j, "Table 5 has no RAG cell");
+        return;
+    }
+    j->verdict = worst <= 0.05 ? "holds" : "does not hold";
+    snprintf(j->evidence, sizeof j->evidence,
+             "RAG's farthest cell from 0.5 is %.3f away (%s); holds within 0.05 everywhere",
+             worst, where);
+}
+
+/* Table 4: one row against another at every k of the paper's dataset. */
+static void rule_similar_marginal(const report_table *t, judgement *j, double paper)
+{
+    (void)paper;
+    const report_table *t4 = &t[T4];
+    int s = row_of(t4, "Retrieve Similar User RM"), v = row_of(t4, "Vanilla RM");
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t c = 0; s >= 0 && v >= 0 && c < t4->n_cols; c++) {
+        double d = cell(t4, s, c)->ppr - cell(t4, v, c)->ppr;
+        if (!isnan(d)) {
+            lo = fmin(lo, d);
+            hi = fmax(hi, d);
+        }
+    }
+    if (!(hi >= lo)) {
+        NOT_MEASURABLE(j, "Table 4 has no column with both rows");
+        return;
+    }
+    j->verdict = lo >= -0.02 && hi <= 0.02 ? "holds" : "does not hold";
+    snprintf(j->evidence, sizeof j->evidence,
+             "similar minus vanilla from %+.3f to %+.3f over k; holds within ±0.02", lo, hi);
+}
+
+/* GPO beyond every baseline's interval at every k, and within 0.03 of the
+ * upper bound. */
+static void rule_gpo_new_users(const report_table *t, judgement *j, double paper)
+{
+    (void)paper;
+    const report_table *t4 = &t[T4];
+    static const char *const base[] = {"Vanilla RM", "Retrieve Similar User RM",
+                                       "Further Fine-tune Trained RM"};
+    int g = row_of(t4, "GPO"), u = row_of(t4, "Individual RM on each new user's pool (upper bound)");
+    double margin = INFINITY, to_upper = INFINITY;
+    for (size_t c = 0; g >= 0 && c < t4->n_cols; c++) {
+        const report_cell *x = cell(t4, g, c);
+        for (size_t b = 0; b < sizeof base / sizeof *base; b++) {
+            int r = row_of(t4, base[b]);
+            const report_cell *y = r >= 0 ? cell(t4, r, c) : NULL;
+            if (y && !isnan(x->ppr) && !isnan(y->ppr))
+                margin = fmin(margin, x->ppr - half(x) - (y->ppr + half(y)));
+        }
+        if (u >= 0 && !isnan(x->ppr) && !isnan(cell(t4, u, c)->ppr))
+            to_upper = fmin(to_upper, x->ppr - cell(t4, u, c)->ppr);
+    }
+    if (isinf(margin) || isinf(to_upper)) {
+        NOT_MEASURABLE(j, "Table 4 lacks GPO, a baseline or the upper bound");
+        return;
+    }
+    j->verdict = margin > 0 && to_upper >= -0.03 ? "holds" : "does not hold";
+    snprintf(j->evidence, sizeof j->evidence,
+             "GPO's interval clears every baseline's by %+.3f at worst; GPO minus the upper "
+             "bound %+.3f at worst (holds when the first is above 0 and the second above "
+             "-0.03)",
+             margin, to_upper);
+}
+
+/* Personal-LLM's minority user is U8, whose majority-vote accuracy is below
+ * 0.5 (Table 2's MV-ACC min, Table 6's minority). */
+static void rule_minority(const report_table *t, judgement *j, double paper)
+{
+    const report_table *t2 = &t[T2], *t6 = &t[T6];
+    int r = row_of(t2, "sim-pllm") >= 0 ? row_of(t2, "sim-pllm") : row_of(t2, "pllm");
+    size_t c = 0;
+    while (c < t2->n_cols && strcmp(t2->cols[c], "MV-ACC min") != 0)
+        c++;
+    if (r < 0 || c == t2->n_cols || !t6->minority) {
+        NOT_MEASURABLE(j, "Personal-LLM is not characterized here");
+        return;
+    }
+    double mv = cell(t2, r, c)->ppr;
+    j->verdict = strcmp(t6->minority, "U8") == 0 && mv < 0.5 ? "holds" : "does not hold";
+    snprintf(j->evidence, sizeof j->evidence,
+             "the minority user is %s, MV-ACC min %.3f (the paper: U8, %.2f)", t6->minority, mv,
+             paper);
+}
+
+typedef void (*rule_fn)(const report_table *t, judgement *j, double paper);
+
+static const struct {
+    const char *id;
+    rule_fn rule;
+} RULES[] = {{"spread_36", rule_spread},
+             {"prm_over_individual_6", rule_prm_over_individual},
+             {"safety_loss_20", rule_safety_loss},
+             {"rag_random", rule_rag_random},
+             {"similar_marginal", rule_similar_marginal},
+             {"gpo_new_users", rule_gpo_new_users},
+             {"minority_user8", rule_minority}};
+
+void report_claims(const report_table *t, const cJSON *paper, strbuf *md, strbuf *html)
+{
+    strbuf_adds(md, "## Claims\n\nEach of the paper's claims judged by a rule written in "
+                    "`stages/08-report/claims.c` on the tables above.\n\n| claim | the paper "
+                    "| verdict | ppr's evidence |\n|---|---|---|---|\n");
+    strbuf_adds(html, "<section>\n<h2>Claims</h2>\n<table id=\"claims\">\n<thead><tr><th>claim"
+                      "</th><th>the paper</th><th>verdict</th><th>ppr's evidence</th></tr>"
+                      "</thead>\n<tbody>\n");
+    const cJSON *claims = cJSON_GetObjectItemCaseSensitive(paper, "claims");
+    for (const cJSON *c = claims ? claims->child : NULL; c; c = c->next) {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(c, "id");
+        const cJSON *text = cJSON_GetObjectItemCaseSensitive(c, "text");
+        const cJSON *value = cJSON_GetObjectItemCaseSensitive(c, "value");
+        if (!cJSON_IsString(id) || !cJSON_IsString(text))
+            continue;
+        judgement j = {"no rule yet", "not judged: no rule is written for this claim"};
+        for (size_t r = 0; r < sizeof RULES / sizeof *RULES; r++)
+            if (strcmp(RULES[r].id, id->valuestring) == 0)
+                RULES[r].rule(t, &j, cJSON_IsNumber(value) ? value->valuedouble : NAN);
+        strbuf_addf(md, "| `%s` | %s | **%s** | %s |\n", id->valuestring, text->valuestring,
+                    j.verdict, j.evidence);
+        const char *cells[4] = {id->valuestring, text->valuestring, j.verdict, j.evidence};
+        strbuf_adds(html, "<tr>");
+        for (int k = 0; k < 4; k++) {
+            strbuf_adds(html, "<td>");
+            report_html_text(cells[k], html);
+            strbuf_adds(html, "</td>");
+        }
+        strbuf_adds(html, "</tr>\n");
+    }
+    strbuf_adds(md, "\n");
+    strbuf_adds(html, "</tbody>\n</table>\n</section>\n");
+}
