@@ -249,12 +249,219 @@ static void rule_minority(const report_table *t, judgement *j, double paper)
              paper);
 }
 
+/* The column of Table 5 (or 6) of the paper's dataset key (sim- or real) at
+ * its largest size, or -1. */
+static int largest_col(const report_table *t, const char *key)
+{
+    char sim[32];
+    snprintf(sim, sizeof sim, "sim-%s", key);
+    int found = -1;
+    for (size_t j = 0; j < t->n_cols; j++) {
+        size_t n = strcspn(t->cols[j], " ");
+        if (((strlen(sim) == n && strncmp(t->cols[j], sim, n) == 0) ||
+             (strlen(key) == n && strncmp(t->cols[j], key, n) == 0)) &&
+            last_of_set(t, j))
+            found = (int)j;
+    }
+    return found;
+}
+
+/* The smallest-size column of the same dataset as column j. */
+static int first_col(const report_table *t, int j)
+{
+    size_t n = strcspn(t->cols[j], " ");
+    while (j > 0 && strncmp(t->cols[j - 1], t->cols[j], n) == 0 && t->cols[j - 1][n] == ' ')
+        j--;
+    return j;
+}
+
+/* Table 5's rows that train on the users' pairs (not the reference). */
+static const char *const TRAINED[] = {"RAG", "Vanilla RM", "Conditional RM", "Individual RM",
+                                      "VPL", "GPO", "Personalized RM"};
+#define N_TRAINED (sizeof TRAINED / sizeof *TRAINED)
+
+static void rule_methods(const report_table *t, judgement *j, double paper)
+{
+    const report_table *t5 = &t[T5];
+    int n = 0;
+    for (size_t i = 0; i < t5->n_rows; i++) {
+        int any = 0;
+        for (size_t c = 0; c < t5->n_cols; c++)
+            any |= !isnan(cell(t5, (int)i, c)->ppr);
+        n += any;
+    }
+    j->verdict = n == (int)paper ? "holds" : "does not hold";
+    snprintf(j->evidence, sizeof j->evidence, "Table 5 measures %d rows (7 methods and the "
+             "reference)", n);
+}
+
+static void rule_datasets(const report_table *t, judgement *j, double paper)
+{
+    static const char *const keys[] = {"pllm", "tldr", "psoups"};
+    int n = 0;
+    for (size_t k = 0; k < 3; k++)
+        n += largest_col(&t[T5], keys[k]) >= 0;
+    j->verdict = n == (int)paper ? "holds" : "does not hold";
+    snprintf(j->evidence, sizeof j->evidence, "Table 5 has %d of the paper's 3 datasets "
+             "(simulated or real)", n);
+}
+
+/* At a dataset's largest size: whether row a is within the combined
+ * interval of, or above, every trained row but itself (and skip). */
+static int beats_all(const report_table *t5, int col, const char *a, const char *skip,
+                     double margin)
+{
+    int ia = row_of(t5, a);
+    if (ia < 0 || col < 0 || isnan(cell(t5, ia, col)->ppr))
+        return -1;
+    for (size_t k = 0; k < N_TRAINED; k++) {
+        int ib = row_of(t5, TRAINED[k]);
+        if (ib < 0 || ib == ia || (skip && strcmp(TRAINED[k], skip) == 0))
+            continue;
+        const report_cell *x = cell(t5, ia, (size_t)col), *y = cell(t5, ib, (size_t)col);
+        double ci = sqrt(half(x) * half(x) + half(y) * half(y));
+        if (!isnan(y->ppr) && x->ppr - y->ppr < margin - (margin > 0 ? 0 : ci))
+            return 0;
+    }
+    return 1;
+}
+
+static void rule_prm_best(const report_table *t, judgement *j, double paper)
+{
+    (void)paper;
+    static const char *const keys[] = {"pllm", "tldr", "psoups"};
+    strbuf ev = {0};
+    int all = 1, measured = 0;
+    for (size_t k = 0; k < 3; k++) {
+        int c = largest_col(&t[T5], keys[k]), b = beats_all(&t[T5], c, "Personalized RM", NULL, 0);
+        if (b < 0)
+            continue;
+        measured++;
+        all &= b;
+        strbuf_addf(&ev, "%s%s: %s", ev.len ? "; " : "", t[T5].cols[c],
+                    b ? "PRM best within the intervals" : "another method above PRM");
+    }
+    if (!measured)
+        NOT_MEASURABLE(j, "Table 5 has none of the paper's datasets with PRM");
+    else {
+        j->verdict = all ? "holds" : "does not hold";
+        snprintf(j->evidence, sizeof j->evidence, "%s", ev.p ? ev.p : "");
+    }
+    strbuf_release(&ev);
+}
+
+static void rule_wide_margin(const report_table *t, judgement *j, double paper)
+{
+    (void)paper;
+    static const char *const keys[] = {"pllm", "psoups"};
+    strbuf ev = {0};
+    int all = 1, measured = 0;
+    for (size_t k = 0; k < 2; k++) {
+        int c = largest_col(&t[T5], keys[k]);
+        int a = beats_all(&t[T5], c, "Personalized RM", "Individual RM", 0.05);
+        int b = beats_all(&t[T5], c, "Individual RM", "Personalized RM", 0.05);
+        if (a < 0 || b < 0)
+            continue;
+        measured++;
+        all &= a && b;
+        strbuf_addf(&ev, "%s%s: %s", ev.len ? "; " : "", t[T5].cols[c],
+                    a && b ? "both ahead of every other method by 0.05"
+                           : "not both ahead by 0.05");
+    }
+    if (!measured)
+        NOT_MEASURABLE(j, "Table 5 lacks Personal-LLM or P-SOUPS with PRM and Individual RM");
+    else {
+        j->verdict = all ? "holds" : "does not hold";
+        snprintf(j->evidence, sizeof j->evidence, "%s (a wide margin taken as 0.05)",
+                 ev.p ? ev.p : "");
+    }
+    strbuf_release(&ev);
+}
+
+static void rule_tldr_comparable(const report_table *t, judgement *j, double paper)
+{
+    (void)paper;
+    const report_table *t5 = &t[T5];
+    int c = largest_col(t5, "tldr");
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t k = 1; c >= 0 && k < N_TRAINED; k++) {
+        int i = row_of(t5, TRAINED[k]);
+        if (i >= 0 && !isnan(cell(t5, i, (size_t)c)->ppr)) {
+            lo = fmin(lo, cell(t5, i, (size_t)c)->ppr);
+            hi = fmax(hi, cell(t5, i, (size_t)c)->ppr);
+        }
+    }
+    if (!(hi >= lo)) {
+        NOT_MEASURABLE(j, "Table 5 has no TL;DR column");
+        return;
+    }
+    j->verdict = hi - lo <= 0.05 ? "holds" : "does not hold";
+    snprintf(j->evidence, sizeof j->evidence, "%s: the methods but RAG span %.3f to %.3f "
+             "(comparable taken as within 0.05)", t5->cols[c], lo, hi);
+}
+
+static void rule_conditional_gpo(const report_table *t, judgement *j, double paper)
+{
+    (void)paper;
+    const report_table *t5 = &t[T5];
+    int c = largest_col(t5, "psoups");
+    static const char *const who[] = {"Conditional RM", "GPO"};
+    strbuf ev = {0};
+    int all = 1, measured = 0;
+    for (size_t k = 0; c >= 0 && k < 2; k++) {
+        int i = row_of(t5, who[k]), c0 = first_col(t5, c);
+        if (i < 0 || c0 == c || isnan(cell(t5, i, (size_t)c)->ppr) ||
+            isnan(cell(t5, i, (size_t)c0)->ppr))
+            continue;
+        const report_cell *a = cell(t5, i, (size_t)c0), *b = cell(t5, i, (size_t)c);
+        double ci = sqrt(half(a) * half(a) + half(b) * half(b)), gain = b->ppr - a->ppr;
+        measured++;
+        all &= gain <= ci;
+        strbuf_addf(&ev, "%s%s %+.3f ± %.3f from %s to %s", ev.len ? "; " : "", who[k], gain,
+                    ci, t5->cols[c0], t5->cols[c]);
+    }
+    if (!measured)
+        NOT_MEASURABLE(j, "Table 5 has no P-SOUPS column pair for Conditional RM or GPO");
+    else {
+        j->verdict = all ? "holds" : "does not hold";
+        snprintf(j->evidence, sizeof j->evidence, "%s (holds when neither gains beyond its "
+                 "interval)", ev.p ? ev.p : "");
+    }
+    strbuf_release(&ev);
+}
+
+static void rule_minority_preserved(const report_table *t, judgement *j, double paper)
+{
+    (void)paper;
+    const report_table *t6 = &t[T6];
+    size_t c = 0;
+    while (t6->minority && c < t6->n_cols && strcmp(t6->cols[c], t6->minority) != 0)
+        c++;
+    int v = row_of(t6, "Vanilla RM"), i = row_of(t6, "Individual RM");
+    if (!t6->minority || c == t6->n_cols || v < 0 || i < 0) {
+        NOT_MEASURABLE(j, "Table 6 has no minority user with Vanilla and Individual RM");
+        return;
+    }
+    const report_cell *a = cell(t6, v, c), *b = cell(t6, i, c);
+    j->verdict = a->ppr + half(a) < 0.5 && b->ppr - half(b) > 0.5 ? "holds" : "does not hold";
+    snprintf(j->evidence, sizeof j->evidence, "on %s: Vanilla RM %.3f ± %.3f, Individual RM "
+             "%.3f ± %.3f (holds when Vanilla is below 0.5 and Individual above, beyond their "
+             "intervals)", t6->minority, a->ppr, half(a), b->ppr, half(b));
+}
+
 typedef void (*rule_fn)(const report_table *t, judgement *j, double paper);
 
 static const struct {
     const char *id;
     rule_fn rule;
-} RULES[] = {{"spread_36", rule_spread},
+} RULES[] = {{"methods_8", rule_methods},
+             {"datasets_3", rule_datasets},
+             {"spread_36", rule_spread},
+             {"prm_best", rule_prm_best},
+             {"wide_margin_pllm_psoups", rule_wide_margin},
+             {"tldr_comparable", rule_tldr_comparable},
+             {"conditional_gpo_psoups", rule_conditional_gpo},
+             {"minority_preserved", rule_minority_preserved},
              {"prm_over_individual_6", rule_prm_over_individual},
              {"safety_loss_20", rule_safety_loss},
              {"rag_random", rule_rag_random},
