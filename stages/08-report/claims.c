@@ -55,6 +55,21 @@ typedef struct {
         snprintf((j)->evidence, sizeof (j)->evidence, __VA_ARGS__);                     \
     } while (0)
 
+/* The end of a rule over several datasets: "not measurable here" (why: none)
+ * when none was measured, else the verdict all and the evidence ev and
+ * suffix; ev is released. */
+static void per_set_verdict(judgement *j, int measured, int all, strbuf *ev, const char *none,
+                            const char *suffix)
+{
+    if (!measured)
+        NOT_MEASURABLE(j, "%s", none);
+    else {
+        j->verdict = all ? "holds" : "does not hold";
+        snprintf(j->evidence, sizeof j->evidence, "%s%s", ev->p ? ev->p : "", suffix);
+    }
+    strbuf_release(ev);
+}
+
 /* The largest difference a - b over Table 5's largest-size columns (rows
  * labelled a and b), and whether it exceeds its combined interval. */
 static void t5_gap(const report_table *t, const char *a, const char *b, judgement *j,
@@ -117,17 +132,20 @@ static void rule_spread(const report_table *t, judgement *j, double paper)
              best, ci, hi, lo, where, paper);
 }
 
-/* The largest safety loss of a tax row against the reference's (Table 3). */
-static void rule_safety_loss(const report_table *t, judgement *j, double paper)
+/* The largest loss of a tax row against the reference's in Table 3's
+ * columns of the categories cats (" Safety", " Reasoning"). */
+static void tax_loss(const report_table *t, judgement *j, double paper,
+                     const char *const *cats, size_t n_cats)
 {
     const report_table *t3 = &t[T3];
     int ref = row_of(t3, "Pre-trained RM");
     double best = -INFINITY, ci = 0;
     const char *where = NULL, *who = NULL;
     for (size_t c = 0; ref >= 0 && c < t3->n_cols; c++) {
-        if (!strstr(t3->cols[c], " Safety"))
-            continue;
-        for (size_t i = 0; i < t3->n_rows; i++) {
+        int in = 0;
+        for (size_t k = 0; k < n_cats; k++)
+            in |= strstr(t3->cols[c], cats[k]) != NULL;
+        for (size_t i = 0; in && i < t3->n_rows; i++) {
             const report_cell *x = cell(t3, ref, c), *y = cell(t3, (int)i, c);
             if ((int)i == ref || isnan(x->ppr) || isnan(y->ppr) || x->ppr - y->ppr <= best)
                 continue;
@@ -138,14 +156,153 @@ static void rule_safety_loss(const report_table *t, judgement *j, double paper)
         }
     }
     if (!where) {
-        NOT_MEASURABLE(j, "Table 3 has no safety column with the reference and a tuned row");
+        NOT_MEASURABLE(j, "Table 3 has no such column with the reference and a tuned row");
         return;
     }
     j->verdict = best - ci > 0 ? "holds" : "does not hold";
     snprintf(j->evidence, sizeof j->evidence,
-             "largest safety loss against the reference %.3f ± %.3f (%s, %s; an interval "
-             "over seeds of each, combined); the paper: up to %.2f",
+             "largest loss against the reference %.3f ± %.3f (%s, %s; an interval over seeds "
+             "of each, combined); the paper: up to %.2f",
              best, ci, who, where, paper);
+}
+
+static void rule_safety_loss(const report_table *t, judgement *j, double paper)
+{
+    static const char *const cats[] = {" Safety"};
+    tax_loss(t, j, paper, cats, 1);
+}
+
+static void rule_decline(const report_table *t, judgement *j, double paper)
+{
+    static const char *const cats[] = {" Safety", " Reasoning"};
+    tax_loss(t, j, paper, cats, 2);
+}
+
+/* Table 3, on the paper's dataset key: each tuned row against the
+ * reference in one category ("ACC", "Safety", "Reasoning"); *n rows
+ * compared, *up those above it beyond the combined interval, *down those
+ * below, *near those within 0.05. */
+static void tax_compare(const report_table *t3, const char *key, const char *cat, int *n,
+                        int *up, int *down, int *near)
+{
+    char a[64], b[64];
+    snprintf(a, sizeof a, "sim-%s %s", key, cat);
+    snprintf(b, sizeof b, "%s %s", key, cat);
+    int ref = row_of(t3, "Pre-trained RM");
+    *n = *up = *down = *near = 0;
+    for (size_t c = 0; ref >= 0 && c < t3->n_cols; c++) {
+        if (strcmp(t3->cols[c], a) != 0 && strcmp(t3->cols[c], b) != 0)
+            continue;
+        for (size_t i = 0; i < t3->n_rows; i++) {
+            const report_cell *x = cell(t3, ref, c), *y = cell(t3, (int)i, c);
+            if ((int)i == ref || isnan(x->ppr) || isnan(y->ppr))
+                continue;
+            double d = y->ppr - x->ppr, ci = sqrt(half(x) * half(x) + half(y) * half(y));
+            (*n)++;
+            *up += d - ci > 0;
+            *down += d + ci < 0;
+            *near += fabs(d) <= 0.05;
+        }
+    }
+}
+
+static void rule_tldr_stable(const report_table *t, judgement *j, double paper)
+{
+    (void)paper;
+    int n1, u1, d1, s1, n2, u2, d2, s2;
+    tax_compare(&t[T3], "tldr", "Safety", &n1, &u1, &d1, &s1);
+    tax_compare(&t[T3], "tldr", "Reasoning", &n2, &u2, &d2, &s2);
+    if (!n1 || !n2) {
+        NOT_MEASURABLE(j, "Table 3 has no TL;DR rows");
+        return;
+    }
+    j->verdict = s1 == n1 && s2 == n2 ? "holds" : "does not hold";
+    snprintf(j->evidence, sizeof j->evidence,
+             "TL;DR: %d of %d tuned rows within 0.05 of the reference on safety, %d of %d on "
+             "reasoning (stable taken as within 0.05 on both)",
+             s1, n1, s2, n2);
+}
+
+static void rule_tradeoff(const report_table *t, judgement *j, double paper)
+{
+    (void)paper;
+    static const char *const keys[] = {"pllm", "psoups"};
+    strbuf ev = {0};
+    int all = 1, measured = 0;
+    for (size_t k = 0; k < 2; k++) {
+        int n0, u0, d0, s0, n1, u1, d1, s1, n2, u2, d2, s2;
+        tax_compare(&t[T3], keys[k], "ACC", &n0, &u0, &d0, &s0);
+        tax_compare(&t[T3], keys[k], "Safety", &n1, &u1, &d1, &s1);
+        tax_compare(&t[T3], keys[k], "Reasoning", &n2, &u2, &d2, &s2);
+        if (!n0 || !n1 || !n2)
+            continue;
+        measured++;
+        all &= u0 == n0 && d1 == n1 && d2 == n2;
+        strbuf_addf(&ev, "%s%s: ACC up in %d of %d rows, safety down in %d of %d, reasoning "
+                    "down in %d of %d", ev.len ? "; " : "", keys[k], u0, n0, d1, n1, d2, n2);
+    }
+    per_set_verdict(j, measured, all, &ev, "Table 3 has neither Personal-LLM nor P-SOUPS rows",
+                    " (beyond the combined intervals)");
+}
+
+/* Table 6: the rows that beat the Pre-trained RM on every user beyond the
+ * combined interval are exactly Individual RM and PRM. */
+static void rule_all_users(const report_table *t, judgement *j, double paper)
+{
+    (void)paper;
+    const report_table *t6 = &t[T6];
+    int ref = row_of(t6, "Pre-trained RM");
+    if (ref < 0 || !t6->n_cols) {
+        NOT_MEASURABLE(j, "Table 6 has no reference row");
+        return;
+    }
+    strbuf ev = {0};
+    int exact = 1;
+    for (size_t i = 0; i < t6->n_rows; i++) {
+        if ((int)i == ref)
+            continue;
+        int all = 1;
+        for (size_t c = 0; c < t6->n_cols; c++) {
+            const report_cell *x = cell(t6, ref, c), *y = cell(t6, (int)i, c);
+            all &= !isnan(y->ppr) && !isnan(x->ppr) &&
+                   y->ppr - x->ppr > sqrt(half(x) * half(x) + half(y) * half(y));
+        }
+        int expected = strcmp(t6->rows[i], "Individual RM") == 0 ||
+                       strcmp(t6->rows[i], "Personalized RM") == 0;
+        exact &= all == expected;
+        if (all)
+            strbuf_addf(&ev, "%s%s", ev.len ? ", " : "", t6->rows[i]);
+    }
+    j->verdict = exact ? "holds" : "does not hold";
+    snprintf(j->evidence, sizeof j->evidence, "above the Pre-trained RM on every user beyond "
+             "the intervals: %s", ev.len ? ev.p : "none");
+    strbuf_release(&ev);
+}
+
+/* Table 2: P-SOUPS has the most room for personalization and TL;DR the
+ * least, of the paper's three datasets. */
+static void rule_room(const report_table *t, judgement *j, double paper)
+{
+    (void)paper;
+    const report_table *t2 = &t[T2];
+    static const char *const keys[] = {"psoups", "pllm", "tldr"};
+    double room[3];
+    size_t c = 0;
+    while (c < t2->n_cols && strcmp(t2->cols[c], "Room") != 0)
+        c++;
+    for (size_t k = 0; k < 3; k++) {
+        char sim[32];
+        snprintf(sim, sizeof sim, "sim-%s", keys[k]);
+        int r = row_of(t2, sim) >= 0 ? row_of(t2, sim) : row_of(t2, keys[k]);
+        room[k] = r >= 0 && c < t2->n_cols ? cell(t2, r, c)->ppr : NAN;
+    }
+    if (isnan(room[0]) || isnan(room[1]) || isnan(room[2])) {
+        NOT_MEASURABLE(j, "Table 2 lacks one of the paper's datasets or its room");
+        return;
+    }
+    j->verdict = room[0] > room[1] && room[1] > room[2] ? "holds" : "does not hold";
+    snprintf(j->evidence, sizeof j->evidence, "room: P-SOUPS %.3f, Personal-LLM %.3f, TL;DR %.3f",
+             room[0], room[1], room[2]);
 }
 
 /* RAG within 0.05 of chance in every column of Table 5 (every dataset). */
@@ -341,13 +498,8 @@ static void rule_prm_best(const report_table *t, judgement *j, double paper)
         strbuf_addf(&ev, "%s%s: %s", ev.len ? "; " : "", t[T5].cols[c],
                     b ? "PRM best within the intervals" : "another method above PRM");
     }
-    if (!measured)
-        NOT_MEASURABLE(j, "Table 5 has none of the paper's datasets with PRM");
-    else {
-        j->verdict = all ? "holds" : "does not hold";
-        snprintf(j->evidence, sizeof j->evidence, "%s", ev.p ? ev.p : "");
-    }
-    strbuf_release(&ev);
+    per_set_verdict(j, measured, all, &ev, "Table 5 has none of the paper's datasets with PRM",
+                    "");
 }
 
 static void rule_wide_margin(const report_table *t, judgement *j, double paper)
@@ -368,14 +520,9 @@ static void rule_wide_margin(const report_table *t, judgement *j, double paper)
                     a && b ? "both ahead of every other method by 0.05"
                            : "not both ahead by 0.05");
     }
-    if (!measured)
-        NOT_MEASURABLE(j, "Table 5 lacks Personal-LLM or P-SOUPS with PRM and Individual RM");
-    else {
-        j->verdict = all ? "holds" : "does not hold";
-        snprintf(j->evidence, sizeof j->evidence, "%s (a wide margin taken as 0.05)",
-                 ev.p ? ev.p : "");
-    }
-    strbuf_release(&ev);
+    per_set_verdict(j, measured, all, &ev,
+                    "Table 5 lacks Personal-LLM or P-SOUPS with PRM and Individual RM",
+                    " (a wide margin taken as 0.05)");
 }
 
 static void rule_tldr_comparable(const report_table *t, judgement *j, double paper)
@@ -420,14 +567,9 @@ static void rule_conditional_gpo(const report_table *t, judgement *j, double pap
         strbuf_addf(&ev, "%s%s %+.3f ± %.3f from %s to %s", ev.len ? "; " : "", who[k], gain,
                     ci, t5->cols[c0], t5->cols[c]);
     }
-    if (!measured)
-        NOT_MEASURABLE(j, "Table 5 has no P-SOUPS column pair for Conditional RM or GPO");
-    else {
-        j->verdict = all ? "holds" : "does not hold";
-        snprintf(j->evidence, sizeof j->evidence, "%s (holds when neither gains beyond its "
-                 "interval)", ev.p ? ev.p : "");
-    }
-    strbuf_release(&ev);
+    per_set_verdict(j, measured, all, &ev,
+                    "Table 5 has no P-SOUPS column pair for Conditional RM or GPO",
+                    " (holds when neither gains beyond its interval)");
 }
 
 static void rule_minority_preserved(const report_table *t, judgement *j, double paper)
@@ -462,6 +604,11 @@ static const struct {
              {"tldr_comparable", rule_tldr_comparable},
              {"conditional_gpo_psoups", rule_conditional_gpo},
              {"minority_preserved", rule_minority_preserved},
+             {"decline_20", rule_decline},
+             {"tax_tldr_stable", rule_tldr_stable},
+             {"tax_tradeoff", rule_tradeoff},
+             {"all_users_improved", rule_all_users},
+             {"room_psoups_highest", rule_room},
              {"prm_over_individual_6", rule_prm_over_individual},
              {"safety_loss_20", rule_safety_loss},
              {"rag_random", rule_rag_random},

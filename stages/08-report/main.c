@@ -82,7 +82,7 @@ static const char *const INTRO =
     "Each cell: ppr's value ± its 95% interval, then (the paper's value, ppr's minus the "
     "paper's). Simulated data are labelled as such in each table's note; every table is also "
     "in tables/ as CSV and LaTeX. The claims are judged by rules written in code; Figure 4, "
-    "the Table 2 scatter and rules for some claims are not written yet (issue 14 is open).";
+    "the Table 2 scatter and bench/run are not written yet (issue 14 is open).";
 
 /* The page's head, with its style: white, readable, wide tables scrolling. */
 static void html_head(strbuf *h)

@@ -341,17 +341,19 @@ int report_table4(report_in *in, report_table *t, ppr_err *e)
 
 /* ---- Table 2 ---------------------------------------------------------------- */
 
-/* The columns: the paper's key, the label, the table2 field, its scale. */
+/* The columns: the paper's key, the label, the table2 field (or, where it
+ * is null, the fallback: the simulator's truth), its scale. */
 static const struct {
-    const char *key, *label, *field;
+    const char *key, *label, *field, *fallback;
     double scale;
-} T2_COLS[] = {{"samples_k", "#Samples (k)", "rows", 1e-3},
-               {"users", "#Users", "n_users", 1},
-               {"cont_pct", "%Cont.", "contested_rate", 100},
-               {"highly_cont_pct", "%Highly Cont.", "highly_contested_rate", 100},
-               {"mv_acc_min", "MV-ACC min", "mv_acc_min", 1},
-               {"mv_acc_max", "MV-ACC max", "mv_acc_max", 1},
-               {"consistency", "Consistency", "consistency", 1}};
+} T2_COLS[] = {{"samples_k", "#Samples (k)", "rows", NULL, 1e-3},
+               {"users", "#Users", "n_users", NULL, 1},
+               {"cont_pct", "%Cont.", "contested_rate", NULL, 100},
+               {"highly_cont_pct", "%Highly Cont.", "highly_contested_rate", NULL, 100},
+               {"mv_acc_min", "MV-ACC min", "mv_acc_min", NULL, 1},
+               {"mv_acc_max", "MV-ACC max", "mv_acc_max", NULL, 1},
+               {"consistency", "Consistency", "consistency", "truth_consistency", 1},
+               {"room", "Room", "room_labels", "room_truth", 1}};
 
 /* The table2 output of node id ("<id>/table2"), or NULL. */
 static int table2_of(report_in *in, const char *d, cJSON **out, ppr_err *e)
@@ -376,8 +378,9 @@ int report_table2(report_in *in, report_table *t, ppr_err *e)
     t->digits = 2;
     strbuf note = {0};
     strbuf_adds(&note, "Stage 02's characterization (docs/characterize.md) of each dataset's "
-                       "main users; Consistency is the labels' own where pairs repeat, else the "
-                       "simulator's truth. The paper's value and ppr's minus it in "
+                       "main users; Consistency and Room (the room for personalization) are "
+                       "the labels' own where pairs repeat, else the simulator's truth. The "
+                       "paper's value and ppr's minus it in "
                        "parentheses. Datasets:");
     for (size_t s = 0; s < n_sets && rc == PPR_OK; s++) {
         cJSON *m;
@@ -388,8 +391,8 @@ int report_table2(report_in *in, report_table *t, ppr_err *e)
         for (size_t c = 0; c < n_c; c++) {
             report_cell *cell = &t->cells[s * n_c + c];
             const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, T2_COLS[c].field);
-            if (!cJSON_IsNumber(v) && strcmp(T2_COLS[c].field, "consistency") == 0)
-                v = cJSON_GetObjectItemCaseSensitive(m, "truth_consistency");
+            if (!cJSON_IsNumber(v) && T2_COLS[c].fallback)
+                v = cJSON_GetObjectItemCaseSensitive(m, T2_COLS[c].fallback);
             cell->ppr = cJSON_IsNumber(v) ? v->valuedouble * T2_COLS[c].scale : NAN;
             const char *key = paper_key(dname[s]);
             if (key)

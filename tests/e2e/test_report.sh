@@ -73,7 +73,8 @@ T2 = {"#Samples (k)": ("rows", 1e-3, "samples_k"), "#Users": ("n_users", 1, "use
       "%Cont.": ("contested_rate", 100, "cont_pct"),
       "%Highly Cont.": ("highly_contested_rate", 100, "highly_cont_pct"),
       "MV-ACC min": ("mv_acc_min", 1, "mv_acc_min"), "MV-ACC max": ("mv_acc_max", 1, "mv_acc_max"),
-      "Consistency": ("consistency", 1, "consistency")}
+      "Consistency": ("consistency", 1, "consistency"), "Room": ("room_labels", 1, "room")}
+FALLBACK = {"consistency": "truth_consistency", "room_labels": "room_truth"}
 T3 = {"ACC": ("05-safety-eval", None, "acc"), "Safety": ("05-safety-eval", "safety", "safety"),
       "Reasoning": ("06-reasoning-eval", "reasoning", "reasoning"),
       "Chat": ("06-reasoning-eval", "chat", "chat"),
@@ -83,7 +84,7 @@ def expect(table, row, col):  # (ppr, ci95, paper) from the artifacts, by hand
     if table == "table2":
         field, scale, key = T2[col]
         m = output(f"02-characterize-{row}", "table2")
-        v = m[field] if m[field] is not None or field != "consistency" else m["truth_consistency"]
+        v = m[field] if m[field] is not None or field not in FALLBACK else m[FALLBACK[field]]
         p = paper_value("table2", pkey(row), key) if pkey(row) in ("pllm", "tldr", "psoups") else None
         return (None if v is None else v * scale), None, p
     if table == "table3":
