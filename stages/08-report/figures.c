@@ -33,7 +33,8 @@ typedef struct {
 } panel;
 
 /* The panels of t: a column "<panel> ... <x>" goes to its panel at x (log10
- * of x when fig->logx); with fig->categorical, one panel, column j at j + 1. */
+ * of x when fig->logx; with fig->xnames, x names position x - 1); with
+ * fig->categorical, one panel, column j at j + 1. */
 static int panels_of(const report_table *t, const report_figure_spec *fig, panel *p,
                      size_t *n_p, ppr_err *e)
 {
@@ -93,15 +94,16 @@ static void axes(const report_table *t, const report_figure_spec *fig, const pan
     plvpor(0.17, 0.95, 0.17, 0.86);
     plwind(x0 - px, x1 + px, y0 - py, y1 + py);
     plcol0(1);
-    plbox(fig->categorical ? "bc" : fig->logx ? "bcnstl" : "bcnst", 0, 0, "bcnstv", 0, 0);
+    int named = fig->categorical || fig->xnames;
+    plbox(named ? "bc" : fig->logx ? "bcnstl" : "bcnst", 0, 0, "bcnstv", 0, 0);
     char title[128];
     snprintf(title, sizeof title, "%s%s", fig->categorical ? fig->panel_title : p->name,
              !fig->categorical && strncmp(p->name, "sim-", 4) == 0 ? " (simulated)" : "");
-    pllab(fig->categorical ? "" : fig->xlabel, fig->ylabel, title);
-    for (size_t k = 0; fig->categorical && k < p->n; k++) {
+    pllab(named ? "" : fig->xlabel, fig->ylabel, title);
+    for (size_t k = 0; named && k < p->n; k++) {
         const char *col = t->cols[p->cols[k]];
         double at = (p->x[k] - x0 + px) / (x1 - x0 + 2 * px);
-        plmtex("b", 1.8, at, 0.5, col);
+        plmtex("b", 1.8, at, 0.5, fig->xnames ? fig->xnames[(size_t)p->x[k] - 1] : col);
         if (fig->mark && strcmp(col, fig->mark) == 0)
             plmtex("b", 3.2, at, 0.5, "(minority)");
     }

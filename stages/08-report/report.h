@@ -50,6 +50,13 @@ int report_table3(report_in *in, report_table *t, ppr_err *e);
 int report_table4(report_in *in, report_table *t, ppr_err *e);
 int report_table5(report_in *in, report_table *t, ppr_err *e);
 int report_table6(report_in *in, report_table *t, ppr_err *e);
+/* Figure 4's data from Table 3 (t3): each tuned row's change against the
+ * reference per category (Safety, Reasoning, Chat, Chat-Hard: positions 1-4
+ * of REPORT_CATEGORIES) and dataset, columns "<dataset> <position>"; the
+ * interval combines the two rows' over seeds (unpaired, so wider than the
+ * paired one stages 05 and 06 report); the paper's change likewise. */
+extern const char *const REPORT_CATEGORIES[4];
+int report_changes(const report_table *t3, report_table *t, ppr_err *e);
 
 /* Append t as a Markdown section, as CSV rows (table, row, column, ppr,
  * ppr_ci95, paper, difference) with the header when header is set, and as a
@@ -78,6 +85,8 @@ typedef struct {
     int categorical;         /* one panel, a position per column (Table 6's users) */
     const char *panel_title; /* that panel's title */
     const char *mark;        /* a column to label as the minority's, or NULL */
+    const char *const *xnames; /* the names of positions 1, 2, ... (Figure 4's categories),
+                                  or NULL: numbers */
 } report_figure_spec;
 
 /* Append t drawn as fig, an SVG document, to svg. */

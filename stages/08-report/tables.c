@@ -567,3 +567,46 @@ int report_table6(report_in *in, report_table *t, ppr_err *e)
     strbuf_adds(&note, "; the paper's value and ppr's minus it in parentheses");
     return table_finish(t, T5_LABELS, &note, rc, e);
 }
+
+/* ---- Figure 4's changes ------------------------------------------------------ */
+
+const char *const REPORT_CATEGORIES[4] = {"Safety", "Reasoning", "Chat", "Chat-Hard"};
+
+int report_changes(const report_table *t3, report_table *t, ppr_err *e)
+{
+    const size_t n_c = sizeof T3_COLS / sizeof *T3_COLS; /* ACC first, then the 4 categories */
+    size_t n_sets = t3->n_cols / n_c;
+    int ref = -1;
+    for (size_t i = 0; i < t3->n_rows && ref < 0; i++)
+        if (strcmp(t3->rows[i], "Pre-trained RM") == 0)
+            ref = (int)i;
+    size_t n_r = ref >= 0 ? t3->n_rows - 1 : 0;
+    int rc = table_init(t, "figure4", "Figure 4: change against the reference", n_r,
+                        n_r ? n_sets * 4 : 0, e);
+    for (size_t s = 0; s < n_sets && n_r && rc == PPR_OK; s++)
+        for (size_t k = 0; k < 4 && rc == PPR_OK; k++) {
+            const char *col = t3->cols[s * n_c + 1 + k];
+            char name[96];
+            snprintf(name, sizeof name, "%.*s %zu", (int)strcspn(col, " "), col, k + 1);
+            if (!(t->cols[s * 4 + k] = strdup(name)))
+                rc = err_nomem(e);
+            for (size_t i = 0, r = 0; i < t3->n_rows && rc == PPR_OK; i++) {
+                if ((int)i == ref)
+                    continue;
+                const report_cell *x = &t3->cells[(size_t)ref * t3->n_cols + s * n_c + 1 + k];
+                const report_cell *y = &t3->cells[i * t3->n_cols + s * n_c + 1 + k];
+                report_cell *c = &t->cells[r++ * t->n_cols + s * 4 + k];
+                double a = isnan(x->ci95) ? 0 : x->ci95, b = isnan(y->ci95) ? 0 : y->ci95;
+                c->ppr = y->ppr - x->ppr;
+                c->ci95 = sqrt(a * a + b * b);
+                c->paper = y->paper - x->paper;
+            }
+        }
+    const char *labels[16];
+    for (size_t i = 0, r = 0; i < t3->n_rows && r < 16; i++)
+        if ((int)i != ref)
+            labels[r++] = t3->rows[i];
+    strbuf note = {0};
+    strbuf_adds(&note, "Each tuned row's accuracy minus the reference's, per category");
+    return table_finish(t, labels, &note, rc, e);
+}

@@ -11,13 +11,13 @@
 #    report, nothing else;
 # d. figures/ deleted comes back from the store on the next ninja, the same
 #    bytes;
-# e. Figures 2, 3 and 5 are well-formed SVG, shown by report.md, and render to
+# e. Figures 2-5 are well-formed SVG, shown by report.md, and render to
 #    non-empty PNG images with rsvg-convert;
 # g. the claims section names every claim of paper.json with a verdict, and two
 #    verdicts agree with the rule recomputed from the CSV tables;
 # f. figures/index.html, self-contained (the figures inlined, no other file
 #    read), renders in headless Chromium with its 6 tables (5 and the
-#    claims) and 3 figures, no console message, and a screenshot that is not
+#    claims) and 4 figures, no console message, and a screenshot that is not
 #    blank.
 set -u
 source "$(dirname "$0")/lib.bash"
@@ -146,7 +146,7 @@ PY
 check && ok "a. every cell is its artifact's and paper.json's value" || fail "a. cells"
 
 # e. the figures: well-formed SVG documents that render to non-empty images
-for f in figure2 figure3 figure5; do
+for f in figure2 figure3 figure4 figure5; do
     svg=figures/$f.svg
     grep -q "!\[[^]]*\]($f.svg)" figures/report.md || fail "e. report.md does not show $f"
     python3 -c "import sys, xml.etree.ElementTree as E; r = E.parse(sys.argv[1]).getroot(); assert r.tag.endswith('svg')" "$svg" ||
@@ -176,7 +176,7 @@ else
     tables=$(grep -c '<table id=' figures/index.html)
     svgs=$(grep -c '<svg' figures/index.html)
     [ -s page.png ] && [ "$(stat -c %s page.png)" -gt $((10 * $(stat -c %s blank.png))) ] &&
-        ! grep -q 'CONSOLE' page.png.log && [ "$tables" -eq 6 ] && [ "$svgs" -eq 3 ] &&
+        ! grep -q 'CONSOLE' page.png.log && [ "$tables" -eq 6 ] && [ "$svgs" -eq 4 ] &&
         ok "f. index.html: $tables tables (5 and the claims) and $svgs inline figures, no console message, a $(stat -c %s page.png)-byte screenshot (blank: $(stat -c %s blank.png))" ||
         { fail "f. index.html in chromium"; grep CONSOLE page.png.log; ls -la page.png blank.png; }
     grep -q 'src=\|href=\|url([^#]' figures/index.html && fail "f. index.html refers to another file"
