@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # run.sh: what `ninja test` runs: every CUnit binary, then the end-to-end
-# scripts in tests/e2e/ and the fuzz replay of tests/fuzz/. Ends with one line
+# scripts in tests/e2e/ and the fuzz replay of tests/fuzz/, PPR_TEST_JOBS (2)
+# of those at a time: each works in temporary copies of its own and serves on
+# a port the system picks, so they do not share state. Each test's output is
+# printed whole, in order, after "== <test>". Ends with one line
 # "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
@@ -10,9 +13,27 @@ for t in build/tests/test_*; do
     echo "== $t"
     if "$t"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $t"; fi
 done
-for t in tests/e2e/test_*.sh tests/fuzz/test_*.sh; do
+logs=$(mktemp -d /tmp/ppr-tests-XXXXXX)
+trap 'rm -rf "$logs"' EXIT
+scripts=(tests/e2e/test_*.sh tests/fuzz/test_*.sh)
+jobs=${PPR_TEST_JOBS:-2}
+for i in "${!scripts[@]}"; do
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do
+        wait -n
+    done
+    (bash "${scripts[$i]}" > "$logs/$i" 2>&1; echo $? > "$logs/$i.rc") &
+done
+wait
+for i in "${!scripts[@]}"; do
+    t=${scripts[$i]}
     echo "== $t"
-    if bash "$t"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $t"; fi
+    cat "$logs/$i"
+    if [ "$(cat "$logs/$i.rc" 2> /dev/null)" = 0 ]; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        echo "FAILED: $t"
+    fi
 done
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
