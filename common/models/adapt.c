@@ -723,9 +723,8 @@ static void results_json(stage_run *r, const adapt_setup *s, cJSON *m, const dat
         cJSON_AddItemToObject(it, "skipped_users", skipped);
         cJSON_AddNumberToObject(it, "runs", n_runs);
         if (n_runs) {
-            double mean = sum / n_runs, var = n_runs > 1 ? (sq - n_runs * mean * mean) / (n_runs - 1) : NAN;
-            cJSON_AddNumberToObject(it, "mean", mean);
-            double ci = stats_ci95(sqrt(var > 0 ? var : 0), n_runs);
+            cJSON_AddNumberToObject(it, "mean", sum / n_runs);
+            double ci = stats_ci95_sums(sum, sq, n_runs);
             if (isnan(ci))
                 cJSON_AddNullToObject(it, "ci95");
             else

@@ -16,6 +16,12 @@ double stats_ci95(double sd, int n)
     return t * sd / sqrt((double)n);
 }
 
+double stats_ci95_sums(double sum, double sq, int n)
+{
+    double mean = sum / n, var = n > 1 ? (sq - n * mean * mean) / (n - 1) : NAN;
+    return stats_ci95(sqrt(var > 0 ? var : 0), n);
+}
+
 void stats_summarize(cJSON *metrics)
 {
     cJSON *runs = cJSON_GetObjectItemCaseSensitive(metrics, "runs");

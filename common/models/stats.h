@@ -10,6 +10,9 @@
 /* Two-sided 95% half-width of the mean of n values with standard deviation sd
  * (Student's t with n - 1 degrees of freedom); NaN for n < 2. */
 double stats_ci95(double sd, int n);
+/* The same for n values given by their sum and their sum of squares (the
+ * sample variance from those); NaN for n < 2. */
+double stats_ci95_sums(double sum, double sq, int n);
 
 /* metrics["summary"]: for each size of metrics["runs"] (first seen first),
  * the number of seeds with a "mean", their mean, "ci95" (over seeds) and

@@ -111,10 +111,10 @@ static int compute(stage_run *r, cJSON *paper, ppr_err *e)
 {
     static int (*const build[N_TABLES])(report_in *, report_table *, ppr_err *) = {
         report_table2, report_table3, report_table4, report_table5, report_table6};
-    report_in in = {r, paper};
+    report_in in = {r, paper, cJSON_CreateObject()};
     report_table t[N_TABLES + 1]; /* Tables 2-6, then Table 3's changes */
     strbuf md = {0}, html = {0};
-    int rc = PPR_OK, n = 0;
+    int rc = in.read ? PPR_OK : err_nomem(e), n = 0;
     for (; n < N_TABLES && rc == PPR_OK; n++)
         if ((rc = build[n](&in, &t[n], e)))
             break;
@@ -178,6 +178,7 @@ static int compute(stage_run *r, cJSON *paper, ppr_err *e)
         report_table_release(&t[i]);
     strbuf_release(&md);
     strbuf_release(&html);
+    cJSON_Delete(in.read);
     return rc;
 }
 

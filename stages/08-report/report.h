@@ -30,16 +30,20 @@ typedef struct {
 
 void report_table_release(report_table *t);
 
-/* The report's inputs: the slice's metrics artifacts by node id, and the
- * paper's numbers. */
+/* The report's inputs: the slice's artifacts, each read and parsed once
+ * (read: name -> JSON, owned), and the paper's numbers. */
 typedef struct {
     stage_run *r;
     cJSON *paper; /* manifests/paper.json */
+    cJSON *read;  /* the inputs parsed so far, by slice name */
 } report_in;
 
-/* The metrics of node id (its slice input "<id>/metrics"), or NULL when the
- * slice has no such input; an input that cannot be read is an error. */
-int report_metrics(report_in *in, const char *id, cJSON **out, ppr_err *e);
+/* The JSON slice input called name (borrowed from in->read, parsed on first
+ * use), or NULL when the slice has no such input; an input that cannot be
+ * read is an error. */
+int report_input(report_in *in, const char *name, const cJSON **out, ppr_err *e);
+/* The same for the metrics of node id (its input "<id>/metrics"). */
+int report_metrics(report_in *in, const char *id, const cJSON **out, ppr_err *e);
 
 /* The paper's tables as ppr measures them; a table of which no instance ran
  * has n_rows 0. Table 2: each dataset's disagreement; 3: the tax rows (ACC

@@ -24,18 +24,32 @@ void report_table_release(report_table *t)
     memset(t, 0, sizeof *t);
 }
 
-int report_metrics(report_in *in, const char *id, cJSON **out, ppr_err *e)
+int report_input(report_in *in, const char *name, const cJSON **out, ppr_err *e)
 {
-    *out = NULL;
-    char name[512];
-    snprintf(name, sizeof name, "%s/metrics", id);
+    if ((*out = cJSON_GetObjectItemCaseSensitive(in->read, name)))
+        return PPR_OK;
     const cJSON *inputs = cJSON_GetObjectItemCaseSensitive(in->r->slice, "inputs");
     for (const cJSON *it = inputs ? inputs->child : NULL; it; it = it->next) {
         const cJSON *n = cJSON_GetObjectItemCaseSensitive(it, "name");
-        if (cJSON_IsString(n) && strcmp(n->valuestring, name) == 0)
-            return stage_input_json(in->r, name, out, e);
+        if (!cJSON_IsString(n) || strcmp(n->valuestring, name) != 0)
+            continue;
+        cJSON *v;
+        int rc = stage_input_json(in->r, name, &v, e);
+        if (rc == PPR_OK && !cJSON_AddItemToObject(in->read, name, v)) {
+            cJSON_Delete(v);
+            rc = err_nomem(e);
+        }
+        *out = rc ? NULL : v;
+        return rc;
     }
     return PPR_OK;
+}
+
+int report_metrics(report_in *in, const char *id, const cJSON **out, ppr_err *e)
+{
+    char name[512];
+    snprintf(name, sizeof name, "%s/metrics", id);
+    return report_input(in, name, out, e);
 }
 
 /* A table of n_rows x n_cols cells, every value NaN. */
@@ -191,14 +205,13 @@ static int sizes_of(report_in *in, const char *d, double *sizes, size_t *n, ppr_
     *n = 0;
     for (size_t m = 1; m < sizeof T5_METHODS / sizeof *T5_METHODS && !*n; m++) {
         char id[256];
-        cJSON *met;
+        const cJSON *met;
         snprintf(id, sizeof id, "04-train-%s.%s", d, T5_METHODS[m]);
         if (report_metrics(in, id, &met, e))
             return PPR_EINPUT;
         const cJSON *s = cJSON_GetObjectItemCaseSensitive(met, "summary");
         for (const cJSON *it = s ? s->child : NULL; it && *n < 8; it = it->next)
             sizes[(*n)++] = cJSON_GetObjectItemCaseSensitive(it, "size")->valuedouble;
-        cJSON_Delete(met);
     }
     return PPR_OK;
 }
@@ -249,7 +262,7 @@ int report_table5(report_in *in, report_table *t, ppr_err *e)
             double psize = paper_size(key, sizes[s], n_sizes[s], z);
             for (size_t m = 0; m < n_m && rc == PPR_OK; m++) {
                 char id[256], pkey[64];
-                cJSON *met;
+                const cJSON *met;
                 snprintf(id, sizeof id, "04-train-%.63s.%s", dname[s], T5_METHODS[m]);
                 if ((rc = report_metrics(in, id, &met, e)))
                     break;
@@ -258,7 +271,6 @@ int report_table5(report_in *in, report_table *t, ppr_err *e)
                 const cJSON *entry = summary_at(met, "size", m == 0 ? 0 : sizes[s][z]);
                 if (entry)
                     cell_from(cell, entry);
-                cJSON_Delete(met);
                 snprintf(pkey, sizeof pkey, "%s.%.0f", key ? key : "", psize);
                 if (!isnan(psize))
                     cell->paper = paper_value(in, "table5", T5_METHODS[m], pkey);
@@ -286,7 +298,7 @@ int report_table4(report_in *in, report_table *t, ppr_err *e)
     datasets_in(in, "07-adapt", dname, &n_sets);
     /* each dataset's k list: its first row's */
     for (size_t s = 0; s < n_sets; s++) {
-        cJSON *first = NULL;
+        const cJSON *first = NULL;
         for (size_t i = 0; i < n_r && !first; i++) {
             char id[256];
             snprintf(id, sizeof id, "07-adapt-%.63s.%s", dname[s], T4_ROWS[i]);
@@ -297,7 +309,6 @@ int report_table4(report_in *in, report_table *t, ppr_err *e)
         n_k[s] = 0;
         for (const cJSON *it = sm ? sm->child : NULL; it && n_k[s] < 16; it = it->next)
             ks[s][n_k[s]++] = cJSON_GetObjectItemCaseSensitive(it, "k")->valuedouble;
-        cJSON_Delete(first);
         n_cols += n_k[s];
     }
     int rc = table_init(t, "table4", "Table 4: new users with k pairs", n_cols ? n_r : 0,
@@ -319,7 +330,7 @@ int report_table4(report_in *in, report_table *t, ppr_err *e)
         }
         for (size_t i = 0; i < t->n_rows && rc == PPR_OK; i++) {
             char id[256];
-            cJSON *met;
+            const cJSON *met;
             snprintf(id, sizeof id, "07-adapt-%.63s.%s", dname[s], T4_ROWS[i]);
             if ((rc = report_metrics(in, id, &met, e)))
                 break;
@@ -333,7 +344,6 @@ int report_table4(report_in *in, report_table *t, ppr_err *e)
                 if (key && strcmp(key, "pllm") == 0)
                     cell->paper = paper_value(in, "table4", T4_ROWS[i], pkey);
             }
-            cJSON_Delete(met);
         }
     }
     return table_finish(t, T4_LABELS, &note, rc, e);
@@ -355,19 +365,6 @@ static const struct {
                {"consistency", "Consistency", "consistency", "truth_consistency", 1},
                {"room", "Room", "room_labels", "room_truth", 1}};
 
-/* The table2 output of node id ("<id>/table2"), or NULL. */
-static int table2_of(report_in *in, const char *d, cJSON **out, ppr_err *e)
-{
-    char name[256];
-    *out = NULL;
-    snprintf(name, sizeof name, "02-characterize-%.63s/table2", d);
-    const cJSON *inputs = cJSON_GetObjectItemCaseSensitive(in->r->slice, "inputs");
-    for (const cJSON *it = inputs ? inputs->child : NULL; it; it = it->next)
-        if (strcmp(cJSON_GetObjectItemCaseSensitive(it, "name")->valuestring, name) == 0)
-            return stage_input_json(in->r, name, out, e);
-    return PPR_OK;
-}
-
 int report_table2(report_in *in, report_table *t, ppr_err *e)
 {
     const size_t n_c = sizeof T2_COLS / sizeof *T2_COLS;
@@ -383,8 +380,10 @@ int report_table2(report_in *in, report_table *t, ppr_err *e)
                        "paper's value and ppr's minus it in "
                        "parentheses. Datasets:");
     for (size_t s = 0; s < n_sets && rc == PPR_OK; s++) {
-        cJSON *m;
-        if ((rc = table2_of(in, dname[s], &m, e)))
+        const cJSON *m;
+        char name[256];
+        snprintf(name, sizeof name, "02-characterize-%.63s/table2", dname[s]);
+        if ((rc = report_input(in, name, &m, e)))
             break;
         strbuf_adds(&note, s ? "; " : " ");
         dataset_label(dname[s], &note);
@@ -398,7 +397,6 @@ int report_table2(report_in *in, report_table *t, ppr_err *e)
             if (key)
                 cell->paper = paper_value(in, "table2", key, T2_COLS[c].key);
         }
-        cJSON_Delete(m);
     }
     for (size_t c = 0; c < n_c && rc == PPR_OK; c++)
         if (!(t->cols[c] = strdup(T2_COLS[c].label)))
@@ -453,7 +451,7 @@ int report_table3(report_in *in, report_table *t, ppr_err *e)
         for (size_t i = 0; i < t->n_rows && rc == PPR_OK; i++)
             for (size_t c = 0; c < n_c && rc == PPR_OK; c++) {
                 char id[256], pkey[64];
-                cJSON *m;
+                const cJSON *m;
                 snprintf(id, sizeof id, "%s-%.63s.%s", T3_COLS[c].stage, dname[s], T3_ROWS[i]);
                 if ((rc = report_metrics(in, id, &m, e)))
                     break;
@@ -468,7 +466,6 @@ int report_table3(report_in *in, report_table *t, ppr_err *e)
                 report_cell *cell = &t->cells[i * t->n_cols + s * n_c + c];
                 if (entry)
                     cell_from(cell, entry);
-                cJSON_Delete(m);
                 snprintf(pkey, sizeof pkey, "%s.%s", key ? key : "", T3_COLS[c].key);
                 if (key)
                     cell->paper = paper_value(in, "table3", T3_ROWS[i], pkey);
@@ -507,7 +504,7 @@ int report_table6(report_in *in, report_table *t, ppr_err *e)
     double size = t6_size(sizes, n_sizes);
     /* the users: the vanilla run's, in its order */
     char id[256];
-    cJSON *van = NULL;
+    const cJSON *van = NULL;
     snprintf(id, sizeof id, "04-train-%s.vanilla", d);
     if (d[0] && report_metrics(in, id, &van, e))
         return PPR_EINPUT;
@@ -524,9 +521,8 @@ int report_table6(report_in *in, report_table *t, ppr_err *e)
     for (const cJSON *u = users ? users->child : NULL; u && rc == PPR_OK; u = u->next, c++)
         if (!(t->cols[c] = strdup(cJSON_GetObjectItemCaseSensitive(u, "name")->valuestring)))
             rc = err_nomem(e);
-    cJSON_Delete(van);
     for (size_t m = 0; m < t->n_rows && rc == PPR_OK; m++) {
-        cJSON *met;
+        const cJSON *met;
         snprintf(id, sizeof id, "04-train-%s.%s", d, T5_METHODS[m]);
         if ((rc = report_metrics(in, id, &met, e)))
             break;
@@ -551,13 +547,11 @@ int report_table6(report_in *in, report_table *t, ppr_err *e)
             }
             report_cell *cell = &t->cells[m * n_u + j];
             if (n) {
-                double mean = sum / n, var = n > 1 ? (sq - n * mean * mean) / (n - 1) : NAN;
-                cell->ppr = mean;
-                cell->ci95 = stats_ci95(sqrt(var > 0 ? var : 0), n);
+                cell->ppr = sum / n;
+                cell->ci95 = stats_ci95_sums(sum, sq, n);
             }
             cell->paper = paper_value(in, "table6", T5_METHODS[m], t->cols[j]);
         }
-        cJSON_Delete(met);
     }
     strbuf note = {0};
     strbuf_addf(&note, "Each main user's accuracy on its test pairs, mean over seeds ± the 95%% "
