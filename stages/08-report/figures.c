@@ -140,9 +140,9 @@ static void series(const report_table *t, const panel *p, size_t i)
         plstring(m, px, py, "○");
 }
 
-/* The legend, alone in the last subpage: a line and a marker per row, then
- * what filled and hollow markers are. */
-static void legend(const report_table *t)
+/* The legend, alone in the last subpage: a line and a marker per row (a
+ * marker only for points), then what filled and hollow markers are. */
+static void legend(const report_table *t, int points)
 {
     enum { MAX_ENTRIES = 24 };
     PLINT opt[MAX_ENTRIES], colours[MAX_ENTRIES], styles[MAX_ENTRIES], numbers[MAX_ENTRIES];
@@ -150,17 +150,19 @@ static void legend(const report_table *t)
     const char *text[MAX_ENTRIES], *symbols[MAX_ENTRIES];
     PLINT n = 0;
     for (size_t i = 0; i < t->n_rows && n < MAX_ENTRIES - 2; i++, n++) {
-        opt[n] = PL_LEGEND_LINE | PL_LEGEND_SYMBOL;
+        opt[n] = points ? PL_LEGEND_SYMBOL : PL_LEGEND_LINE | PL_LEGEND_SYMBOL;
         colours[n] = 2 + (PLINT)(i % N_SERIES_COLOURS);
         text[n] = t->rows[i];
         symbols[n] = "●";
     }
-    static const char *const keys[2][2] = {{"ppr, ± 95% interval", "●"}, {"the paper", "○"}};
+    static const char *const keys[2][2][2] = {
+        {{"ppr, ± 95% interval", "●"}, {"the paper", "○"}},
+        {{"ppr", "●"}, {"the paper (its real data)", "○"}}};
     for (int k = 0; k < 2; k++, n++) {
         opt[n] = PL_LEGEND_SYMBOL;
         colours[n] = 1;
-        text[n] = keys[k][0];
-        symbols[n] = keys[k][1];
+        text[n] = keys[points][k][0];
+        symbols[n] = keys[points][k][1];
     }
     for (PLINT k = 0; k < n; k++) {
         styles[k] = 1;
@@ -177,13 +179,53 @@ static void legend(const report_table *t)
              styles, widths, colours, scales, numbers, symbols);
 }
 
+/* The scatter of fig->scatter: one panel, each row a point at (column 0,
+ * column 1), ppr's filled and the paper's hollow, joined by a thin line. */
+static void scatter(const report_table *t, const report_figure_spec *fig)
+{
+    double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+    for (size_t i = 0; i < t->n_rows; i++)
+        for (int w = 0; w < 2; w++) {
+            const report_cell *a = &t->cells[i * t->n_cols], *b = a + 1;
+            double x = w ? a->paper : a->ppr, y = w ? b->paper : b->ppr;
+            if (isnan(x) || isnan(y))
+                continue;
+            x0 = fmin(x0, x);
+            x1 = fmax(x1, x);
+            y0 = fmin(y0, y);
+            y1 = fmax(y1, y);
+        }
+    if (!(x1 >= x0 && y1 >= y0)) {
+        x0 = y0 = 0;
+        x1 = y1 = 1;
+    }
+    double px = x1 > x0 ? 0.1 * (x1 - x0) : 5, py = y1 > y0 ? 0.1 * (y1 - y0) : 0.05;
+    plvpor(0.17, 0.95, 0.17, 0.86);
+    plwind(x0 - px, x1 + px, y0 - py, y1 + py);
+    plcol0(1);
+    plbox("bcnst", 0, 0, "bcnstv", 0, 0);
+    pllab(fig->xlabel, fig->ylabel, fig->panel_title);
+    for (size_t i = 0; i < t->n_rows; i++) {
+        const report_cell *a = &t->cells[i * t->n_cols], *b = a + 1;
+        PLFLT x[2] = {a->ppr, a->paper}, y[2] = {b->ppr, b->paper};
+        plcol0(2 + (PLINT)(i % N_SERIES_COLOURS));
+        int has_ppr = !isnan(x[0]) && !isnan(y[0]), has_paper = !isnan(x[1]) && !isnan(y[1]);
+        if (has_ppr && has_paper)
+            plline(2, x, y);
+        if (has_ppr)
+            plstring(1, x, y, "●");
+        if (has_paper)
+            plstring(1, x + 1, y + 1, "○");
+    }
+}
+
 int report_figure(const report_table *t, const report_figure_spec *fig, strbuf *svg,
                   ppr_err *e)
 {
     panel p[MAX_PANELS];
-    size_t n_p;
-    int rc = panels_of(t, fig, p, &n_p, e);
-    if (rc || !n_p)
+    size_t n_p = 1;
+    int rc = fig->scatter ? PPR_OK : panels_of(t, fig, p, &n_p, e);
+    if (rc || !n_p || !t->n_rows)
         return rc;
     char path[] = "/tmp/ppr-figure-XXXXXX";
     int fd = mkstemp(path);
@@ -203,11 +245,15 @@ int report_figure(const report_table *t, const report_figure_spec *fig, strbuf *
     plschr(0, 0.8);
     for (size_t k = 0; k < n_p; k++) {
         pladv((PLINT)k + 1);
+        if (fig->scatter) {
+            scatter(t, fig);
+            continue;
+        }
         axes(t, fig, &p[k]);
         for (size_t i = 0; i < t->n_rows; i++)
             series(t, &p[k], i);
     }
-    legend(t);
+    legend(t, fig->scatter);
     plend();
     char *data = NULL;
     size_t n = 0;

@@ -35,27 +35,6 @@ static int paper_load(stage_run *r, cJSON **out, ppr_err *e)
     return rc;
 }
 
-/* What the page says of where its numbers come from. */
-static void provenance(const stage_run *r, strbuf *md)
-{
-    const cJSON *c = r->config, *files = cJSON_GetObjectItemCaseSensitive(c, "files");
-    strbuf_addf(md, "## Provenance\n\nProfile `%s`; config (resolved) SHA-256 `%s`; "
-                "`%s` SHA-256 `%s`; seeds",
-                cJSON_GetObjectItemCaseSensitive(c, "profile")->valuestring,
-                cJSON_GetObjectItemCaseSensitive(c, "config_sha256")->valuestring, PAPER_PATH,
-                cJSON_GetObjectItemCaseSensitive(files, PAPER_PATH)->valuestring);
-    const cJSON *seeds = cJSON_GetObjectItemCaseSensitive(c, "seeds");
-    for (const cJSON *s = seeds ? seeds->child : NULL; s; s = s->next)
-        strbuf_addf(md, " %.0f", s->valuedouble);
-    strbuf_adds(md, ". Every number above is read from these artifacts (the lock of "
-                    "`08-report-figures` lists them too):\n\n| artifact | SHA-256 |\n|---|---|\n");
-    const cJSON *inputs = cJSON_GetObjectItemCaseSensitive(r->slice, "inputs");
-    for (const cJSON *it = inputs ? inputs->child : NULL; it; it = it->next)
-        strbuf_addf(md, "| `%s` | `%.16s` |\n",
-                    cJSON_GetObjectItemCaseSensitive(it, "name")->valuestring,
-                    cJSON_GetObjectItemCaseSensitive(it, "sha256")->valuestring);
-}
-
 static int put(stage_run *r, const char *name, strbuf *b, ppr_err *e)
 {
     return b->failed ? err_nomem(e)
@@ -63,29 +42,37 @@ static int put(stage_run *r, const char *name, strbuf *b, ppr_err *e)
 }
 
 #define N_TABLES 5
-#define N_FIGURES 4
+#define N_FIGURES 5
 
 /* The figures, each of one table: its index in compute's t (N_TABLES: the
- * changes of Table 3, report_changes). */
+ * changes of Table 3, report_changes; N_TABLES + 1: Table 2's regimes,
+ * report_regimes). */
 static const struct {
     report_figure_spec spec;
     int table;
     const char *caption;
 } FIGURES[N_FIGURES] = {
-    {{"figure2", "training pairs", "accuracy", 1, 0, NULL, NULL, NULL}, 3,
+    {{.id = "figure2", .xlabel = "training pairs", .ylabel = "accuracy", .logx = 1}, 3,
      "Figure 2: accuracy against training size (Table 5)"},
-    {{"figure3", "new user's pairs k", "accuracy", 1, 0, NULL, NULL, NULL}, 2,
+    {{.id = "figure3", .xlabel = "new user's pairs k", .ylabel = "accuracy", .logx = 1}, 2,
      "Figure 3: new users' accuracy against k (Table 4)"},
-    {{"figure4", "", "change against the reference", 0, 0, NULL, NULL, REPORT_CATEGORIES},
+    {{.id = "figure4", .xlabel = "", .ylabel = "change against the reference",
+      .xnames = REPORT_CATEGORIES},
      N_TABLES, "Figure 4: change against the pre-trained reference per category (Table 3)"},
-    {{"figure5", "", "accuracy", 0, 1, "Personal-LLM: accuracy per user", NULL, NULL}, 4,
-     "Figure 5: accuracy per user of Personal-LLM (Table 6)"}};
+    {{.id = "figure5", .xlabel = "", .ylabel = "accuracy", .categorical = 1,
+      .panel_title = "Personal-LLM: accuracy per user"},
+     4, "Figure 5: accuracy per user of Personal-LLM (Table 6)"},
+    {{.id = "regimes", .xlabel = "% contested pairs", .ylabel = "MV-ACC range (max - min)",
+      .panel_title = "How much the users disagree", .scatter = 1},
+     N_TABLES + 1, "ppr's own: Table 2's disagreement regimes, %Cont. against the MV-ACC range"}};
 
 static const char *const INTRO =
     "Each cell: ppr's value ± its 95% interval, then (the paper's value, ppr's minus the "
     "paper's). Simulated data are labelled as such in each table's note; every table is also "
-    "in tables/ as CSV and LaTeX. The claims are judged by rules written in code; the "
-    "Table 2 scatter and bench/run are not written yet (issue 14 is open).";
+    "in tables/ as CSV and LaTeX. The claims are judged by rules written in code. The "
+    "provenance at the end names every run and file behind the numbers. The performance "
+    "figures are in performance.md beside this page, written by bench/run (not a stage: it "
+    "is absent until bench/run has run).";
 
 /* The page's head, with its style: white, readable, wide tables scrolling. */
 static void html_head(strbuf *h)
@@ -112,13 +99,15 @@ static int compute(stage_run *r, cJSON *paper, ppr_err *e)
     static int (*const build[N_TABLES])(report_in *, report_table *, ppr_err *) = {
         report_table2, report_table3, report_table4, report_table5, report_table6};
     report_in in = {r, paper, cJSON_CreateObject()};
-    report_table t[N_TABLES + 1]; /* Tables 2-6, then Table 3's changes */
+    report_table t[N_TABLES + 2]; /* Tables 2-6, Table 3's changes, Table 2's regimes */
     strbuf md = {0}, html = {0};
     int rc = in.read ? PPR_OK : err_nomem(e), n = 0;
     for (; n < N_TABLES && rc == PPR_OK; n++)
         if ((rc = build[n](&in, &t[n], e)))
             break;
     if (n == N_TABLES && (rc = report_changes(&t[1], &t[N_TABLES], e)) == PPR_OK)
+        n++;
+    if (n == N_TABLES + 1 && (rc = report_regimes(&t[0], &t[N_TABLES + 1], e)) == PPR_OK)
         n++;
     strbuf_addf(&md, "# ppr: Dong et al. 2025 reproduced\n\n%s The same page with the "
                      "figures inlined: index.html.\n\n", INTRO);
@@ -142,7 +131,7 @@ static int compute(stage_run *r, cJSON *paper, ppr_err *e)
                                       "bars; hollow markers: the paper.";
     strbuf_addf(&md, "## Figures\n\n%s\n\n", legend);
     strbuf_addf(&html, "<section>\n<h2>Figures</h2>\n<p>%s</p>\n", legend);
-    for (int f = 0; f < N_FIGURES && rc == PPR_OK && n == N_TABLES + 1; f++) {
+    for (int f = 0; f < N_FIGURES && rc == PPR_OK && n == N_TABLES + 2; f++) {
         const report_table *ft = &t[FIGURES[f].table];
         if (!ft->n_rows)
             continue;
@@ -160,11 +149,11 @@ static int compute(stage_run *r, cJSON *paper, ppr_err *e)
         strbuf_release(&svg);
     }
     strbuf_adds(&html, "</section>\n");
-    if (rc == PPR_OK && n == N_TABLES + 1)
+    if (rc == PPR_OK && n == N_TABLES + 2)
         report_claims(t, paper, &md, &html);
     if (rc == PPR_OK) {
         strbuf prov = {0};
-        provenance(r, &prov);
+        report_provenance(r, &prov);
         strbuf_add(&md, prov.p ? prov.p : "", prov.len);
         strbuf_adds(&html, "<section>\n<h2>Provenance</h2>\n<pre>");
         report_html_text(prov.p ? prov.p : "", &html);

@@ -61,6 +61,9 @@ int report_table6(report_in *in, report_table *t, ppr_err *e);
  * paired one stages 05 and 06 report); the paper's change likewise. */
 extern const char *const REPORT_CATEGORIES[4];
 int report_changes(const report_table *t3, report_table *t, ppr_err *e);
+/* The disagreement regimes from Table 2 (t2): per dataset, %Cont. and the
+ * range of MV-ACC (max - min), ppr's and the paper's. */
+int report_regimes(const report_table *t2, report_table *t, ppr_err *e);
 
 /* Append t as a Markdown section, as CSV rows (table, row, column, ppr,
  * ppr_ci95, paper, difference) with the header when header is set, and as a
@@ -81,6 +84,11 @@ void report_html_figure(const char *id, const char *caption, const char *svg, si
  * 2-6, in order), appended as a section to md and html. */
 void report_claims(const report_table *t, const cJSON *paper, strbuf *md, strbuf *html);
 
+/* The page's provenance section (stages/08-report/provenance.c): the
+ * config, the commit, the machine, the data, the encoder, every upstream
+ * run and every artifact read, from r's slice. */
+void report_provenance(const stage_run *r, strbuf *md);
+
 /* How a table is drawn as a figure. */
 typedef struct {
     const char *id;          /* "figure2": names its file */
@@ -91,6 +99,7 @@ typedef struct {
     const char *mark;        /* a column to label as the minority's, or NULL */
     const char *const *xnames; /* the names of positions 1, 2, ... (Figure 4's categories),
                                   or NULL: numbers */
+    int scatter;               /* one panel, a point per row at (column 0, column 1) */
 } report_figure_spec;
 
 /* Append t drawn as fig, an SVG document, to svg. */

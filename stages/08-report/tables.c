@@ -604,3 +604,57 @@ int report_changes(const report_table *t3, report_table *t, ppr_err *e)
     strbuf_adds(&note, "Each tuned row's accuracy minus the reference's, per category");
     return table_finish(t, labels, &note, rc, e);
 }
+
+/* ---- Table 2's regimes (the scatter figure) --------------------------------- */
+
+/* The column of Table 2 whose paper key is key. */
+static size_t t2_col(const char *key)
+{
+    size_t c = 0;
+    while (strcmp(T2_COLS[c].key, key) != 0)
+        c++;
+    return c;
+}
+
+/* Whether row i of Table 2 has a point, ppr's or the paper's. */
+static int has_regime(const report_table *t2, size_t i, size_t cont, size_t lo, size_t hi)
+{
+    const report_cell *r = &t2->cells[i * t2->n_cols];
+    return !(isnan(r[cont].ppr) || isnan(r[lo].ppr) || isnan(r[hi].ppr)) ||
+           !(isnan(r[cont].paper) || isnan(r[lo].paper) || isnan(r[hi].paper));
+}
+
+int report_regimes(const report_table *t2, report_table *t, ppr_err *e)
+{
+    size_t cont = t2_col("cont_pct"), lo = t2_col("mv_acc_min"), hi = t2_col("mv_acc_max");
+    size_t n_r = 0;
+    for (size_t i = 0; i < t2->n_rows; i++)
+        n_r += (size_t)has_regime(t2, i, cont, lo, hi);
+    int rc = table_init(t, "figure-regimes", "Table 2's disagreement regimes", n_r, 2, e);
+    char *labels[MAX_SETS] = {0};
+    for (size_t i = 0, k = 0; i < t2->n_rows && rc == PPR_OK; i++) {
+        if (!has_regime(t2, i, cont, lo, hi))
+            continue;
+        const report_cell *r = &t2->cells[i * t2->n_cols];
+        t->cells[k * 2] = (report_cell){r[cont].ppr, NAN, r[cont].paper};
+        t->cells[k * 2 + 1] =
+            (report_cell){r[hi].ppr - r[lo].ppr, NAN, r[hi].paper - r[lo].paper};
+        const char *d = t2->rows[i];
+        size_t n = strlen(d) + sizeof " (simulated)";
+        if (!(labels[k] = malloc(n)))
+            rc = err_nomem(e);
+        else
+            snprintf(labels[k], n, "%s%s", d, strncmp(d, "sim-", 4) == 0 ? " (simulated)" : "");
+        k++;
+    }
+    for (int i = 0; i < 2 && rc == PPR_OK; i++)
+        if (!(t->cols[i] = strdup(i ? "MV-ACC range" : "%Cont.")))
+            rc = err_nomem(e);
+    strbuf note = {0};
+    strbuf_adds(&note, "Per dataset with repeated pairs: the share of contested pairs against "
+                       "the spread of the users' agreement with the majority vote");
+    rc = table_finish(t, (const char *const *)labels, &note, rc, e);
+    for (size_t i = 0; i < n_r; i++)
+        free(labels[i]);
+    return rc;
+}

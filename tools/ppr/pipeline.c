@@ -1,5 +1,6 @@
 /* pipeline.c: stage instances, config slices and the generated Ninja grid. */
 #include "pipeline.h"
+#include "provenance.h"
 #include "stage_def.h"
 
 #include <errno.h>
@@ -127,17 +128,20 @@ int pipeline_slice_deps(const pipeline *p, const pipe_node *n, const cJSON *slic
     snprintf(path, sizeof path, "%s/%s.slice.d", STAGE_DEPS_DIR, n->id);
     strbuf deps = {0};
     int n_missing = 0, rc = PPR_OK;
+    strbuf_addf(&deps, "%s:", n->slice_path);
+    size_t none = deps.len;
     if (n->def->resolve == slice_texts && cJSON_IsString(texts) &&
-        strcmp(texts->valuestring, "composed") != 0 && texts_may_fall_back(p)) {
-        strbuf_adds(&deps, n->slice_path);
-        strbuf_adds(&deps, ":");
+        strcmp(texts->valuestring, "composed") != 0 && texts_may_fall_back(p))
         rc = texts_locate(cJSON_GetObjectItemCaseSensitive(p->sources, texts->valuestring),
                           &deps, &n_missing, missing, sizeof missing, e);
-        strbuf_adds(&deps, "\n");
-    }
+    char commit[41];
+    if (n->def->provenance)
+        provenance_git(commit, &deps);
+    int any = deps.len > none;
+    strbuf_adds(&deps, "\n");
     if (rc == PPR_OK && deps.failed)
         rc = err_nomem(e);
-    else if (rc == PPR_OK && deps.len)
+    else if (rc == PPR_OK && any)
         rc = dir_make(STAGE_DEPS_DIR, e) ? PPR_EINPUT
                                           : file_write_atomic(path, deps.p, deps.len, e);
     else if (rc == PPR_OK && unlink(path) != 0 && errno != ENOENT)
@@ -272,6 +276,7 @@ static const stage_def stages[] = {
      .resolve = inputs_report_slice,
      .extras = inputs_report,
      .files = NAMES(PAPER_PATH),
+     .provenance = 1,
      .writes = REPORT_MAIN,
      .reads = NAMES("metrics", "table2")},
 };
@@ -627,7 +632,9 @@ int pipeline_slice(const pipeline *p, const pipe_node *n, cJSON **slice, ppr_err
     cJSON_AddItemToObject(s, "config", cfg);
     cJSON_AddItemToObject(s, "inputs", inputs);
     store st;
-    int rc = store_init(&st, NULL, e);
+    int rc = n->def->provenance ? provenance_add(p, n, cfg, e) : PPR_OK;
+    if (rc == PPR_OK)
+        rc = store_init(&st, NULL, e);
     if (rc == PPR_OK) {
         for (size_t i = 0; i < n->n_inputs && rc == PPR_OK; i++)
             rc = add_outputs(inputs, &st, &n->inputs[i], n, e);

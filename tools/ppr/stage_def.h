@@ -62,6 +62,9 @@ struct stage_def {
     /* committed files its slice records by content hash (NAMES), so that a
      * change to one reruns it: its slice edge depends on them */
     const char *const *files;
+    /* whether its slice records where its inputs were made (provenance.h):
+     * every upstream lock, the git commit and the machine */
+    int provenance;
     /* what it writes outside the store, beside its lock: an implicit output
      * of its stage edge, so that Ninja reruns it when that goes missing */
     const char *writes;
