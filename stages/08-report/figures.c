@@ -32,9 +32,22 @@ typedef struct {
     size_t n;
 } panel;
 
-/* The panels of t: a column "<panel> ... <x>" goes to its panel at x (log10
- * of x when fig->logx; with fig->xnames, x names position x - 1); with
- * fig->categorical, one panel, column j at j + 1. */
+/* Where a column ending in last sits: the number last (log10 of it when
+ * fig->logx), or with fig->xnames 1 + the index of the name last; NaN when
+ * it has none. */
+static double position(const report_figure_spec *fig, const char *last)
+{
+    for (size_t k = 0; fig->xnames && fig->xnames[k]; k++)
+        if (strcmp(fig->xnames[k], last) == 0)
+            return (double)k + 1;
+    if (fig->xnames)
+        return NAN;
+    double x = atof(last);
+    return fig->logx ? (x > 0 ? log10(x) : NAN) : x;
+}
+
+/* The panels of t: a column "<panel> ... <x>" goes to its panel at x's
+ * position; with fig->categorical, one panel, column j at j + 1. */
 static int panels_of(const report_table *t, const report_figure_spec *fig, panel *p,
                      size_t *n_p, ppr_err *e)
 {
@@ -42,9 +55,9 @@ static int panels_of(const report_table *t, const report_figure_spec *fig, panel
     for (size_t j = 0; j < t->n_cols; j++) {
         const char *c = t->cols[j], *last = strrchr(c, ' ');
         char name[64];
-        double x = fig->categorical ? (double)j + 1 : last ? atof(last + 1) : NAN;
+        double x = fig->categorical ? (double)j + 1 : last ? position(fig, last + 1) : NAN;
         snprintf(name, sizeof name, "%.*s", fig->categorical ? 0 : (int)strcspn(c, " "), c);
-        if (isnan(x) || (fig->logx && !(x > 0)))
+        if (isnan(x))
             return err_set(e, PPR_EINTERNAL, "figure of %s: column \"%s\" has no position", t->id,
                            c);
         size_t k = 0;
@@ -61,7 +74,7 @@ static int panels_of(const report_table *t, const report_figure_spec *fig, panel
         if (p[k].n == MAX_X)
             return err_set(e, PPR_EINPUT, "figure of %s: more than %d points", t->id, MAX_X);
         p[k].cols[p[k].n] = j;
-        p[k].x[p[k].n++] = fig->logx ? log10(x) : x;
+        p[k].x[p[k].n++] = x;
     }
     return PPR_OK;
 }

@@ -105,14 +105,17 @@ static int compute(stage_run *r, cJSON *paper, ppr_err *e)
     for (; n < N_TABLES && rc == PPR_OK; n++)
         if ((rc = build[n](&in, &t[n], e)))
             break;
-    if (n == N_TABLES && (rc = report_changes(&t[1], &t[N_TABLES], e)) == PPR_OK)
+    if (n == N_TABLES && (rc = report_changes(&in, &t[1], &t[N_TABLES], e)) == PPR_OK)
         n++;
     if (n == N_TABLES + 1 && (rc = report_regimes(&t[0], &t[N_TABLES + 1], e)) == PPR_OK)
         n++;
     strbuf_addf(&md, "# ppr: Dong et al. 2025 reproduced\n\n%s The same page with the "
                      "figures inlined: index.html.\n\n", INTRO);
     html_head(&html);
-    for (int i = 0; i < n && i < N_TABLES && rc == PPR_OK; i++) {
+    /* on the page: Tables 2 and 3, Table 3's changes, Tables 4-6 */
+    static const int order[N_TABLES + 1] = {0, 1, N_TABLES, 2, 3, 4};
+    for (int k = 0; k < N_TABLES + 1 && n == N_TABLES + 2 && rc == PPR_OK; k++) {
+        int i = order[k];
         char name[128];
         strbuf csv = {0}, tex = {0};
         report_markdown(&t[i], &md);

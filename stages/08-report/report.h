@@ -54,13 +54,13 @@ int report_table3(report_in *in, report_table *t, ppr_err *e);
 int report_table4(report_in *in, report_table *t, ppr_err *e);
 int report_table5(report_in *in, report_table *t, ppr_err *e);
 int report_table6(report_in *in, report_table *t, ppr_err *e);
-/* Figure 4's data from Table 3 (t3): each tuned row's change against the
- * reference per category (Safety, Reasoning, Chat, Chat-Hard: positions 1-4
- * of REPORT_CATEGORIES) and dataset, columns "<dataset> <position>"; the
- * interval combines the two rows' over seeds (unpaired, so wider than the
- * paired one stages 05 and 06 report); the paper's change likewise. */
-extern const char *const REPORT_CATEGORIES[4];
-int report_changes(const report_table *t3, report_table *t, ppr_err *e);
+/* Table 3's changes, Figure 4's data: each tuned row of Table 3 (t3)
+ * against the reference per category (Safety, Reasoning, Chat, Chat-Hard:
+ * REPORT_CATEGORIES) and dataset, columns as t3's ("<dataset> <category>"),
+ * each cell the metrics' change (mean and interval over seeds of the
+ * per-seed change), the paper's change beside it. */
+extern const char *const REPORT_CATEGORIES[5]; /* NULL-ended */
+int report_changes(report_in *in, const report_table *t3, report_table *t, ppr_err *e);
 /* The disagreement regimes from Table 2 (t2): per dataset, %Cont. and the
  * range of MV-ACC (max - min), ppr's and the paper's. */
 int report_regimes(const report_table *t2, report_table *t, ppr_err *e);
@@ -97,7 +97,7 @@ typedef struct {
     int categorical;         /* one panel, a position per column (Table 6's users) */
     const char *panel_title; /* that panel's title */
     const char *mark;        /* a column to label as the minority's, or NULL */
-    const char *const *xnames; /* the names of positions 1, 2, ... (Figure 4's categories),
+    const char *const *xnames; /* the names of positions 1, 2, ... (NULL-ended: Figure 4's categories),
                                   or NULL: numbers */
     int scatter;               /* one panel, a point per row at (column 0, column 1) */
 } report_figure_spec;

@@ -564,35 +564,43 @@ int report_table6(report_in *in, report_table *t, ppr_err *e)
 
 /* ---- Figure 4's changes ------------------------------------------------------ */
 
-const char *const REPORT_CATEGORIES[4] = {"Safety", "Reasoning", "Chat", "Chat-Hard"};
+const char *const REPORT_CATEGORIES[5] = {"Safety", "Reasoning", "Chat", "Chat-Hard", NULL};
 
-int report_changes(const report_table *t3, report_table *t, ppr_err *e)
+int report_changes(report_in *in, const report_table *t3, report_table *t, ppr_err *e)
 {
     const size_t n_c = sizeof T3_COLS / sizeof *T3_COLS; /* ACC first, then the 4 categories */
     size_t n_sets = t3->n_cols / n_c;
     int ref = -1;
     for (size_t i = 0; i < t3->n_rows && ref < 0; i++)
-        if (strcmp(t3->rows[i], "Pre-trained RM") == 0)
+        if (strcmp(t3->rows[i], T3_LABELS[0]) == 0)
             ref = (int)i;
     size_t n_r = ref >= 0 ? t3->n_rows - 1 : 0;
-    int rc = table_init(t, "figure4", "Figure 4: change against the reference", n_r,
-                        n_r ? n_sets * 4 : 0, e);
+    int rc = table_init(t, "table3-changes", "Table 3, changes: each tuned row against the reference",
+                        n_r, n_r ? n_sets * 4 : 0, e);
     for (size_t s = 0; s < n_sets && n_r && rc == PPR_OK; s++)
         for (size_t k = 0; k < 4 && rc == PPR_OK; k++) {
             const char *col = t3->cols[s * n_c + 1 + k];
-            char name[96];
-            snprintf(name, sizeof name, "%.*s %zu", (int)strcspn(col, " "), col, k + 1);
-            if (!(t->cols[s * 4 + k] = strdup(name)))
+            if (!(t->cols[s * 4 + k] = strdup(col)))
                 rc = err_nomem(e);
+            char d[64];
+            snprintf(d, sizeof d, "%.*s", (int)strcspn(col, " "), col);
             for (size_t i = 0, r = 0; i < t3->n_rows && rc == PPR_OK; i++) {
                 if ((int)i == ref)
                     continue;
                 const report_cell *x = &t3->cells[(size_t)ref * t3->n_cols + s * n_c + 1 + k];
                 const report_cell *y = &t3->cells[i * t3->n_cols + s * n_c + 1 + k];
                 report_cell *c = &t->cells[r++ * t->n_cols + s * 4 + k];
-                double a = isnan(x->ci95) ? 0 : x->ci95, b = isnan(y->ci95) ? 0 : y->ci95;
-                c->ppr = y->ppr - x->ppr;
-                c->ci95 = sqrt(a * a + b * b);
+                char id[256];
+                const cJSON *m;
+                snprintf(id, sizeof id, "%s-%s.%s", T3_COLS[1 + k].stage, d, T3_ROWS[i]);
+                if ((rc = report_metrics(in, id, &m, e)))
+                    break;
+                const cJSON *change = cJSON_GetObjectItemCaseSensitive(
+                    cJSON_GetObjectItemCaseSensitive(
+                        cJSON_GetObjectItemCaseSensitive(m, "categories"), T3_COLS[1 + k].category),
+                    "change");
+                if (change)
+                    cell_from(c, change);
                 c->paper = y->paper - x->paper;
             }
         }
@@ -601,7 +609,11 @@ int report_changes(const report_table *t3, report_table *t, ppr_err *e)
         if ((int)i != ref)
             labels[r++] = t3->rows[i];
     strbuf note = {0};
-    strbuf_adds(&note, "Each tuned row's accuracy minus the reference's, per category");
+    strbuf_adds(&note, "Each tuned row's accuracy per category minus the reference's (Table 3), "
+                       "mean over seeds ± the 95% interval over seeds of the per-seed change "
+                       "(paired: each seed's row against the same seed's reference); the "
+                       "paired bootstrap over the pairs is in the metrics (pairs95). The paper's "
+                       "change against its reference and ppr's minus it in parentheses");
     return table_finish(t, labels, &note, rc, e);
 }
 

@@ -18,7 +18,7 @@
 # h. the provenance section: every upstream lock and fetched file by its
 #    checksum, and ppr's commit, which a new commit updates (the report only);
 # f. figures/index.html, self-contained (the figures inlined, no other file
-#    read), renders in headless Chromium with its 6 tables (5 and the
+#    read), renders in headless Chromium with its 7 tables (6 and the
 #    claims) and 5 figures, no console message, and a screenshot that is not
 #    blank.
 set -u
@@ -28,14 +28,14 @@ A=$(fresh)
 cd "$A"
 set_key "$A" 's/"adapt": {"k": \[4, 8\]/"adapt": {"k": [4, 30]/'
 ninja > run.log 2>&1 || { fail "ninja"; tail -20 run.log; }
-for f in figures/report.md figures/tables/table{2,3,4,5,6}.{csv,tex}; do
+for f in figures/report.md figures/tables/table{2,3,3-changes,4,5,6}.{csv,tex}; do
     [ -s "$f" ] || fail "a. $f is missing"
 done
 # the LaTeX: booktabs rules, a row per CSV row's table row, and every cell
 # of the CSV that has a value printed there
 python3 - <<'PY' && ok "a. the LaTeX tables: booktabs, every row and cell" || fail "a. LaTeX"
 import csv
-for t in ("table2", "table3", "table4", "table5", "table6"):
+for t in ("table2", "table3", "table3-changes", "table4", "table5", "table6"):
     tex = open(f"figures/tables/{t}.tex").read()
     assert tex.count("\\toprule") == 1 and tex.count("\\midrule") == 1 and tex.count("\\bottomrule") == 1, t
     body = tex.split("\\midrule")[1].split("\\bottomrule")[0].strip().splitlines()
@@ -98,6 +98,14 @@ def expect(table, row, col):  # (ppr, ci95, paper) from the artifacts, by hand
         e = None if m is None else m["personal"] if cat is None else m["categories"][cat].get("accuracy")
         p = paper_value("table3", METHODS[row], f"{pkey(d)}.{key}")
         return (e["mean"], e["ci95"], p) if e else (None, None, p)
+    if table == "table3-changes":  # the metrics' paired change; the paper's difference
+        d, _, label = col.partition(" ")
+        stage, cat, key = T3[label]
+        m = metrics(f"{stage}-{d}.{METHODS[row]}")
+        e = m["categories"][cat].get("change") if m else None
+        a, b = (paper_value("table3", k, f"{pkey(d)}.{key}") for k in (METHODS[row], "pretrained"))
+        p = a - b if a is not None and b is not None else None
+        return (e["mean"], e["ci95"], p) if e else (None, None, p)
     if table == "table4":
         d, _, k = col.partition(" k = ")
         s = [x for x in metrics(f"07-adapt-{d}.{T4[row]}")["summary"] if x["k"] == float(k)]
@@ -122,14 +130,14 @@ num = lambda s: float(s) if s != "" else None
 close = lambda a, b, tol: (a is None and b is None) or (a is not None and b is not None and abs(a - b) <= tol)
 n, with_paper = 0, 0
 md = open("figures/report.md").read().splitlines()
-for table in ("table2", "table3", "table4", "table5", "table6"):
+for table in ("table2", "table3", "table3-changes", "table4", "table5", "table6"):
     digits = 2 if table == "table2" else 3
     for r in csv.DictReader(open(f"figures/tables/{table}.csv")):
         ppr, ci, p = expect(table, r["row"], r["column"])
         exact = table not in ("table2", "table6")  # recomputed there: rounding apart
         assert close(num(r["ppr"]), ppr, 0 if exact else 1e-12), (table, r, ppr)
         assert close(num(r["ppr_ci95"]), ci, 0 if exact else 1e-3), (table, r, ci)
-        assert num(r["paper"]) == p, (table, r, p)
+        assert close(num(r["paper"]), p, 1e-12), (table, r, p)
         if p is not None and ppr is not None:
             assert abs(num(r["difference"]) - (ppr - p)) < 1e-9
             with_paper += 1
@@ -178,8 +186,8 @@ else
     tables=$(grep -c '<table id=' figures/index.html)
     svgs=$(grep -c '<svg' figures/index.html)
     [ -s page.png ] && [ "$(stat -c %s page.png)" -gt $((10 * $(stat -c %s blank.png))) ] &&
-        ! grep -q 'CONSOLE' page.png.log && [ "$tables" -eq 6 ] && [ "$svgs" -eq 5 ] &&
-        ok "f. index.html: $tables tables (5 and the claims) and $svgs inline figures, no console message, a $(stat -c %s page.png)-byte screenshot (blank: $(stat -c %s blank.png))" ||
+        ! grep -q 'CONSOLE' page.png.log && [ "$tables" -eq 7 ] && [ "$svgs" -eq 5 ] &&
+        ok "f. index.html: $tables tables (6 and the claims) and $svgs inline figures, no console message, a $(stat -c %s page.png)-byte screenshot (blank: $(stat -c %s blank.png))" ||
         { fail "f. index.html in chromium"; grep CONSOLE page.png.log; ls -la page.png blank.png; }
     grep -q 'src=\|href=\|url([^#]' figures/index.html && fail "f. index.html refers to another file"
     python3 - <<'PY' || fail "f. index.html: an id defined twice"
