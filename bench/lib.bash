@@ -1,6 +1,6 @@
 # lib.bash: what the stage benchmarks share: a temporary copy of the checkout
 # with its compiled tools, timing every instance of a stage from its slice
-# (run cache and lock removed, so it really computes), and one report line.
+# (its lock removed and PPR_RECOMPUTE=1, so it really computes), and one report line.
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export PPR_MIRROR=${PPR_MIRROR:-$(cd "$ROOT/.." && pwd)/shared/data}
@@ -23,13 +23,15 @@ report() {
 }
 
 # time_stage STAGE: run every instance of STAGE (e.g. 03-encode) from its
-# slice; prints the summed wall time and the largest peak RSS in KiB.
+# slice; prints the summed wall time and the largest peak RSS in KiB. The run
+# records stay: a later stage's inputs are believed only beside theirs.
 time_stage() {
     local total=0 peak=0 s m slice lock
     for slice in build/slice/"$1"-*.json; do
         lock=manifests/lock/$(basename "$slice")
-        rm -rf "$lock" artifacts/runs
-        /usr/bin/time -f '%e %M' -o t.out build/bin/ppr-"${1#*-}" "$slice" "$lock" 2> /dev/null
+        rm -f "$lock"
+        PPR_RECOMPUTE=1 /usr/bin/time -f '%e %M' -o t.out build/bin/ppr-"${1#*-}" "$slice" "$lock" \
+            2> /dev/null || { echo "time_stage: ppr-${1#*-} failed on $slice" >&2; return 1; }
         read -r s m < t.out
         total=$(awk -v a="$total" -v b="$s" 'BEGIN { print a + b }')
         [ "$m" -gt "$peak" ] && peak=$m
