@@ -624,6 +624,44 @@ static void test_proc_run(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "'/nonexistent/prog'"));
 }
 
+/* proc_wrap: the child's exit code or 128 + its signal, and this process
+ * outlives a SIGINT sent to it while it waits (the child's own interrupt
+ * reaches the child, which keeps the default action). */
+static void test_proc_wrap(void)
+{
+    ppr_err e = {0};
+    int status = -1;
+    char *five[] = {"sh", "-c", "kill -INT $PPID; exit 5", NULL};
+    char *term[] = {"sh", "-c", "kill -TERM $$", NULL};
+    CU_ASSERT_EQUAL(proc_wrap(five, &status, &e), PPR_OK);
+    CU_ASSERT_EQUAL(status, 5);
+    CU_ASSERT_EQUAL(proc_wrap(term, &status, &e), PPR_OK);
+    CU_ASSERT_EQUAL(status, 128 + 15);
+    char *none[] = {"/nonexistent/prog", NULL};
+    CU_ASSERT_EQUAL(proc_wrap(none, &status, &e), PPR_EINPUT);
+}
+
+/* proc_capture: stdout and stderr together, truncated to the buffer, the exit
+ * code, and a timeout that kills the child and names it. */
+static void test_proc_capture(void)
+{
+    ppr_err e = {0};
+    char out[8];
+    int status = -1;
+    char *both[] = {"sh", "-c", "echo ab; echo cd >&2; exit 3", NULL};
+    CU_ASSERT_EQUAL(proc_capture(both, 5, "", out, sizeof out, &status, &e), PPR_OK);
+    CU_ASSERT_STRING_EQUAL(out, "ab\ncd\n");
+    CU_ASSERT_EQUAL(status, 3);
+    char *long_out[] = {"sh", "-c", "echo 0123456789", NULL};
+    CU_ASSERT_EQUAL(proc_capture(long_out, 5, "", out, sizeof out, &status, &e), PPR_OK);
+    CU_ASSERT_STRING_EQUAL(out, "0123456");
+    char *slow[] = {"sleep", "10", NULL};
+    CU_ASSERT_EQUAL(proc_capture(slow, 0.2, "(a test)", out, sizeof out, &status, &e),
+                    PPR_EINPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "'sleep' did not answer within 0.2 s (a test)"));
+    CU_ASSERT_EQUAL(status, 128 + 9);
+}
+
 int main(void)
 {
     static const test_case cases[] = {
@@ -642,6 +680,8 @@ int main(void)
         {"lock checked against its run record", test_lock_checked},
         {"store locks", test_storelock},
         {"run a program", test_proc_run},
+        {"wrap a program", test_proc_wrap},
+        {"capture a program's output", test_proc_capture},
         {NULL, NULL},
     };
     return test_main("common", suite_init, suite_clean, cases, CU_BRM_NORMAL);
