@@ -456,12 +456,17 @@ static void append_run_log(const stage_run *r, const char *key)
     struct rusage ru;
     long peak_kib = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1; /* Linux: KiB */
     char *notes = cJSON_PrintUnformatted(r->notes);
+    /* a stage that the Slurm launcher ran (launch.h) names its job */
+    const char *job = getenv("SLURM_JOB_ID");
     strbuf line = {0};
     strbuf_addf(&line,
                 "{\"stage\":\"%s\",\"instance\":\"%s\",\"run\":\"%s\",\"seconds\":%.3f,"
-                "\"peak_kib\":%ld,\"host\":\"%s\",\"unix_time\":%lld,\"notes\":%s}\n",
-                r->stage, r->instance, key, clock_seconds() - r->start, peak_kib, host,
-                (long long)time(NULL), notes ? notes : "{}");
+                "\"peak_kib\":%ld,\"host\":\"%s\",",
+                r->stage, r->instance, key, clock_seconds() - r->start, peak_kib, host);
+    if (job && job[0] && strspn(job, "0123456789") == strlen(job))
+        strbuf_addf(&line, "\"slurm_job\":\"%s\",", job);
+    strbuf_addf(&line, "\"unix_time\":%lld,\"notes\":%s}\n", (long long)time(NULL),
+                notes ? notes : "{}");
     int fd = dir && path && !line.failed && dir_make(dir, NULL) == PPR_OK
                  ? open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644)
                  : -1;

@@ -218,11 +218,16 @@ int inputs_report(const pipeline *p, pipe_node *n, ppr_err *e)
 
 /* The report's slice records each committed file it reads by its SHA-256
  * ("files": {path: hex}), and the config's ("config_sha256": of the resolved
- * config, which the report names as its provenance). */
+ * config, which the report names as its provenance). The hash leaves out
+ * "run", where stages run (launch.h), which changes no result. */
 int inputs_report_slice(const pipeline *p, const pipe_node *n, cJSON *c, ppr_err *e)
 {
     cJSON *files = cJSON_AddObjectToObject(c, "files");
-    char *text = cJSON_PrintUnformatted(p->config);
+    cJSON *results = cJSON_Duplicate(p->config, 1);
+    if (results)
+        cJSON_DeleteItemFromObjectCaseSensitive(results, "run");
+    char *text = results ? cJSON_PrintUnformatted(results) : NULL;
+    cJSON_Delete(results);
     if (!files || !text) {
         free(text);
         return err_nomem(e);

@@ -1,15 +1,19 @@
-/* main.c: the `ppr` command: pipeline plumbing for Ninja (grid, slice) and the
- * reviewer's tools (status, why, verify, gc, archive, restore). */
+/* main.c: the `ppr` command: pipeline plumbing for Ninja (grid, slice),
+ * the run that checks its launcher first (run) and the reviewer's tools
+ * (status, why, verify, gc, archive, restore). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "common/fsutil.h"
 #include "common/json.h"
 #include "common/store.h"
 #include "common/storelock.h"
+#include "launch.h"
 #include "pipeline.h"
 #include "repair.h"
 #include "repo.h"
@@ -18,6 +22,9 @@
 static const char usage[] =
     "usage: ppr <command>\n"
     "  help, -h, --help        print this text\n"
+    "  run [<ninja args>]      check the launcher (run.launcher, or $PPR_LAUNCHER): for\n"
+    "                          \"slurm\", srun, the controller and a store all nodes\n"
+    "                          share; then run ninja with the arguments\n"
     "  status                  which stages are stale and why\n"
     "  why <stage|node|path>   every reason a stage (02-characterize) or one instance\n"
     "                          of it (02-characterize-sim-psoups, or its lock or slice\n"
@@ -31,7 +38,9 @@ static const char usage[] =
     "  restore <file>          unpack such an archive into this checkout; a manifest\n"
     "                          it changes is kept as <manifest>.before-restore\n"
     "  grid                    regenerate " GRID_PATH " (Ninja does this)\n"
-    "  slice <node>            write the config slice of <node> (Ninja does this)\n";
+    "  slice <node>            write the config slice of <node> (Ninja does this)\n"
+    "  probe-store <path> <token>\n"
+    "                          write the store's probe (the Slurm job of `ppr run` does this)\n";
 
 /* Regenerate the grid; touching build.ninja makes Ninja reload it. */
 static int cmd_grid(ppr_err *e)
@@ -143,11 +152,22 @@ int main(int argc, char **argv)
         fputs(usage, stdout);
         return 0;
     }
-    if (strcmp(cmd, "grid") == 0 && argc == 2) {
+    if (strcmp(cmd, "run") == 0) {
+        const char *launcher;
+        rc = launch_check(&launcher, stdout, &e);
+        if (rc == PPR_OK) {
+            fflush(stdout);
+            setenv(LAUNCH_ENV, launcher, 1);
+            argv[1] = "ninja";
+            execvp(argv[1], argv + 1);
+            rc = err_set(&e, PPR_EINPUT, "cannot run 'ninja': %s", strerror(errno));
+        }
+    } else if (strcmp(cmd, "probe-store") == 0 && argc == 4) {
+        rc = launch_probe_write(argv[2], argv[3], stdout, &e);
+    } else if (strcmp(cmd, "grid") == 0 && argc == 2) {
         rc = cmd_grid(&e);
     } else if (strcmp(cmd, "slice") == 0 && argc == 3) {
         rc = cmd_slice(argv[2], &e);
-
     } else if (strcmp(cmd, "status") == 0 && argc == 2) {
         rc = cmd_status(NULL, &e);
     } else if (strcmp(cmd, "why") == 0 && argc == 3) {

@@ -1,5 +1,6 @@
 /* pipeline.c: stage instances, config slices and the generated Ninja grid. */
 #include "pipeline.h"
+#include "launch.h"
 #include "provenance.h"
 #include "stage_def.h"
 
@@ -664,9 +665,10 @@ int pipeline_write_grid(const pipeline *p, const char *path, int *changed, ppr_e
         for (size_t i = 0; i < n->n_inputs; i++)
             strbuf_addf(&t, " %s", n->inputs[i].node->lock_path);
         strbuf_addf(&t, " | build/bin/ppr\n  node = %s\n", n->id);
-        strbuf_addf(&t, "build %s%s%s: stage %s | %s\n  bin = %s\n  node = %s\n", n->lock_path,
-                    n->def->writes ? " | " : "", n->def->writes ? n->def->writes : "",
-                    n->slice_path, n->def->binary, n->def->binary, n->id);
+        strbuf_addf(&t, "build %s%s%s: stage %s | %s || %s\n  bin = %s\n  node = %s\n",
+                    n->lock_path, n->def->writes ? " | " : "",
+                    n->def->writes ? n->def->writes : "", n->slice_path, n->def->binary,
+                    LAUNCH_BIN, n->def->binary, n->id);
     }
     strbuf_adds(&t, "\nbuild pipeline: phony");
     for (size_t k = 0; k < p->n_nodes; k++)
