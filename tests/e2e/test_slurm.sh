@@ -11,7 +11,8 @@
 #   e. a job cancelled mid-run (scancel) fails its edge and leaves the store
 #      whole; the next run reruns it and ends with the reference's locks
 #   f. srun missing, a controller that does not answer, or a job that writes
-#      to another store: one error line, exit 2, before any stage runs
+#      to another store: one error line, exit 2, before any stage runs (plain
+#      ninja, which checks nothing first, fails each edge naming srun)
 source "$(dirname "$0")/lib.bash"
 source "$ROOT/tests/servers/slurm.bash"
 trap 'slurm_stop; cleanup' EXIT
@@ -128,6 +129,13 @@ cd "$F"
 expect_error env PATH=/nonexistent PPR_LAUNCHER=slurm "$F/build/bin/ppr" run &&
     grep -q "'srun' is not on PATH" err.log && ok "f: srun missing: $(cat err.log)" ||
     fail "f: srun missing: $(cat err.log)"
+# plain ninja runs no check first: each edge it starts fails, naming srun
+mkdir tbin && ln -s "$(command -v ninja)" tbin/ninja
+PPR_LAUNCHER=slurm PATH="$F/tbin" ninja > f-ninja.log 2>&1 &&
+    fail "f: plain ninja without srun succeeded" ||
+    { grep -q "^ppr-launch 01-fetch-[a-z-]*: launcher \"slurm\": 'srun' is not on PATH" f-ninja.log &&
+        ok "f: plain ninja without srun: each edge fails naming it" ||
+        { fail "f: plain ninja without srun"; tail -3 f-ninja.log; }; }
 sed "s/^SlurmctldPort=.*/SlurmctldPort=$(slurm_free_port)/" "$SLURM_CONF" > dead.conf
 expect_error env SLURM_CONF="$F/dead.conf" PPR_LAUNCHER=slurm build/bin/ppr run &&
     grep -q "the Slurm controller does not answer" err.log &&

@@ -181,6 +181,34 @@ static int slice_facts(const char *path, char *stage, char *instance, size_t cap
     return rc;
 }
 
+/* Whether prog is an executable in a directory of $PATH. */
+static int on_path(const char *prog)
+{
+    const char *path = getenv("PATH");
+    for (const char *p = path ? path : ""; *p;) {
+        size_t len = strcspn(p, ":");
+        char full[4096];
+        snprintf(full, sizeof full, "%.*s/%s", (int)len, p, prog);
+        if (len && access(full, X_OK) == 0)
+            return 1;
+        p += len + (p[len] == ':');
+    }
+    return 0;
+}
+
+/* Each of the NULL-ended progs on PATH, else PPR_EINPUT naming the first
+ * missing. */
+static int need_on_path(const char *const *progs, ppr_err *e)
+{
+    for (; *progs; progs++)
+        if (!on_path(*progs))
+            return err_set(e, PPR_EINPUT,
+                           "launcher \"slurm\": '%s' is not on PATH (Slurm's client commands "
+                           "are needed where ninja runs)",
+                           *progs);
+    return PPR_OK;
+}
+
 int launch_stage(const char *node, int argc, char **argv, int *status, ppr_err *e)
 {
     launch_conf c;
@@ -196,10 +224,13 @@ int launch_stage(const char *node, int argc, char **argv, int *status, ppr_err *
         execv(argv[0], argv);
         return err_set(e, PPR_EINPUT, "cannot run '%s': %s", argv[0], strerror(errno));
     }
+    static const char *const need[] = {"srun", NULL};
     char stage[256], instance[256], bufs[3][320];
     int threads;
     long peak_kib;
-    int rc = slice_facts(argv[1], stage, instance, sizeof stage, &threads, e);
+    int rc = need_on_path(need, e);
+    if (rc == PPR_OK)
+        rc = slice_facts(argv[1], stage, instance, sizeof stage, &threads, e);
     if (rc == PPR_OK)
         rc = last_peak(stage, instance, &peak_kib, e);
     const char **sargv = rc ? NULL : calloc(srun_options_max(&c, stage) + (size_t)argc + 1,
@@ -226,21 +257,6 @@ int launch_stage(const char *node, int argc, char **argv, int *status, ppr_err *
     free(sargv);
     conf_release(&c);
     return rc;
-}
-
-/* Whether prog is an executable in a directory of $PATH. */
-static int on_path(const char *prog)
-{
-    const char *path = getenv("PATH");
-    for (const char *p = path ? path : ""; *p;) {
-        size_t len = strcspn(p, ":");
-        char full[4096];
-        snprintf(full, sizeof full, "%.*s/%s", (int)len, p, prog);
-        if (len && access(full, X_OK) == 0)
-            return 1;
-        p += len + (p[len] == ':');
-    }
-    return 0;
 }
 
 /* Into line: the last line of text that holds want, else its last line that
@@ -359,13 +375,8 @@ int launch_check(const char **launcher, FILE *out, ppr_err *e)
     *launcher = is_slurm(&c) ? "slurm" : "local";
     int rc = PPR_OK;
     if (is_slurm(&c)) {
-        static const char *const need[] = {"srun", "scontrol"};
-        for (size_t i = 0; i < sizeof need / sizeof *need && rc == PPR_OK; i++)
-            if (!on_path(need[i]))
-                rc = err_set(e, PPR_EINPUT,
-                             "launcher \"slurm\": '%s' is not on PATH (Slurm's client "
-                             "commands are needed where `ppr run` starts)",
-                             need[i]);
+        static const char *const need[] = {"srun", "scontrol", NULL};
+        rc = need_on_path(need, e);
         if (rc == PPR_OK)
             rc = check_controller(e);
         if (rc == PPR_OK)
