@@ -103,6 +103,10 @@ static int last_peak(const char *stage, const char *instance, long *peak_kib, pp
     return rc;
 }
 
+static const char *const srun_fixed[] = {"srun", "--nodes=1", "--ntasks=1",
+                                          "--quit-on-interrupt"};
+#define N_FIXED (sizeof srun_fixed / sizeof *srun_fixed)
+
 /* The srun options every job gets: the job's name, one task on one node with
  * cpus CPUs and mem_mb MiB, a single Ctrl-C (Ninja's interrupt) cancelling
  * it, then run.slurm.options and run.slurm.<stage> (stage NULL: none). bufs
@@ -113,10 +117,8 @@ static void srun_options(const launch_conf *c, const char *job, const char *stag
     snprintf(bufs[0], sizeof bufs[0], "--job-name=%s", job);
     snprintf(bufs[1], sizeof bufs[1], "--cpus-per-task=%d", cpus);
     snprintf(bufs[2], sizeof bufs[2], "--mem=%ldM", mem_mb);
-    static const char *const fixed[] = {"srun", "--nodes=1", "--ntasks=1",
-                                        "--quit-on-interrupt"};
-    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
-        argv[(*n)++] = fixed[i];
+    for (size_t i = 0; i < N_FIXED; i++)
+        argv[(*n)++] = srun_fixed[i];
     for (int i = 0; i < 3; i++)
         argv[(*n)++] = bufs[i];
     const cJSON *lists[] = {cJSON_GetObjectItemCaseSensitive(c->slurm, "options"),
@@ -129,7 +131,7 @@ static void srun_options(const launch_conf *c, const char *job, const char *stag
 /* How many srun arguments srun_options may add. */
 static size_t srun_options_max(const launch_conf *c, const char *stage)
 {
-    return 7 + (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(c->slurm, "options")) +
+    return N_FIXED + 3 + (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(c->slurm, "options")) +
            (stage ? (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(c->slurm, stage))
                   : 0);
 }
