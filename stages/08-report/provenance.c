@@ -72,30 +72,18 @@ static void encoders(const cJSON *runs, strbuf *md)
     strbuf_adds(md, "\n### Encoder\n\n");
     for (const cJSON *r = runs ? runs->child : NULL; r; r = r->next) {
         const cJSON *enc = cJSON_GetObjectItemCaseSensitive(r, "encoder");
-        if (!enc)
+        int first = enc != NULL;
+        for (const cJSON *q = runs->child; q != r && first; q = q->next)
+            first = !cJSON_Compare(enc, cJSON_GetObjectItemCaseSensitive(q, "encoder"), 1);
+        if (!first)
             continue;
-        char *s = cJSON_PrintUnformatted(enc);
-        int first = 1;
-        for (const cJSON *q = runs->child; q != r && first; q = q->next) {
-            const cJSON *qe = cJSON_GetObjectItemCaseSensitive(q, "encoder");
-            char *t = qe ? cJSON_PrintUnformatted(qe) : NULL;
-            first = !(t && s && strcmp(s, t) == 0);
-            cJSON_free(t);
-        }
-        if (first && s) {
-            char *set = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(enc, "settings"));
-            strbuf_addf(md, "- `%s` %s, on:", str_of(enc, "name"), set ? set : "");
-            cJSON_free(set);
-            for (const cJSON *q = r; q; q = q->next) {
-                const cJSON *qe = cJSON_GetObjectItemCaseSensitive(q, "encoder");
-                char *t = qe ? cJSON_PrintUnformatted(qe) : NULL;
-                if (t && strcmp(s, t) == 0)
-                    strbuf_addf(md, " `%s`", str_of(q, "node") + sizeof "03-encode");
-                cJSON_free(t);
-            }
-            strbuf_adds(md, "\n");
-        }
-        cJSON_free(s);
+        char *set = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(enc, "settings"));
+        strbuf_addf(md, "- `%s` %s, on:", str_of(enc, "name"), set ? set : "");
+        cJSON_free(set);
+        for (const cJSON *q = r; q; q = q->next)
+            if (cJSON_Compare(enc, cJSON_GetObjectItemCaseSensitive(q, "encoder"), 1))
+                strbuf_addf(md, " `%s`", str_of(q, "node") + sizeof "03-encode");
+        strbuf_adds(md, "\n");
     }
 }
 
