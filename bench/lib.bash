@@ -22,12 +22,13 @@ report() {
         printf "%-40s %8.3f s  goal %6.3f s  ratio %6.2f  peak %7.1f MiB\n", n, s, g, g / s, m / 1024 }'
 }
 
-# time_stage STAGE: run every instance of STAGE (e.g. 03-encode) from its
-# slice; prints the summed wall time and the largest peak RSS in KiB. The run
-# records stay: a later stage's inputs are believed only beside theirs.
+# time_stage STAGE [INSTANCES]: run every instance of STAGE (e.g. 03-encode),
+# or those matching the glob INSTANCES (e.g. 'sim-*'), from its slice; prints
+# the summed wall time and the largest peak RSS in KiB. The run records stay:
+# a later stage's inputs are believed only beside theirs.
 time_stage() {
     local total=0 peak=0 s m slice lock
-    for slice in build/slice/"$1"-*.json; do
+    for slice in build/slice/"$1"-${2:-*}.json; do
         lock=manifests/lock/$(basename "$slice")
         rm -f "$lock"
         PPR_RECOMPUTE=1 /usr/bin/time -f '%e %M' -o t.out build/bin/ppr-"${1#*-}" "$slice" "$lock" \
