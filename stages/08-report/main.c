@@ -158,9 +158,9 @@ static int compute(stage_run *r, cJSON *paper, ppr_err *e)
         strbuf prov = {0};
         report_provenance(r, &prov);
         strbuf_add(&md, prov.p ? prov.p : "", prov.len);
-        strbuf_adds(&html, "<section>\n<h2>Provenance</h2>\n<pre>");
-        report_html_text(prov.p ? prov.p : "", &html);
-        strbuf_adds(&html, "</pre>\n</section>\n</body>\n</html>\n");
+        strbuf_adds(&html, "<section>\n");
+        report_html_markdown(prov.p ? prov.p : "", &html);
+        strbuf_adds(&html, "</section>\n</body>\n</html>\n");
         rc = prov.failed ? err_nomem(e) : put(r, REPORT_MAIN, &md, e);
         if (rc == PPR_OK)
             rc = put(r, REPORT_HTML, &html, e);

@@ -144,16 +144,100 @@ void report_latex(const report_table *t, strbuf *out)
     strbuf_adds(out, "\\bottomrule\n\\end{tabular}\n");
 }
 
-void report_html_text(const char *s, strbuf *out)
+/* s[n], escaped for HTML. */
+static void html_span(const char *s, size_t n, strbuf *out)
 {
-    for (; *s; s++)
-        switch (*s) {
+    for (size_t i = 0; i < n; i++)
+        switch (s[i]) {
         case '&': strbuf_adds(out, "&amp;"); break;
         case '<': strbuf_adds(out, "&lt;"); break;
         case '>': strbuf_adds(out, "&gt;"); break;
         case '"': strbuf_adds(out, "&quot;"); break;
-        default: strbuf_add(out, s, 1);
+        default: strbuf_add(out, s + i, 1);
         }
+}
+
+void report_html_text(const char *s, strbuf *out)
+{
+    html_span(s, strlen(s), out);
+}
+
+/* s[n] of Markdown text, its `code` spans as <code>. */
+static void html_inline(const char *s, size_t n, strbuf *out)
+{
+    int code = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *tick = memchr(s + i, '`', n - i);
+        size_t len = tick ? (size_t)(tick - (s + i)) : n - i;
+        html_span(s + i, len, out);
+        i += len;
+        if (i < n) {
+            strbuf_adds(out, code ? "</code>" : "<code>");
+            code = !code;
+        }
+    }
+    if (code)
+        strbuf_adds(out, "</code>");
+}
+
+/* A Markdown table row s[n], "| a | b |", as <tr> of tag cells. */
+static void html_row(const char *s, size_t n, const char *tag, strbuf *out)
+{
+    size_t end = n > 1 && s[n - 1] == '|' ? n - 1 : n;
+    strbuf_adds(out, "<tr>");
+    for (size_t i = 1; i < end;) {
+        const char *bar = memchr(s + i, '|', end - i);
+        size_t len = bar ? (size_t)(bar - (s + i)) : end - i, a = i, b;
+        for (b = i + len; b > a && s[b - 1] == ' '; b--)
+            ;
+        while (a < b && s[a] == ' ')
+            a++;
+        strbuf_addf(out, "<%s>", tag);
+        html_inline(s + a, b - a, out);
+        strbuf_addf(out, "</%s>", tag);
+        i += len + 1;
+    }
+    strbuf_adds(out, "</tr>\n");
+}
+
+void report_html_markdown(const char *md, strbuf *out)
+{
+    enum { NONE, PARA, LIST, TABLE };
+    static const char *const closing[] = {"", "</p>\n", "</ul>\n", "</tbody></table>\n"};
+    int open = NONE;
+    for (const char *p = md; *p;) {
+        size_t n = strcspn(p, "\n"), level = strspn(p, "#");
+        int kind = n == 0 || (level && p[level] == ' ') ? NONE
+                   : p[0] == '|'                          ? TABLE
+                   : n > 1 && p[0] == '-' && p[1] == ' ' ? LIST
+                                                          : PARA;
+        if (kind != open) {
+            strbuf_adds(out, closing[open]);
+            strbuf_adds(out, kind == PARA ? "<p>" : kind == LIST ? "<ul>\n" : "");
+        }
+        if (kind == NONE && n) {
+            strbuf_addf(out, "<h%zu>", level);
+            html_inline(p + level + 1, n - level - 1, out);
+            strbuf_addf(out, "</h%zu>\n", level);
+        } else if (kind == TABLE && open != TABLE) {
+            strbuf_adds(out, "<table>\n<thead>");
+            html_row(p, n, "th", out);
+            strbuf_adds(out, "</thead>\n<tbody>\n");
+        } else if (kind == TABLE && strspn(p, "|-: ") < n) {
+            html_row(p, n, "td", out);
+        } else if (kind == LIST) {
+            strbuf_adds(out, "<li>");
+            html_inline(p + 2, n - 2, out);
+            strbuf_adds(out, "</li>\n");
+        } else if (kind == PARA) {
+            if (open == PARA)
+                strbuf_adds(out, " ");
+            html_inline(p, n, out);
+        }
+        open = kind;
+        p += n + (p[n] == '\n');
+    }
+    strbuf_adds(out, closing[open]);
 }
 
 void report_html_table(const report_table *t, strbuf *out)

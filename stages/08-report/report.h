@@ -77,6 +77,9 @@ void report_latex(const report_table *t, strbuf *out);
 void report_html_table(const report_table *t, strbuf *out);
 /* s with HTML's special characters escaped, appended to out. */
 void report_html_text(const char *s, strbuf *out);
+/* The Markdown the report writes (headings, paragraphs, "- " lists, tables,
+ * `code` spans) as HTML. */
+void report_html_markdown(const char *md, strbuf *out);
 void report_html_figure(const char *id, const char *caption, const char *svg, size_t n,
                         strbuf *out);
 

@@ -243,7 +243,8 @@ ninja > d.log 2>&1 || fail "d. ninja"
     { fail "d. figures"; cat d.log; }
 
 # h. provenance: every upstream lock by its SHA-256 and each fetched file by
-#    its checksum, both recomputed here from the files themselves; no commit
+#    its checksum, both recomputed here from the files themselves, and the
+#    same runs in index.html's provenance, rendered as HTML tables; no commit
 #    outside a git checkout, then a commit of the copy reruns the report only,
 #    which names it
 prov() {
@@ -254,6 +255,10 @@ want = sys.argv[1]
 assert (f"ppr's commit `{want}`" if want else "ppr's commit: none") in md, want
 section, artifacts = md.split("### Runs")[1].split("### Artifacts")
 runs = dict(re.findall(r"^\| `([0-9][0-9]-[^`]+)` \| `([0-9a-f]{16})` \|", section, re.M))
+html = open("figures/index.html").read().split("<h2>Provenance</h2>")[1]
+html_runs = re.findall(r"<tr><td><code>([0-9][0-9]-[^<]+)</code></td><td><code>([0-9a-f]{16})</code></td>",
+                       html.split("<h3>Runs</h3>")[1].split("<h3>Artifacts</h3>")[0])
+assert "<pre>" not in html and html.count("<table>") == 3 and dict(html_runs) == runs, "index.html"
 read = set(re.findall(r"^\| `([0-9][0-9]-[^`/]+)/", artifacts, re.M))
 assert read and read <= set(runs) and len(runs) > len(read), (len(read), len(runs))
 files = 0
