@@ -129,6 +129,9 @@ cd "$F"
 expect_error env PATH=/nonexistent PPR_LAUNCHER=slurm "$F/build/bin/ppr" run &&
     grep -q "'srun' is not on PATH" err.log && ok "f: srun missing: $(cat err.log)" ||
     fail "f: srun missing: $(cat err.log)"
+expect_error env PPR_LAUNCHER=slrum build/bin/ppr run &&
+    grep -q '$PPR_LAUNCHER is "slrum": it must be "local" or "slurm"' err.log &&
+    ok "f: a misspelt launcher: $(cat err.log)" || fail "f: PPR_LAUNCHER=slrum: $(cat err.log)"
 # plain ninja runs no check first: each edge it starts fails, naming srun
 mkdir tbin && ln -s "$(command -v ninja)" tbin/ninja
 PPR_LAUNCHER=slurm PATH="$F/tbin" ninja > f-ninja.log 2>&1 &&
