@@ -460,7 +460,7 @@ static void append_run_log(const stage_run *r, const char *key)
     const char *job = getenv("SLURM_JOB_ID");
     strbuf line = {0};
     strbuf_addf(&line,
-                "{\"stage\":\"%s\",\"instance\":\"%s\",\"run\":\"%s\",\"seconds\":%.3f,"
+                RUN_LOG_HEAD "\"run\":\"%s\",\"seconds\":%.3f,"
                 "\"peak_kib\":%ld,\"host\":\"%s\",",
                 r->stage, r->instance, key, clock_seconds() - r->start, peak_kib, host);
     if (job && job[0] && strspn(job, "0123456789") == strlen(job))

@@ -35,6 +35,9 @@
 #include "storelock.h"
 
 #define RUN_LOG "log/runs.jsonl"
+/* How every run record (line) of RUN_LOG starts, with its stage and instance:
+ * a reader after one instance's records finds them without parsing others. */
+#define RUN_LOG_HEAD "{\"stage\":\"%s\",\"instance\":\"%s\","
 #define STAGE_SLICE_DIR "build/slice" /* <node id>.json, written by `ppr slice` */
 #define STAGE_DEPS_DIR "build/deps"   /* <node id>.d, the stage's depfile (and
                                          <node id>.slice.d, its slice edge's) */

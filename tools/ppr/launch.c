@@ -69,33 +69,36 @@ static int is_slurm(const launch_conf *c)
 }
 
 /* The peak memory (KiB) of the last run of stage/instance in the run log, or
- * 0 when it records none. A line that is not a run record is PPR_EINPUT
- * naming the log and the line. */
+ * 0 when it records none. Only that record is parsed (found by its head,
+ * RUN_LOG_HEAD), so the cost per edge is one scan of the log, not one parse
+ * of every line; that record not being a run record is PPR_EINPUT naming the
+ * log and the line. */
 static int last_peak(const char *stage, const char *instance, long *peak_kib, ppr_err *e)
 {
     store s;
     if (store_init(&s, NULL, e))
         return PPR_EINPUT;
-    char *path = path_join(s.root, RUN_LOG), *data = NULL;
-    size_t n;
+    char *path = path_join(s.root, RUN_LOG), *data = NULL, head[600];
+    size_t n = 0, hn = (size_t)snprintf(head, sizeof head, RUN_LOG_HEAD, stage, instance);
     int rc = !path ? err_nomem(e) : !file_exists(path) ? PPR_OK : file_read_all(path, &data, &n, e);
+    const char *last = NULL, *p = rc == PPR_OK ? data : NULL;
+    for (; p && (p = memmem(p, n - (size_t)(p - data), head, hn)); p += hn)
+        if (p == data || p[-1] == '\n')
+            last = p;
     *peak_kib = 0;
-    size_t line = 0;
-    for (char *p = data; rc == PPR_OK && p && *p; line++) {
-        char *end = strchr(p, '\n'), where[4200];
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        snprintf(where, sizeof where, "%s:%zu", path, line + 1);
-        cJSON *rec = json_parse_buf(p, len, where, e);
-        const char *st, *in;
+    if (last) {
+        size_t line = 1, len = strcspn(last, "\n");
+        for (const char *q = data; (q = memchr(q, '\n', (size_t)(last - q))); q++)
+            line++;
+        char where[4200];
+        snprintf(where, sizeof where, "%s:%zu", path, line);
+        cJSON *rec = json_parse_buf(last, len, where, e);
         double peak;
-        if (!rec || json_get_str(rec, "stage", where, &st, e) ||
-            json_get_str(rec, "instance", where, &in, e) ||
-            json_get_num(rec, "peak_kib", where, &peak, e))
+        if (!rec || json_get_num(rec, "peak_kib", where, &peak, e))
             rc = err_wrap(e, "the run log (a diary; mend or remove the line)");
-        else if (strcmp(st, stage) == 0 && strcmp(in, instance) == 0)
+        else
             *peak_kib = peak > 0 ? (long)peak : 0;
         cJSON_Delete(rec);
-        p += len + (end != NULL);
     }
     free(data);
     free(path);
@@ -131,9 +134,9 @@ static void srun_options(const launch_conf *c, const char *job, const char *stag
 /* How many srun arguments srun_options may add. */
 static size_t srun_options_max(const launch_conf *c, const char *stage)
 {
-    return N_FIXED + 3 + (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(c->slurm, "options")) +
-           (stage ? (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(c->slurm, stage))
-                  : 0);
+    const cJSON *all = cJSON_GetObjectItemCaseSensitive(c->slurm, "options");
+    const cJSON *own = stage ? cJSON_GetObjectItemCaseSensitive(c->slurm, stage) : NULL;
+    return N_FIXED + 3 + (size_t)cJSON_GetArraySize(all) + (size_t)cJSON_GetArraySize(own);
 }
 
 /* Open path until it opens or wait seconds pass: a file a job wrote on
@@ -343,10 +346,13 @@ static int check_store(const launch_conf *c, FILE *out, ppr_err *e)
                      "\"%s\"): the checkout '%s' and its store must be at the same path on a "
                      "file system all nodes share",
                      status, line, cwd);
-    const char *where = strstr(said, "ppr-probe ");
-    char what[600];
-    snprintf(what, sizeof what, "launcher \"slurm\": the store's probe job (%.*s) wrote its file",
-             where ? (int)strcspn(where + 10, "\n") : 1, where ? where + 10 : "?");
+    /* the job's own line, "ppr-probe job <id> on node '<host>'" (launch_probe_write) */
+    const char *said_by = strstr(said, "ppr-probe ");
+    char job[300], what[600];
+    snprintf(job, sizeof job, "%.*s", said_by ? (int)strcspn(said_by + 10, "\n") : 1,
+             said_by ? said_by + 10 : "?");
+    snprintf(what, sizeof what, "launcher \"slurm\": the store's probe job (%s) wrote its file",
+             job);
     size_t n;
     if (rc == PPR_OK && (rc = wait_visible(path, c->latency_wait, what, e)) == PPR_OK &&
         (rc = file_read_all(path, &got, &n, e)) == PPR_OK &&
@@ -358,9 +364,9 @@ static int check_store(const launch_conf *c, FILE *out, ppr_err *e)
     if (path)
         unlink(path);
     if (rc == PPR_OK)
-        fprintf(out, "ppr run: launcher slurm: the controller answers; the probe job (%.*s) "
+        fprintf(out, "ppr run: launcher slurm: the controller answers; the probe job (%s) "
                      "wrote to the store '%s' and this process read it back\n",
-                where ? (int)strcspn(where + 10, "\n") : 1, where ? where + 10 : "?", s.root);
+                job, s.root);
     free(got);
     free(path);
     free(argv);
