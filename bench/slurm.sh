@@ -9,54 +9,47 @@
 # percentile and maximum, against the goal of 1 s per edge. Needs root (slurmd).
 #   usage: bench/slurm.sh [PROFILE [JOBS]]
 set -u
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+source "$(dirname "$0")/lib.bash"
 PROFILE=${1:-default}
 JOBS=${2:-2}
-export PPR_MIRROR=${PPR_MIRROR:-$(cd "$ROOT/.." && pwd)/shared/data}
 source "$ROOT/tests/servers/slurm.bash"
-COPIES=$(mktemp /tmp/ppr-bench-slurm-list-XXXXXX) # run() is called in $(...), a subshell
-trap 'slurm_stop; rm -rf $(cat "$COPIES") "$COPIES"' EXIT
+T=$(mktemp -d /tmp/ppr-bench-slurm-XXXXXX)
+trap 'slurm_stop; rm -rf "$T"' EXIT
 slurm_start "$((JOBS * 4))" || { echo "slurm.sh: no one-node Slurm cluster here: $SLURM_WHY"; exit 2; }
-(cd "$ROOT" && ninja tools > /dev/null) || { echo "slurm.sh: the build failed"; exit 2; }
 
-# run LAUNCHER: a cold run in a fresh copy; prints the copy's path.
-run() {
-    local d t0
-    d=$(mktemp -d /tmp/ppr-bench-slurm-XXXXXX)
-    echo "$d" >> "$COPIES"
-    (cd "$ROOT" && tar cf - --exclude=./artifacts --exclude=./build/slice \
-        --exclude='./manifests/lock/*' --exclude=./.git .) | (cd "$d" && tar xf -)
-    sed -i "s/\"profile\": \"[a-z]*\"/\"profile\": \"$PROFILE\"/" "$d/manifests/config.json"
-    rm -f "$d/.ninja_log" "$d/.ninja_deps"
-    (cd "$d" && ninja tools > /dev/null)
+# run LAUNCHER: a cold run in a copy of its own (bench_copy; the subshell's
+# exit removes it). Writes $T/LAUNCHER.wall (seconds), $T/LAUNCHER.locks (the
+# locks' SHA-256) and $T/LAUNCHER.edges ("<node> <overhead s>" per stage edge:
+# its time in this run's lines of Ninja's log less its own in the run log).
+run() (
+    bench_copy "$PROFILE"
+    skip=$(cat build/.ninja_log 2> /dev/null | wc -l)
     t0=$(date +%s.%N)
-    (cd "$d" && PPR_LAUNCHER=$1 build/bin/ppr run -j "$JOBS" > run.log 2>&1) ||
-        { echo "slurm.sh: the $1 run failed (see $d/run.log)" >&2; tail -3 "$d/run.log" >&2; exit 2; }
-    awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f\n", b - a }' > "$d/wall"
-    echo "$d"
-}
+    PPR_LAUNCHER=$1 build/bin/ppr run -j "$JOBS" > run.log 2>&1 ||
+        { echo "slurm.sh: the $1 run failed: $(grep -m1 -v '^\[' run.log)" >&2; exit 2; }
+    awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f\n", b - a }' > "$T/$1.wall"
+    cat manifests/lock/*.json | sha256sum | cut -c1-64 > "$T/$1.locks"
+    tail -n +$((skip + 1)) build/.ninja_log | /usr/bin/python3 -c '
+import json, sys
+own = {}
+for line in open("artifacts/log/runs.jsonl"):
+    r = json.loads(line)
+    own[r["stage"] + "-" + r["instance"]] = r["seconds"]
+for line in sys.stdin:
+    f = line.rstrip("\n").split("\t")
+    node = f[3][len("manifests/lock/"):-len(".json")] if len(f) == 5 else ""
+    if f[3:4] and f[3].startswith("manifests/lock/") and node in own:
+        print(node, (int(f[1]) - int(f[0])) / 1000 - own[node])' > "$T/$1.edges"
+)
 
-LOCAL=$(run local) || exit 2
-SLURM=$(run slurm) || exit 2
-diff -r "$LOCAL/manifests/lock" "$SLURM/manifests/lock" > /dev/null &&
-    same="byte-identical" || same="DIFFERENT"
+run local || exit 2
+run slurm || exit 2
+cmp -s "$T/local.locks" "$T/slurm.locks" && same="byte-identical" || same="DIFFERENT"
 echo "bench/slurm.sh: profile $PROFILE, ninja -j $JOBS, $(nproc) cores, $(date -u +%F)"
 echo "locks of the two runs: $same"
-/usr/bin/python3 - "$LOCAL" "$SLURM" << 'EOF'
-import json, sys
-
-def edges(d):
-    """node -> seconds Ninja spent on its stage edge less the stage's own."""
-    own = {}
-    for line in open(f"{d}/artifacts/log/runs.jsonl"):
-        r = json.loads(line)
-        own[f"{r['stage']}-{r['instance']}"] = r["seconds"]
-    spent = {}
-    for line in open(f"{d}/build/.ninja_log"):
-        f = line.rstrip("\n").split("\t")
-        if len(f) == 5 and f[3].startswith("manifests/lock/"):
-            spent[f[3][len("manifests/lock/"):-len(".json")]] = (int(f[1]) - int(f[0])) / 1000
-    return {n: spent[n] - own[n] for n in spent if n in own}, open(f"{d}/wall").read().strip()
+/usr/bin/python3 - "$T" << 'PY'
+import sys
+t = sys.argv[1]
 
 def pct(xs, q):
     xs = sorted(xs)
@@ -64,14 +57,15 @@ def pct(xs, q):
 
 print("| launcher | whole run (s) | stage edges | overhead per edge: median | p90 | max (s) |")
 print("|---|---|---|---|---|---|")
-rows = {}
-for name, d in (("local", sys.argv[1]), ("slurm", sys.argv[2])):
-    o, wall = edges(d)
-    rows[name] = (o, float(wall))
+runs = {}
+for name in ("local", "slurm"):
+    o = {n: float(x) for n, x in (line.split() for line in open(f"{t}/{name}.edges"))}
+    wall = float(open(f"{t}/{name}.wall").read())
+    runs[name] = (o, wall)
     v = list(o.values())
-    print(f"| {name} | {wall} | {len(v)} | {pct(v, .5):.3f} | {pct(v, .9):.3f} | {max(v):.3f} |")
-lo, sl = rows["local"], rows["slurm"]
+    print(f"| {name} | {wall:.1f} | {len(v)} | {pct(v, .5):.3f} | {pct(v, .9):.3f} | {max(v):.3f} |")
+lo, sl = runs["local"], runs["slurm"]
 extra = [sl[0][n] - lo[0][n] for n in sl[0] if n in lo[0]]
 print(f"slurm less local, per edge: median {pct(extra, .5):.3f} s, max {max(extra):.3f} s "
       f"(goal < 1 s); whole run {sl[1] - lo[1]:+.1f} s ({sl[1] / lo[1]:.2f}x)")
-EOF
+PY
