@@ -79,11 +79,17 @@ ninja > n.log 2>&1
 
 B=$(fresh)
 cd "$B"
+# Ninja recompacts its own logs when it starts and they have grown to three
+# times their live entries, as the copied ones have; two runs doing it at once
+# race on the temp file, and one stops before any edge ("opening deps log"):
+# a limit of Ninja's, documented in docs/reliability.md. Compacted first, the
+# trial tests ppr's locks.
+ninja -t recompact > /dev/null
 (ninja > n1.log 2>&1; echo $? > rc1) &
 (ninja > n2.log 2>&1; echo $? > rc2) &
 wait
 [ "$(cat rc1)" = 0 ] && [ "$(cat rc2)" = 0 ] && ok "2: two ninja runs at once both succeed" ||
-    { fail "2: concurrent ninja failed"; tail -3 n1.log n2.log; }
+    { fail "2: concurrent ninja failed"; tail -n 3 n1.log n2.log; }
 diff -r "$A/good-locks" manifests/lock > /dev/null && ok "2: their locks equal a single run's" ||
     fail "2: concurrent runs gave other locks"
 [ "$(wc -l < artifacts/log/runs.jsonl)" -eq "$N" ] &&
