@@ -79,12 +79,6 @@ ninja > n.log 2>&1
 
 B=$(fresh)
 cd "$B"
-# Ninja recompacts its own logs when it starts and they have grown to three
-# times their live entries, as the copied ones have; two runs doing it at once
-# race on the temp file, and one stops before any edge ("opening deps log"):
-# a limit of Ninja's, documented in docs/reliability.md. Compacted first, the
-# trial tests ppr's locks.
-ninja -t recompact > /dev/null
 (ninja > n1.log 2>&1; echo $? > rc1) &
 (ninja > n2.log 2>&1; echo $? > rc2) &
 wait
